@@ -1,0 +1,24 @@
+// Types for warren-bridge.mjs (plain JS, no build step).
+export interface BridgeOptions {
+  /** Address to listen on (default 127.0.0.1). */
+  host?: string;
+  /** TCP port to listen on; 0 picks a free one (default 5672). */
+  port?: number;
+  /** Warren WebSocket URL (default ws://127.0.0.1:8787/amqp). */
+  upstream?: string;
+  /** Logger; false silences it (default console.log). */
+  log?: ((line: string) => void) | false;
+  /** Same as `log: false`. */
+  quiet?: boolean;
+}
+
+export interface Bridge {
+  /** The port actually listened on (useful with port 0). */
+  port: number;
+  /** The address listened on. */
+  host: string;
+  /** Stop listening and close every open connection. */
+  close(): Promise<void>;
+}
+
+export function startBridge(options?: BridgeOptions): Promise<Bridge>;

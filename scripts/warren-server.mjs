@@ -1,0 +1,89 @@
+// Runs Warren locally: the Worker bundle in workerd (through Miniflare) with Durable Object
+// state persisted on disk, plus the TCP bridge. Used by `npm start`, the tests and the bench.
+import { execFile } from "node:child_process";
+import { mkdir, readFile } from "node:fs/promises";
+import { dirname, join, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+import { promisify } from "node:util";
+import { Miniflare, Log, LogLevel } from "miniflare";
+import { startBridge } from "../bridge/warren-bridge.mjs";
+
+const root = resolve(dirname(fileURLToPath(import.meta.url)), "..");
+export const BUILD_DIR = join(root, ".warren", "build");
+
+/** Bundles src/ with wrangler (no deploy) into .warren/build/index.js. */
+export async function buildWorker({ quiet = false } = {}) {
+  const wrangler = join(root, "node_modules", ".bin", "wrangler");
+  await promisify(execFile)(process.execPath, [wrangler, "deploy", "--dry-run", "--outdir", BUILD_DIR], {
+    cwd: root,
+    env: { ...process.env, WRANGLER_SEND_METRICS: "false", CI: "true" },
+  }).catch((err) => {
+    throw new Error(`wrangler build failed:\n${err.stdout ?? ""}${err.stderr ?? ""}`);
+  });
+  if (!quiet) console.log(`warren: built worker into ${BUILD_DIR}`);
+}
+
+async function wranglerConfig() {
+  const toml = await readFile(join(root, "wrangler.toml"), "utf8");
+  const date = /^compatibility_date\s*=\s*"([^"]+)"/m.exec(toml)?.[1];
+  const flags = /^compatibility_flags\s*=\s*\[([^\]]*)\]/m.exec(toml)?.[1] ?? "";
+  return {
+    compatibilityDate: date ?? "2026-07-01",
+    compatibilityFlags: [...flags.matchAll(/"([^"]+)"/g)].map((m) => m[1]),
+  };
+}
+
+/**
+ * @param {{ host?: string, httpPort?: number, amqpPort?: number | null, dataDir?: string,
+ *   heartbeat?: number, build?: boolean, quiet?: boolean }} [options]
+ */
+export async function startWarren(options = {}) {
+  const host = options.host ?? "127.0.0.1";
+  const dataDir = resolve(options.dataDir ?? join(root, ".warren", "data"));
+  const quiet = options.quiet ?? false;
+  if (options.build !== false) await buildWorker({ quiet });
+  await mkdir(dataDir, { recursive: true });
+  const config = await wranglerConfig();
+
+  const mf = new Miniflare({
+    host,
+    port: options.httpPort ?? 8787,
+    log: new Log(quiet ? LogLevel.WARN : LogLevel.INFO),
+    modules: true,
+    scriptPath: join(BUILD_DIR, "index.js"),
+    compatibilityDate: config.compatibilityDate,
+    compatibilityFlags: config.compatibilityFlags,
+    durableObjects: {
+      CONNECTION: { className: "ConnectionDO", useSQLite: true },
+      EXCHANGE: { className: "ExchangeDO", useSQLite: true },
+      QUEUE: { className: "QueueDO", useSQLite: true },
+    },
+    durableObjectsPersist: join(dataDir, "do"),
+    cf: false,
+    bindings: { WARREN_HEARTBEAT: String(options.heartbeat ?? 60) },
+  });
+  const url = await mf.ready;
+  const httpUrl = url.toString().replace(/\/$/, "");
+  const wsUrl = `${httpUrl.replace(/^http/, "ws")}/amqp`;
+
+  let bridge = null;
+  if (options.amqpPort !== null) {
+    bridge = await startBridge({
+      host,
+      port: options.amqpPort ?? 5672,
+      upstream: wsUrl,
+      quiet,
+    });
+  }
+  const amqpUrl = bridge ? `amqp://guest:guest@${host === "127.0.0.1" ? "localhost" : host}:${bridge.port}` : null;
+  return {
+    httpUrl,
+    wsUrl,
+    amqpUrl,
+    amqpPort: bridge?.port ?? null,
+    async close() {
+      await bridge?.close();
+      await mf.dispose();
+    },
+  };
+}

@@ -1,0 +1,150 @@
+// Turns frames into commands: a method, plus header and body for content
+// methods. Error codes follow RabbitMQ's rabbit_command_assembler.
+import { FrameType, MAX_BODY_SIZE, ReplyCode } from "./constants";
+import { connectionError } from "./errors";
+import type { Frame } from "./frame-reader";
+import { decodeMethod, methodHasContent, methodIds, type AnyMethod } from "./methods";
+import { decodeProperties, peekContentHeader, type BasicProperties } from "./properties";
+import { Reader } from "./buffer";
+
+export interface Command {
+  channel: number;
+  method: AnyMethod;
+  /** Content commands only (basic.publish etc.): the decoded properties. */
+  properties?: BasicProperties;
+  /** Content commands only: the raw content-header payload, for zero-copy forwarding. */
+  header?: Uint8Array;
+  /** Content commands only: the whole body, in one buffer. */
+  body?: Uint8Array;
+}
+
+interface PendingContent {
+  method: AnyMethod;
+  classId: number;
+  methodId: number;
+  header: Uint8Array | null; // null until the header frame arrives
+  properties: BasicProperties;
+  bodySize: number;
+  received: number;
+  parts: Uint8Array[];
+}
+
+export interface CommandAssemblerOptions {
+  /** Largest body accepted; bigger declared sizes are FRAME_ERROR (RabbitMQ: 512 MiB). */
+  maxBodySize?: number;
+}
+
+/**
+ * Per-channel state machine: method → (content method) header → body frames
+ * until body-size bytes. Out-of-order frames are UNEXPECTED_FRAME (505), as
+ * in RabbitMQ; a body frame overrunning the declared size and a declared
+ * size over maxBodySize are FRAME_ERROR (501), also as in RabbitMQ. All are
+ * connection errors. Heartbeat frames are ignored (return null).
+ */
+export class CommandAssembler {
+  maxBodySize: number;
+  private readonly pending = new Map<number, PendingContent>();
+
+  constructor(options: CommandAssemblerOptions = {}) {
+    this.maxBodySize = options.maxBodySize ?? MAX_BODY_SIZE;
+  }
+
+  /** Forget a partly received message (channel closed or reopened). */
+  resetChannel(channel: number): void {
+    this.pending.delete(channel);
+  }
+
+  reset(): void {
+    this.pending.clear();
+  }
+
+  /** Whether the channel is in the middle of a content command. */
+  isAssembling(channel: number): boolean {
+    return this.pending.has(channel);
+  }
+
+  push(frame: Frame): Command | null {
+    const { channel } = frame;
+    const state = this.pending.get(channel);
+    switch (frame.type) {
+      case FrameType.Method: {
+        if (state) {
+          throw unexpected(state, state.header ? "expected content body, got method frame instead" : `expected content header for class ${state.classId}, got method frame instead`);
+        }
+        const method = decodeMethod(frame.payload);
+        if (!methodHasContent(method.name)) return { channel, method };
+        const { classId, methodId } = methodIds(method.name);
+        if (channel === 0) {
+          throw connectionError(ReplyCode.COMMAND_INVALID, `${method.name} on channel 0`, classId, methodId);
+        }
+        this.pending.set(channel, { method, classId, methodId, header: null, properties: {}, bodySize: 0, received: 0, parts: [] });
+        return null;
+      }
+      case FrameType.Header: {
+        if (!state) throw unexpectedNoMethod(frame);
+        if (state.header) throw unexpected(state, "expected content body, got content header instead");
+        const { classId, weight, bodySize } = peekContentHeader(frame.payload);
+        if (classId !== state.classId) {
+          throw unexpected(state, `expected content header for class ${state.classId}, got one for class ${classId} instead`);
+        }
+        if (weight !== 0) throw unexpected(state, `content header weight ${weight}, expected 0`);
+        if (bodySize > this.maxBodySize) {
+          throw connectionError(ReplyCode.FRAME_ERROR, `content body size ${bodySize} exceeds maximum allowed size ${this.maxBodySize}`, state.classId, state.methodId);
+        }
+        state.properties = decodeProperties(new Reader(frame.payload, 12));
+        state.header = frame.payload;
+        state.bodySize = bodySize;
+        return bodySize === 0 ? this.complete(channel, state) : null;
+      }
+      case FrameType.Body: {
+        if (!state) throw unexpectedNoMethod(frame);
+        if (!state.header) {
+          throw unexpected(state, `expected content header for class ${state.classId}, got content body instead`);
+        }
+        const remaining = state.bodySize - state.received;
+        if (frame.payload.length > remaining) {
+          throw connectionError(ReplyCode.FRAME_ERROR, `content body frame of ${frame.payload.length} bytes exceeds remaining content size ${remaining}`, state.classId, state.methodId);
+        }
+        if (frame.payload.length > 0) state.parts.push(frame.payload);
+        state.received += frame.payload.length;
+        return state.received === state.bodySize ? this.complete(channel, state) : null;
+      }
+      case FrameType.Heartbeat:
+        return null;
+      default:
+        throw connectionError(ReplyCode.FRAME_ERROR, `unknown frame type ${frame.type}`);
+    }
+  }
+
+  private complete(channel: number, state: PendingContent): Command {
+    this.pending.delete(channel);
+    return {
+      channel,
+      method: state.method,
+      properties: state.properties,
+      header: state.header ?? new Uint8Array(0),
+      body: concat(state.parts, state.bodySize),
+    };
+  }
+}
+
+/** One body frame: its own view, no copy. Several: one allocation of the known size. */
+function concat(parts: Uint8Array[], size: number): Uint8Array {
+  if (parts.length === 1) return parts[0] as Uint8Array;
+  const out = new Uint8Array(size);
+  let at = 0;
+  for (const p of parts) {
+    out.set(p, at);
+    at += p.length;
+  }
+  return out;
+}
+
+function unexpected(state: PendingContent, text: string) {
+  return connectionError(ReplyCode.UNEXPECTED_FRAME, `${text} (${state.method.name})`, state.classId, state.methodId);
+}
+
+function unexpectedNoMethod(frame: Frame) {
+  const kind = frame.type === FrameType.Header ? "content header" : "content body";
+  return connectionError(ReplyCode.UNEXPECTED_FRAME, `expected method frame, got ${kind} instead (channel ${frame.channel})`);
+}

@@ -1,0 +1,151 @@
+// Splits a byte stream (after the 8-byte protocol header) into frames.
+import {
+  FRAME_END,
+  FRAME_HEADER_SIZE,
+  FRAME_MAX_UNLIMITED_CAP,
+  FRAME_OVERHEAD,
+  FrameType,
+  ReplyCode,
+} from "./constants";
+import { AmqpError, connectionError } from "./errors";
+
+export interface Frame {
+  type: number;
+  channel: number;
+  payload: Uint8Array;
+}
+
+const frameError = (text: string, channel = 0) => connectionError(ReplyCode.FRAME_ERROR, text + (channel ? ` (channel ${channel})` : ""));
+
+interface PendingHeader {
+  type: number;
+  channel: number;
+  size: number;
+}
+
+/**
+ * Incremental frame parser. Chunks are kept by reference (not copied) until
+ * their frames are complete, so callers must not reuse a pushed buffer.
+ * A frame inside one chunk is returned as a view on it; a frame spanning
+ * chunks is copied once into its own buffer, so the total copying is linear.
+ * After an error is thrown the stream is out of sync: every later push
+ * throws the same error and the connection must be closed.
+ */
+export class FrameReader {
+  /**
+   * Negotiated frame_max: the largest whole frame (payload + 8) accepted;
+   * 0 = no limit, capped at FRAME_MAX_UNLIMITED_CAP. Update after tune-ok.
+   */
+  frameMax: number;
+  /**
+   * Extra bytes tolerated over frameMax. RabbitMQ accepts payloads up to
+   * frame_max (not frame_max - 8) because clients are often off by the
+   * frame overhead; we do the same by default. Set 0 to be strict.
+   */
+  tolerance = FRAME_OVERHEAD;
+
+  private chunks: Uint8Array[] = [];
+  private first = 0; // index of the oldest unread chunk
+  private head = 0; // read offset into chunks[first]
+  private buffered = 0; // unread bytes across chunks
+  private pending: PendingHeader | null = null;
+  private failure: AmqpError | null = null;
+
+  constructor(frameMax: number) {
+    this.frameMax = frameMax;
+  }
+
+  /** Bytes received but not yet returned as frames. */
+  get bufferedBytes(): number {
+    return this.buffered;
+  }
+
+  push(chunk: Uint8Array): Frame[] {
+    if (this.failure) throw this.failure;
+    if (chunk.length > 0) {
+      this.chunks.push(chunk);
+      this.buffered += chunk.length;
+    }
+    const frames: Frame[] = [];
+    try {
+      for (;;) {
+        if (!this.pending) {
+          if (this.buffered < FRAME_HEADER_SIZE) break;
+          this.pending = this.readHeader();
+        }
+        const { type, channel, size } = this.pending;
+        if (this.buffered < size + 1) break;
+        const payload = this.take(size);
+        const end = this.take(1)[0];
+        this.pending = null;
+        if (end !== FRAME_END) {
+          throw frameError(`invalid frame end marker 0x${(end ?? 0).toString(16)}`, channel);
+        }
+        frames.push({ type, channel, payload });
+      }
+    } catch (err) {
+      if (err instanceof AmqpError) this.failure = err;
+      throw err;
+    }
+    return frames;
+  }
+
+  // Validates as soon as the 7 header bytes are in: an oversized or bogus
+  // frame is refused before we wait for (and buffer) its payload.
+  private readHeader(): PendingHeader {
+    const h = this.take(FRAME_HEADER_SIZE);
+    const type = h[0] as number;
+    const channel = ((h[1] as number) << 8) | (h[2] as number);
+    const size = (((h[3] as number) << 24) | ((h[4] as number) << 16) | ((h[5] as number) << 8) | (h[6] as number)) >>> 0;
+    if (type !== FrameType.Method && type !== FrameType.Header && type !== FrameType.Body && type !== FrameType.Heartbeat) {
+      throw frameError(`unknown frame type ${type}`, channel);
+    }
+    const limit = this.frameMax === 0 ? FRAME_MAX_UNLIMITED_CAP : this.frameMax + this.tolerance;
+    if (size + FRAME_OVERHEAD > limit) {
+      throw frameError(`frame of ${size + FRAME_OVERHEAD} bytes exceeds frame_max ${this.frameMax}`, channel);
+    }
+    if (type === FrameType.Heartbeat && (channel !== 0 || size !== 0)) {
+      // Spec 4.2.7: an invalid heartbeat frame is a 501 frame error.
+      throw frameError(`invalid heartbeat frame (channel ${channel}, ${size} payload bytes)`);
+    }
+    return { type, channel, size };
+  }
+
+  /** Consumes n buffered bytes (caller checked availability). */
+  private take(n: number): Uint8Array {
+    this.buffered -= n;
+    const first = this.chunks[this.first];
+    if (n === 0 || first === undefined) return new Uint8Array(0);
+    if (first.length - this.head >= n) {
+      const out = first.subarray(this.head, this.head + n);
+      this.advance(first, n);
+      return out;
+    }
+    const out = new Uint8Array(n);
+    let filled = 0;
+    while (filled < n) {
+      const c = this.chunks[this.first] as Uint8Array;
+      const k = Math.min(c.length - this.head, n - filled);
+      out.set(c.subarray(this.head, this.head + k), filled);
+      filled += k;
+      this.advance(c, k);
+    }
+    return out;
+  }
+
+  private advance(chunk: Uint8Array, n: number): void {
+    this.head += n;
+    if (this.head < chunk.length) return;
+    this.head = 0;
+    this.first++;
+    // Drop consumed chunks in bulk (not shift() per chunk: a large frame fed
+    // byte by byte would make that quadratic).
+    if (this.first === this.chunks.length) {
+      this.chunks = [];
+      this.first = 0;
+    } else if (this.first >= 1024 && this.first * 2 >= this.chunks.length) {
+      this.chunks = this.chunks.slice(this.first);
+      this.first = 0;
+    }
+  }
+}

@@ -1,0 +1,314 @@
+import { ReplyCode, channelError, type AmqpError, type Command } from "../amqp";
+import type { Delivery, IncomingMessage } from "../queue/types";
+import type { Connection } from "./connection";
+import { closeArgs, ids } from "./connection";
+import { HANDLERS } from "./handlers";
+
+type ChannelState = "open" | "closing";
+
+/** A publish routed but not yet stored: `queues` are its destinations. */
+export interface PendingPublish {
+  /** Publisher-confirm sequence number, 0 when the channel is not in confirm mode. */
+  seq: number;
+  queues: string[];
+  message: IncomingMessage;
+  mandatory: boolean;
+}
+
+interface ChannelConsumer {
+  queue: string;
+  noAck: boolean;
+  /** False until consume-ok is sent: deliveries arriving earlier wait in `early`. */
+  ready: boolean;
+  early: Delivery[];
+}
+
+interface Settlements {
+  ack: number[];
+  requeue: number[];
+}
+
+/** What a channel remembers about a delivery tag it handed out. */
+interface Outstanding {
+  queue: string;
+  seq: number;
+}
+
+/**
+ * One AMQP channel: consumers, delivery tags, prefetch, confirm and tx modes. Publishes and
+ * acks are gathered here and sent at the end of each inbound batch, one RPC per queue.
+ */
+export class Channel {
+  private state: ChannelState = "open";
+  flowActive = true;
+  /** basic.qos global=false: the prefetch given to consumers created afterwards. */
+  consumerPrefetch = 0;
+  /** basic.qos global=true: unacked limit shared by the channel's consumers. */
+  globalPrefetch = 0;
+  confirm = false;
+  publishSeq = 0;
+  transactional = false;
+  lastQueue: string | undefined;
+  readonly consumers = new Map<string, ChannelConsumer>();
+  /** Queues whose consumers or unacked messages involve this channel. */
+  readonly touched = new Set<string>();
+
+  private deliveryTag = 0;
+  private readonly outstanding = new Map<number, Outstanding>();
+  private publishes: PendingPublish[] = [];
+  private settles = new Map<string, Settlements>();
+  private txPublishes: PendingPublish[] = [];
+  /** Acks inside a transaction, with their tags so a rollback can restore them. */
+  private txSettles: { tag: number; o: Outstanding; requeue: boolean }[] = [];
+  private readonly paused = new Map<string, Set<string>>();
+
+  constructor(
+    readonly id: number,
+    readonly connection: Connection,
+  ) {}
+
+  get isOpen(): boolean {
+    return this.state === "open";
+  }
+
+  async handle(command: Command): Promise<void> {
+    const m = command.method;
+    if (this.state === "closing") {
+      // Spec 4.2.5: after channel.close only close-ok (or a crossing close) is meaningful.
+      if (m.name === "channel.close-ok") this.connection.channels.delete(this.id);
+      else if (m.name === "channel.close") this.connection.send(this.id, { name: "channel.close-ok", args: {} });
+      return;
+    }
+    switch (m.name) {
+      case "channel.close":
+        await this.release();
+        this.connection.channels.delete(this.id);
+        this.connection.send(this.id, { name: "channel.close-ok", args: {} });
+        return;
+      case "channel.close-ok":
+        return;
+      case "channel.flow":
+        this.flowActive = m.args.active;
+        this.connection.send(this.id, { name: "channel.flow-ok", args: { active: m.args.active } });
+        if (this.flowActive) await this.resumePaused();
+        return;
+      default: {
+        const handler = HANDLERS[m.name];
+        if (!handler) throw channelError(ReplyCode.NOT_IMPLEMENTED, `${m.name} is not implemented`, ...ids(m));
+        await handler(this, command);
+      }
+    }
+  }
+
+  /** Sends channel.close for a soft error and waits for close-ok. */
+  closeByServer(error: AmqpError): void {
+    if (this.state === "closing") return;
+    this.state = "closing";
+    this.connection.send(this.id, { name: "channel.close", args: closeArgs(error) });
+    void this.release().catch((err) => this.connection.broker.log(`channel ${this.id} release failed: ${String(err)}`));
+  }
+
+  // ---- publishing
+
+  addPublish(p: PendingPublish): void {
+    (this.transactional ? this.txPublishes : this.publishes).push(p);
+  }
+
+  /** Sends what the batch gathered: publishes grouped per queue, then acks per queue. */
+  async endOfBatch(): Promise<void> {
+    if (this.publishes.length > 0) {
+      const batch = this.publishes;
+      this.publishes = [];
+      await this.storePublishes(batch);
+    }
+    if (this.settles.size > 0) {
+      const settles = this.settles;
+      this.settles = new Map();
+      await this.sendSettles(settles);
+    }
+  }
+
+  private async storePublishes(batch: PendingPublish[]): Promise<void> {
+    const groups = new Map<string, { messages: IncomingMessage[]; owners: number[] }>();
+    batch.forEach((p, i) => {
+      for (const q of p.queues) {
+        let g = groups.get(q);
+        if (!g) groups.set(q, (g = { messages: [], owners: [] }));
+        g.messages.push(p.message);
+        g.owners.push(i);
+      }
+    });
+    const routed = new Uint32Array(batch.length);
+    const failed = new Uint8Array(batch.length);
+    const { broker, vhost } = this.connection;
+    await Promise.all(
+      [...groups].map(async ([queue, g]) => {
+        try {
+          if (await broker.queue(vhost, queue).publish(g.messages)) for (const i of g.owners) routed[i]!++;
+        } catch (err) {
+          broker.log(`publish to queue '${queue}' failed: ${String(err)}`);
+          for (const i of g.owners) failed[i] = 1;
+        }
+      }),
+    );
+    // A channel closed by an error in this batch still stores its publishes but says nothing more.
+    if (this.state !== "open") return;
+    batch.forEach((p, i) => {
+      if (p.mandatory && routed[i] === 0 && !failed[i]) {
+        const { exchange, routingKey, header, body } = p.message;
+        this.connection.sendContent(
+          this.id,
+          { name: "basic.return", args: { replyCode: ReplyCode.NO_ROUTE, replyText: "NO_ROUTE", exchange, routingKey } },
+          header,
+          body,
+        );
+      }
+    });
+    if (!this.confirm) return;
+    const last = batch[batch.length - 1]!;
+    if (!failed.includes(1)) {
+      // Batches are confirmed in order, so one multiple-ack covers the whole batch.
+      this.connection.send(this.id, { name: "basic.ack", args: { deliveryTag: last.seq, multiple: true } });
+      return;
+    }
+    batch.forEach((p, i) => {
+      const args = { deliveryTag: p.seq, multiple: false };
+      this.connection.send(this.id, failed[i] ? { name: "basic.nack", args: { ...args, requeue: false } } : { name: "basic.ack", args });
+    });
+  }
+
+  // ---- acknowledgements
+
+  /** basic.ack / nack / reject: validates tags now, settles at the end of the batch (or commit). */
+  settle(deliveryTag: number, multiple: boolean, requeue: boolean, classId: number, methodId: number): void {
+    const tags: number[] = [];
+    if (multiple) {
+      for (const tag of this.outstanding.keys()) {
+        if (deliveryTag !== 0 && tag > deliveryTag) break;
+        tags.push(tag);
+      }
+    } else if (this.outstanding.has(deliveryTag)) {
+      tags.push(deliveryTag);
+    }
+    if (tags.length === 0 && (!multiple || deliveryTag !== 0)) {
+      throw channelError(ReplyCode.PRECONDITION_FAILED, `unknown delivery tag ${deliveryTag}`, classId, methodId);
+    }
+    for (const tag of tags) {
+      const o = this.outstanding.get(tag)!;
+      this.outstanding.delete(tag);
+      if (this.transactional) this.txSettles.push({ tag, o, requeue });
+      else addSettlement(this.settles, o, requeue);
+    }
+  }
+
+  /** basic.recover: everything unacked goes back to its queue, redelivered. */
+  recover(): void {
+    const all = [...this.outstanding.keys()];
+    if (all.length > 0) this.settle(all[all.length - 1]!, true, true, 60, 110);
+  }
+
+  private async sendSettles(settles: Map<string, Settlements>): Promise<void> {
+    const { broker, vhost, id } = this.connection;
+    await Promise.all([...settles].map(([queue, s]) => broker.queue(vhost, queue).settle(id, s.ack, s.requeue)));
+    await this.resumePaused();
+  }
+
+  // ---- transactions
+
+  async commit(): Promise<void> {
+    const publishes = this.txPublishes;
+    const settles = new Map<string, Settlements>();
+    for (const t of this.txSettles) addSettlement(settles, t.o, t.requeue);
+    this.txPublishes = [];
+    this.txSettles = [];
+    if (publishes.length > 0) await this.storePublishes(publishes);
+    if (settles.size > 0) await this.sendSettles(settles);
+  }
+
+  rollback(): void {
+    // Acks inside a rolled-back transaction never happened: their tags are outstanding again.
+    if (this.txSettles.length > 0) {
+      const entries = [...this.outstanding, ...this.txSettles.map((t) => [t.tag, t.o] as const)];
+      entries.sort((a, b) => a[0] - b[0]);
+      this.outstanding.clear();
+      for (const [tag, o] of entries) this.outstanding.set(tag, o);
+    }
+    this.txPublishes = [];
+    this.txSettles = [];
+  }
+
+  // ---- deliveries
+
+  nextDeliveryTag(queue: string, seq: number, noAck: boolean): number {
+    const tag = ++this.deliveryTag;
+    if (!noAck) this.outstanding.set(tag, { queue, seq });
+    this.touched.add(queue);
+    return tag;
+  }
+
+  /** Takes one delivery pushed by a queue: "ok", or why it must go back. */
+  accept(d: Delivery): "ok" | "refused" | "paused" {
+    const consumer = this.consumers.get(d.consumerTag);
+    if (this.state !== "open" || !consumer || consumer.queue !== d.queue) return "refused";
+    const full = !d.noAck && this.globalPrefetch > 0 && this.outstanding.size >= this.globalPrefetch;
+    if (!this.flowActive || full) {
+      let tags = this.paused.get(d.queue);
+      if (!tags) this.paused.set(d.queue, (tags = new Set()));
+      tags.add(d.consumerTag);
+      return "paused";
+    }
+    if (!consumer.ready) consumer.early.push(d);
+    else this.emit(d);
+    return "ok";
+  }
+
+  /** consume-ok has gone out: deliveries that raced ahead of it can follow now. */
+  consumerReady(tag: string): void {
+    const c = this.consumers.get(tag);
+    if (!c) return;
+    c.ready = true;
+    for (const d of c.early.splice(0)) this.emit(d);
+  }
+
+  private emit(d: Delivery): void {
+    const deliveryTag = this.nextDeliveryTag(d.queue, d.seq, d.noAck);
+    this.connection.sendContent(
+      this.id,
+      {
+        name: "basic.deliver",
+        args: { consumerTag: d.consumerTag, deliveryTag, redelivered: d.redelivered, exchange: d.exchange, routingKey: d.routingKey },
+      },
+      d.header,
+      d.body,
+    );
+  }
+
+  private async resumePaused(): Promise<void> {
+    if (this.paused.size === 0 || !this.flowActive) return;
+    if (this.globalPrefetch > 0 && this.outstanding.size >= this.globalPrefetch) return;
+    const paused = [...this.paused];
+    this.paused.clear();
+    const { broker, vhost, id } = this.connection;
+    await Promise.all(paused.map(([queue, tags]) => broker.queue(vhost, queue).resume(id, [...tags])));
+  }
+
+  /** Gives back everything the channel holds: queues requeue its unacked messages and drop its consumers. */
+  async release(): Promise<void> {
+    this.state = "closing";
+    const queues = [...this.touched];
+    this.touched.clear();
+    this.consumers.clear();
+    this.outstanding.clear();
+    this.paused.clear();
+    this.txPublishes = [];
+    this.txSettles = [];
+    const { broker, vhost, id } = this.connection;
+    await Promise.allSettled(queues.map((q) => broker.queue(vhost, q).releaseChannel(id, this.id)));
+  }
+}
+
+function addSettlement(settles: Map<string, Settlements>, o: Outstanding, requeue: boolean): void {
+  let s = settles.get(o.queue);
+  if (!s) settles.set(o.queue, (s = { ack: [], requeue: [] }));
+  (requeue ? s.requeue : s.ack).push(o.seq);
+}

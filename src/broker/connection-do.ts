@@ -1,0 +1,70 @@
+import { DurableObject } from "cloudflare:workers";
+import type { Env } from "../env";
+import { Connection, DEFAULT_LIMITS } from "./connection";
+import { WorkerBroker } from "./worker-broker";
+import type { DeliverResult, Delivery } from "../queue/types";
+
+/**
+ * One Durable Object per AMQP connection. It terminates the WebSocket, runs the
+ * connection pipeline and is the address queue DOs push deliveries to.
+ */
+export class ConnectionDO extends DurableObject<Env> {
+  private connection: Connection | undefined;
+
+  override async fetch(request: Request): Promise<Response> {
+    if (this.connection) return new Response("connection object already in use", { status: 409 });
+    const pair = new WebSocketPair();
+    const client = pair[0];
+    const server = pair[1];
+    server.accept();
+    server.binaryType = "arraybuffer";
+
+    const heartbeat = Number(this.env.WARREN_HEARTBEAT ?? DEFAULT_LIMITS.heartbeat);
+    const limits = { ...DEFAULT_LIMITS, heartbeat: Number.isFinite(heartbeat) ? heartbeat : DEFAULT_LIMITS.heartbeat };
+    const broker = new WorkerBroker(this.env);
+    const connection = new Connection(
+      this.ctx.id.toString(),
+      {
+        send: (bytes) => server.send(bytes),
+        close: () => server.close(1000, "connection closed"),
+      },
+      broker,
+      limits,
+    );
+    this.connection = connection;
+
+    server.addEventListener("message", (event) => {
+      const data = event.data;
+      if (typeof data === "string") {
+        // AMQP is binary; text frames are a client bug, treated as garbage bytes.
+        connection.receive(new TextEncoder().encode(data));
+      } else {
+        connection.receive(new Uint8Array(data));
+      }
+    });
+    server.addEventListener("close", () => connection.transportClosed());
+    server.addEventListener("error", () => connection.transportClosed());
+
+    const headers = new Headers();
+    const offered = request.headers.get("Sec-WebSocket-Protocol") ?? "";
+    if (offered.split(",").some((p) => p.trim() === "amqp")) headers.set("Sec-WebSocket-Protocol", "amqp");
+    return new Response(null, { status: 101, webSocket: client, headers });
+  }
+
+  /** Queue DOs push batches of deliveries here. */
+  async deliver(deliveries: Delivery[]): Promise<DeliverResult> {
+    if (!this.connection) return { gone: true, refused: [], paused: [] };
+    return this.connection.deliver(deliveries);
+  }
+
+  async consumerCancelled(channel: number, tag: string, _queue: string): Promise<void> {
+    this.connection?.consumerCancelled(channel, tag);
+  }
+
+  /** An exchange's bindings changed; false tells it this connection no longer exists. */
+  async invalidateExchange(_vhost: string, name: string): Promise<boolean> {
+    if (!this.connection || this.connection.isClosed) return false;
+    this.connection.routes.invalidate(name);
+    return true;
+  }
+}

@@ -1,0 +1,132 @@
+import type { IncomingMessage, QueuedMessage } from "./types";
+
+interface MessageRow extends Record<string, SqlStorageValue> {
+  seq: number;
+  exchange: string;
+  routing_key: string;
+  header: ArrayBuffer;
+  body: ArrayBuffer;
+  redelivered: number;
+}
+
+/**
+ * A queue's messages: every message lives in the DO's SQLite until it is acked, so nothing
+ * confirmed is lost on eviction or restart. Ready messages are also held in memory in seq
+ * order; writes for a batch share one statement loop inside the caller's transaction.
+ */
+export class MessageStore {
+  private ready: QueuedMessage[] = [];
+  private head = 0;
+  private nextSeq = 1;
+
+  constructor(private readonly sql: SqlStorage) {
+    sql.exec(`CREATE TABLE IF NOT EXISTS messages (
+      seq INTEGER PRIMARY KEY, exchange TEXT NOT NULL, routing_key TEXT NOT NULL,
+      header BLOB NOT NULL, body BLOB NOT NULL, redelivered INTEGER NOT NULL)`);
+  }
+
+  /** Rebuilds the ready list from storage (all stored messages are ready after a restart). */
+  load(): void {
+    this.ready = this.sql
+      .exec<MessageRow>("SELECT * FROM messages ORDER BY seq")
+      .toArray()
+      .map((r) => ({
+        seq: r.seq,
+        exchange: r.exchange,
+        routingKey: r.routing_key,
+        header: new Uint8Array(r.header),
+        body: new Uint8Array(r.body),
+        redelivered: r.redelivered === 1,
+      }));
+    this.head = 0;
+    const last = this.ready[this.ready.length - 1];
+    this.nextSeq = last ? last.seq + 1 : 1;
+  }
+
+  get readyCount(): number {
+    return this.ready.length - this.head;
+  }
+
+  append(messages: readonly IncomingMessage[]): void {
+    for (const m of messages) {
+      const seq = this.nextSeq++;
+      this.sql.exec(
+        "INSERT INTO messages (seq, exchange, routing_key, header, body, redelivered) VALUES (?, ?, ?, ?, ?, 0)",
+        seq,
+        m.exchange,
+        m.routingKey,
+        m.header,
+        m.body,
+      );
+      this.ready.push({ seq, exchange: m.exchange, routingKey: m.routingKey, header: m.header, body: m.body, redelivered: false });
+    }
+  }
+
+  /** Takes the oldest ready message; it stays in storage until removed. */
+  shift(): QueuedMessage | undefined {
+    if (this.head >= this.ready.length) return undefined;
+    const m = this.ready[this.head++];
+    if (this.head > 1024 && this.head * 2 > this.ready.length) {
+      this.ready = this.ready.slice(this.head);
+      this.head = 0;
+    }
+    return m;
+  }
+
+  /** Puts messages back in seq order, marked redelivered when they were delivered before. */
+  requeue(messages: QueuedMessage[], redelivered: boolean): void {
+    if (messages.length === 0) return;
+    if (redelivered) {
+      for (const m of messages) m.redelivered = true;
+      this.updateRedelivered(messages.map((m) => m.seq));
+    }
+    const back = [...messages].sort((a, b) => a.seq - b.seq);
+    const rest = this.ready.slice(this.head);
+    const merged: QueuedMessage[] = [];
+    let i = 0;
+    let j = 0;
+    while (i < back.length || j < rest.length) {
+      const a = back[i];
+      const b = rest[j];
+      if (a && (!b || a.seq < b.seq)) {
+        merged.push(a);
+        i++;
+      } else if (b) {
+        merged.push(b);
+        j++;
+      }
+    }
+    this.ready = merged;
+    this.head = 0;
+  }
+
+  /** Deletes acked (or no-ack delivered) messages from storage. */
+  remove(seqs: readonly number[]): void {
+    for (let i = 0; i < seqs.length; i += 100) {
+      const chunk = seqs.slice(i, i + 100);
+      this.sql.exec(`DELETE FROM messages WHERE seq IN (${chunk.map(() => "?").join(",")})`, ...chunk);
+    }
+  }
+
+  /** Drops all ready messages; returns how many. Unacked ones stay until settled. */
+  purge(): number {
+    const taken = this.ready.slice(this.head);
+    this.ready = [];
+    this.head = 0;
+    this.remove(taken.map((m) => m.seq));
+    return taken.length;
+  }
+
+  clear(): void {
+    this.ready = [];
+    this.head = 0;
+    this.sql.exec("DELETE FROM messages");
+  }
+
+  private updateRedelivered(seqs: number[]): void {
+    for (let i = 0; i < seqs.length; i += 100) {
+      const chunk = seqs.slice(i, i + 100);
+      this.sql.exec(`UPDATE messages SET redelivered = 1 WHERE seq IN (${chunk.map(() => "?").join(",")})`, ...chunk);
+    }
+  }
+}

@@ -1,0 +1,377 @@
+import { DurableObject } from "cloudflare:workers";
+import { ReplyCode } from "../amqp";
+import type { Env } from "../env";
+import { describeQueue, destinationKey, entityKey } from "../broker/names";
+import { fail, ok, type RpcResult } from "../broker/rpc-result";
+import { tableFromBytes, tableKey, tableToBytes } from "../broker/table-bytes";
+import { ConsumerList, type Consumer } from "./consumers";
+import { checkEquivalent, lockedText } from "./declaration";
+import { MessageStore } from "./message-store";
+import type { ConsumeOptions, DeliverResult, Delivery, IncomingMessage, QueueBinding, QueueDecl, QueuedMessage } from "./types";
+
+interface DeclRow extends Record<string, SqlStorageValue> {
+  vhost: string;
+  name: string;
+  durable: number;
+  exclusive: number;
+  owner: string | null;
+  auto_delete: number;
+  arguments: ArrayBuffer;
+}
+
+interface Unacked {
+  message: QueuedMessage;
+  connId: string;
+  channel: number;
+  consumer: Consumer | null;
+}
+
+/** Most deliveries sent to one connection in one RPC. */
+const DELIVERY_BATCH = 500;
+
+/**
+ * One queue of one vhost: its declaration, messages (in SQLite), consumers and unacked
+ * deliveries. Publishes and acks arrive in batches; deliveries leave in batches per connection.
+ */
+export class QueueDO extends DurableObject<Env> {
+  private decl: QueueDecl | null = null;
+  private owner: string | null = null;
+  private readonly sql: SqlStorage;
+  private readonly store: MessageStore;
+  private readonly consumers = new ConsumerList();
+  private readonly unacked = new Map<number, Unacked>();
+  private hadConsumer = false;
+  private dispatching = false;
+  private dispatchAgain = false;
+
+  constructor(ctx: DurableObjectState, env: Env) {
+    super(ctx, env);
+    this.sql = ctx.storage.sql;
+    this.store = new MessageStore(this.sql);
+    ctx.blockConcurrencyWhile(async () => {
+      this.sql.exec(`CREATE TABLE IF NOT EXISTS queue (
+        id INTEGER PRIMARY KEY CHECK (id = 1), vhost TEXT NOT NULL, name TEXT NOT NULL, durable INTEGER NOT NULL,
+        exclusive INTEGER NOT NULL, owner TEXT, auto_delete INTEGER NOT NULL, arguments BLOB NOT NULL)`);
+      this.sql.exec(`CREATE TABLE IF NOT EXISTS bindings (
+        exchange TEXT NOT NULL, routing_key TEXT NOT NULL, args_key TEXT NOT NULL, arguments BLOB NOT NULL,
+        PRIMARY KEY (exchange, routing_key, args_key))`);
+      const row = this.sql.exec<DeclRow>("SELECT * FROM queue").toArray()[0];
+      if (row) {
+        this.decl = {
+          vhost: row.vhost,
+          name: row.name,
+          durable: row.durable === 1,
+          exclusive: row.exclusive === 1,
+          autoDelete: row.auto_delete === 1,
+          arguments: tableFromBytes(new Uint8Array(row.arguments)),
+        };
+        this.owner = row.owner;
+        this.store.load();
+      }
+    });
+  }
+
+  /** queue.declare (wanted = null for passive). */
+  async declare(
+    vhost: string,
+    name: string,
+    wanted: QueueDecl | null,
+    connId: string,
+  ): Promise<RpcResult<{ messageCount: number; consumerCount: number }>> {
+    const current = this.decl;
+    if (!current) {
+      if (!wanted) return fail(ReplyCode.NOT_FOUND, `no ${describeQueue(vhost, name)}`);
+      this.decl = wanted;
+      this.owner = wanted.exclusive ? connId : null;
+      this.sql.exec(
+        "INSERT OR REPLACE INTO queue (id, vhost, name, durable, exclusive, owner, auto_delete, arguments) VALUES (1, ?, ?, ?, ?, ?, ?, ?)",
+        vhost,
+        name,
+        wanted.durable ? 1 : 0,
+        wanted.exclusive ? 1 : 0,
+        this.owner,
+        wanted.autoDelete ? 1 : 0,
+        tableToBytes(wanted.arguments),
+      );
+      return ok({ messageCount: 0, consumerCount: 0 });
+    }
+    const locked = this.checkOwner(connId);
+    if (locked) return locked;
+    if (wanted) {
+      if (wanted.exclusive !== current.exclusive) return fail(ReplyCode.RESOURCE_LOCKED, lockedText(vhost, name));
+      const mismatch = checkEquivalent(current, wanted);
+      if (mismatch) return fail(ReplyCode.PRECONDITION_FAILED, mismatch);
+    }
+    return ok({ messageCount: this.store.readyCount, consumerCount: this.consumers.size });
+  }
+
+  /** queue.delete; a missing queue deletes fine (count 0) as in RabbitMQ. */
+  async remove(ifUnused: boolean, ifEmpty: boolean, connId: string): Promise<RpcResult<{ messageCount: number }>> {
+    const decl = this.decl;
+    if (!decl) return ok({ messageCount: 0 });
+    const locked = this.checkOwner(connId);
+    if (locked) return locked;
+    const what = describeQueue(decl.vhost, decl.name);
+    if (ifUnused && this.consumers.size > 0) return fail(ReplyCode.PRECONDITION_FAILED, `${what} in use`);
+    if (ifEmpty && this.store.readyCount > 0) return fail(ReplyCode.PRECONDITION_FAILED, `${what} not empty`);
+    const messageCount = this.store.readyCount;
+    await this.destroy();
+    return ok({ messageCount });
+  }
+
+  async purge(connId: string): Promise<RpcResult<{ messageCount: number }>> {
+    if (!this.decl) return fail(ReplyCode.NOT_FOUND, "no queue");
+    const locked = this.checkOwner(connId);
+    if (locked) return locked;
+    return ok({ messageCount: this.store.purge() });
+  }
+
+  /** Checks the queue exists and may be used by this connection (for bind, consume, get). */
+  async access(vhost: string, name: string, connId: string): Promise<RpcResult<void>> {
+    if (!this.decl) return fail(ReplyCode.NOT_FOUND, `no ${describeQueue(vhost, name)}`);
+    return this.checkOwner(connId) ?? ok(undefined);
+  }
+
+  /** Stores a batch of messages; false when the queue does not exist (so they are unroutable). */
+  async publish(messages: IncomingMessage[]): Promise<boolean> {
+    if (!this.decl) return false;
+    this.ctx.storage.transactionSync(() => this.store.append(messages));
+    void this.dispatch();
+    return true;
+  }
+
+  /** Records a binding that points at this queue (so deleting the queue can remove it). */
+  async recordBinding(b: QueueBinding, add: boolean): Promise<void> {
+    const key = tableKey(b.arguments);
+    if (add) {
+      this.sql.exec(
+        "INSERT OR IGNORE INTO bindings (exchange, routing_key, args_key, arguments) VALUES (?, ?, ?, ?)",
+        b.exchange,
+        b.routingKey,
+        key,
+        tableToBytes(b.arguments),
+      );
+    } else {
+      this.sql.exec("DELETE FROM bindings WHERE exchange = ? AND routing_key = ? AND args_key = ?", b.exchange, b.routingKey, key);
+    }
+  }
+
+  async consume(connId: string, channel: number, tag: string, options: ConsumeOptions): Promise<RpcResult<void>> {
+    const decl = this.decl;
+    if (!decl) return fail(ReplyCode.NOT_FOUND, "no queue");
+    const locked = this.checkOwner(connId);
+    if (locked) return locked;
+    const what = describeQueue(decl.vhost, decl.name);
+    if (this.consumers.hasExclusive() || (options.exclusive && this.consumers.size > 0)) {
+      return fail(ReplyCode.ACCESS_REFUSED, `${what} in exclusive use`);
+    }
+    this.consumers.add({ ...options, tag, connId, channel, unacked: 0, paused: false });
+    this.hadConsumer = true;
+    void this.dispatch();
+    return ok(undefined);
+  }
+
+  /** basic.cancel (or a consumer's channel going away). */
+  async cancel(connId: string, tag: string): Promise<void> {
+    this.consumers.removeWhere((c) => c.connId === connId && c.tag === tag);
+    await this.autoDeleteCheck();
+  }
+
+  /** Lets a paused consumer receive again (its channel has room or flow is back on). */
+  async resume(connId: string, tags: string[]): Promise<void> {
+    for (const c of this.consumers.all()) if (c.connId === connId && tags.includes(c.tag)) c.paused = false;
+    void this.dispatch();
+  }
+
+  async get(connId: string, channel: number, noAck: boolean): Promise<RpcResult<{ delivery: Delivery | null; messageCount: number }>> {
+    const decl = this.decl;
+    if (!decl) return fail(ReplyCode.NOT_FOUND, "no queue");
+    const locked = this.checkOwner(connId);
+    if (locked) return locked;
+    const message = this.store.shift();
+    if (!message) return ok({ delivery: null, messageCount: 0 });
+    if (noAck) this.store.remove([message.seq]);
+    else this.unacked.set(message.seq, { message, connId, channel, consumer: null });
+    return ok({ delivery: toDelivery(decl.name, message, channel, "", noAck), messageCount: this.store.readyCount });
+  }
+
+  /**
+   * basic.ack / nack / reject and requeues from a connection. Unknown seqs are ignored: the
+   * connection validates delivery tags itself.
+   */
+  async settle(connId: string, ack: number[], requeue: number[]): Promise<void> {
+    const acked: number[] = [];
+    for (const seq of ack) {
+      const u = this.takeUnacked(seq, connId);
+      if (u) acked.push(seq);
+    }
+    const back: QueuedMessage[] = [];
+    for (const seq of requeue) {
+      const u = this.takeUnacked(seq, connId);
+      if (u) back.push(u.message);
+    }
+    this.ctx.storage.transactionSync(() => {
+      this.store.remove(acked);
+      this.store.requeue(back, true);
+    });
+    void this.dispatch();
+  }
+
+  /** A channel closed: its consumers go and its unacked messages return to the queue. */
+  async releaseChannel(connId: string, channel: number): Promise<void> {
+    this.release((x) => x.connId === connId && x.channel === channel);
+    await this.autoDeleteCheck();
+  }
+
+  /** A connection closed: as releaseChannel for all its channels; exclusive queues it owns go. */
+  async releaseConnection(connId: string): Promise<void> {
+    this.release((x) => x.connId === connId);
+    if (this.decl && this.owner === connId) {
+      await this.destroy();
+      return;
+    }
+    await this.autoDeleteCheck();
+  }
+
+  private release(match: (x: { connId: string; channel: number }) => boolean): void {
+    this.consumers.removeWhere(match);
+    const back: QueuedMessage[] = [];
+    for (const [seq, u] of this.unacked) {
+      if (match(u)) {
+        this.unacked.delete(seq);
+        back.push(u.message);
+      }
+    }
+    this.ctx.storage.transactionSync(() => this.store.requeue(back, true));
+    void this.dispatch();
+  }
+
+  private takeUnacked(seq: number, connId: string): Unacked | undefined {
+    const u = this.unacked.get(seq);
+    if (!u || u.connId !== connId) return undefined;
+    this.unacked.delete(seq);
+    if (u.consumer) u.consumer.unacked--;
+    return u;
+  }
+
+  private checkOwner(connId: string): RpcResult<never> | null {
+    if (this.owner && this.owner !== connId && this.decl) {
+      return fail(ReplyCode.RESOURCE_LOCKED, lockedText(this.decl.vhost, this.decl.name));
+    }
+    return null;
+  }
+
+  private async autoDeleteCheck(): Promise<void> {
+    if (this.decl?.autoDelete && this.hadConsumer && this.consumers.size === 0) await this.destroy();
+  }
+
+  /** Deletes the queue: consumers are told (basic.cancel), bindings removed from their exchanges. */
+  private async destroy(): Promise<void> {
+    const decl = this.decl;
+    if (!decl) return;
+    this.decl = null;
+    this.owner = null;
+    const consumers = this.consumers.removeWhere(() => true);
+    const bindings = this.sql
+      .exec<{ exchange: string; routing_key: string; arguments: ArrayBuffer }>("SELECT * FROM bindings")
+      .toArray();
+    this.unacked.clear();
+    this.store.clear();
+    this.sql.exec("DELETE FROM bindings");
+    this.sql.exec("DELETE FROM queue");
+    const exchanges = new Set(bindings.map((b) => b.exchange));
+    const destination = destinationKey("queue", decl.name);
+    await Promise.allSettled([
+      ...consumers.map((c) => this.connection(c.connId).consumerCancelled(c.channel, c.tag, decl.name)),
+      ...[...exchanges].map((x) =>
+        this.env.EXCHANGE.get(this.env.EXCHANGE.idFromName(entityKey(decl.vhost, x))).unbind(decl.vhost, x, { destination }),
+      ),
+    ]);
+  }
+
+  private connection(connId: string) {
+    return this.env.CONNECTION.get(this.env.CONNECTION.idFromString(connId));
+  }
+
+  /** Hands ready messages to consumers round-robin, one RPC per connection per round. */
+  private async dispatch(): Promise<void> {
+    if (this.dispatching) {
+      this.dispatchAgain = true;
+      return;
+    }
+    this.dispatching = true;
+    try {
+      do {
+        this.dispatchAgain = false;
+        const decl = this.decl;
+        if (!decl) return;
+        const batches = new Map<string, Delivery[]>();
+        let total = 0;
+        while (this.store.readyCount > 0 && total < DELIVERY_BATCH * 4) {
+          const consumer = this.consumers.next();
+          if (!consumer) break;
+          const batch = batches.get(consumer.connId) ?? [];
+          if (batch.length >= DELIVERY_BATCH) break;
+          const message = this.store.shift()!;
+          if (!consumer.noAck) {
+            consumer.unacked++;
+            this.unacked.set(message.seq, { message, connId: consumer.connId, channel: consumer.channel, consumer });
+          }
+          batch.push(toDelivery(decl.name, message, consumer.channel, consumer.tag, consumer.noAck));
+          batches.set(consumer.connId, batch);
+          total++;
+        }
+        if (total === 0) return;
+        await Promise.all([...batches].map(([connId, deliveries]) => this.deliverTo(connId, deliveries)));
+      } while (this.dispatchAgain || (this.store.readyCount > 0 && this.consumers.hasCapacity()));
+    } finally {
+      this.dispatching = false;
+    }
+  }
+
+  private async deliverTo(connId: string, deliveries: Delivery[]): Promise<void> {
+    let result: DeliverResult;
+    try {
+      result = await this.connection(connId).deliver(deliveries);
+    } catch {
+      result = { gone: true, refused: [], paused: [] };
+    }
+    const refused = new Set(result.refused);
+    // No-ack messages leave storage once the connection has taken them (or vanished, as in RabbitMQ).
+    const taken = deliveries.filter((d) => d.noAck && (result.gone || !refused.has(d.seq))).map((d) => d.seq);
+    if (taken.length > 0) this.store.remove(taken);
+    if (result.gone) {
+      this.release((x) => x.connId === connId);
+      return;
+    }
+    const paused = new Set(result.paused);
+    for (const c of this.consumers.all()) if (c.connId === connId && paused.has(c.tag)) c.paused = true;
+    if (refused.size === 0) return;
+    const back: QueuedMessage[] = [];
+    for (const d of deliveries) {
+      if (!refused.has(d.seq)) continue;
+      const u = this.takeUnacked(d.seq, connId);
+      back.push(u ? u.message : queued(d));
+    }
+    this.store.requeue(back, false);
+  }
+}
+
+function queued(d: Delivery): QueuedMessage {
+  return { seq: d.seq, exchange: d.exchange, routingKey: d.routingKey, header: d.header, body: d.body, redelivered: d.redelivered };
+}
+
+function toDelivery(queue: string, m: QueuedMessage, channel: number, consumerTag: string, noAck: boolean): Delivery {
+  return {
+    queue,
+    seq: m.seq,
+    channel,
+    consumerTag,
+    noAck,
+    redelivered: m.redelivered,
+    exchange: m.exchange,
+    routingKey: m.routingKey,
+    header: m.header,
+    body: m.body,
+  };
+}

@@ -1,0 +1,62 @@
+import type { FieldTable } from "../amqp";
+
+export interface QueueDecl {
+  vhost: string;
+  name: string;
+  durable: boolean;
+  exclusive: boolean;
+  autoDelete: boolean;
+  arguments: FieldTable;
+}
+
+/** A published message as it travels from a connection to a queue. */
+export interface IncomingMessage {
+  exchange: string;
+  routingKey: string;
+  /** The publisher's content-header payload, forwarded untouched. */
+  header: Uint8Array;
+  body: Uint8Array;
+}
+
+export interface QueuedMessage extends IncomingMessage {
+  seq: number;
+  redelivered: boolean;
+}
+
+/** A message handed to a consumer; the connection turns it into basic.deliver. */
+export interface Delivery {
+  queue: string;
+  seq: number;
+  channel: number;
+  consumerTag: string;
+  noAck: boolean;
+  redelivered: boolean;
+  exchange: string;
+  routingKey: string;
+  header: Uint8Array;
+  body: Uint8Array;
+}
+
+export interface ConsumeOptions {
+  noAck: boolean;
+  exclusive: boolean;
+  /** 0 means unlimited. */
+  prefetch: number;
+  arguments: FieldTable;
+}
+
+/** What the connection answers to a batch of deliveries. */
+export interface DeliverResult {
+  /** The connection is gone: its consumers and unacked messages must be released. */
+  gone: boolean;
+  /** Deliveries the channel could not take (closed, flow off, global prefetch full). */
+  refused: number[];
+  /** Consumers that must wait for a resume() before receiving more. */
+  paused: string[];
+}
+
+export interface QueueBinding {
+  exchange: string;
+  routingKey: string;
+  arguments: FieldTable;
+}
