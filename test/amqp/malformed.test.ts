@@ -1,0 +1,81 @@
+// Malformed input through the decoders; codes are connection errors.
+import { describe, expect, it } from "vitest";
+import {
+  FrameWriter,
+  ReplyCode,
+  Writer,
+  decodeMethod,
+  encodeMethod,
+  makeMethod,
+} from "../../src/amqp";
+import { expectAmqpError, hex } from "./helpers";
+
+describe("decodeMethod", () => {
+  it("truncated field table inside a method → SYNTAX_ERROR, tagged with the method", () => {
+    // queue.declare whose arguments table claims 16 bytes but has 3.
+    const bytes = hex("0032 000a 0000 01 71 00 00000010 01 61 56");
+    const err = expectAmqpError(() => decodeMethod(bytes), ReplyCode.SYNTAX_ERROR);
+    expect([err.classId, err.methodId]).toEqual([50, 10]);
+    expect(err.message).toContain("queue.declare");
+  });
+
+  it("bad value type inside a method's table → SYNTAX_ERROR", () => {
+    expectAmqpError(() => decodeMethod(hex("0032 000a 0000 01 71 00 00000003 01 61 3f")), ReplyCode.SYNTAX_ERROR);
+  });
+
+  it("truncated arguments → SYNTAX_ERROR", () => {
+    const full = encodeMethod(makeMethod("basic.deliver", { consumerTag: "c", deliveryTag: 1, routingKey: "rk" }));
+    for (let n = 4; n < full.length; n++) {
+      expectAmqpError(() => decodeMethod(full.subarray(0, n)), ReplyCode.SYNTAX_ERROR);
+    }
+  });
+
+  it("shortstr length running past the payload → SYNTAX_ERROR", () => {
+    expectAmqpError(() => decodeMethod(hex("0014 000a 05 61")), ReplyCode.SYNTAX_ERROR);
+  });
+
+  it("trailing bytes → SYNTAX_ERROR", () => {
+    expectAmqpError(() => decodeMethod(hex("0014 000a 00 00")), ReplyCode.SYNTAX_ERROR);
+  });
+
+  it("unknown class or method id → NOT_IMPLEMENTED (540), with the ids", () => {
+    const err = expectAmqpError(() => decodeMethod(hex("0063 000a")), ReplyCode.NOT_IMPLEMENTED);
+    expect([err.classId, err.methodId]).toEqual([99, 10]);
+    expectAmqpError(() => decodeMethod(hex("003c 0063")), ReplyCode.NOT_IMPLEMENTED);
+    // basic.recover-async exists, its neighbour does not.
+    expect(decodeMethod(hex("003c 0064 01")).name).toBe("basic.recover-async");
+    expectAmqpError(() => decodeMethod(hex("003c 0065 01")), ReplyCode.NOT_IMPLEMENTED);
+  });
+
+  it("payload shorter than class+method ids → FRAME_ERROR", () => {
+    expectAmqpError(() => decodeMethod(hex("003c 00")), ReplyCode.FRAME_ERROR);
+  });
+});
+
+describe("encoding refuses values it cannot represent", () => {
+  it("shortstr over 255 bytes (ASCII and multi-byte)", () => {
+    expectAmqpError(() => new Writer().shortstr("a".repeat(256)), ReplyCode.INTERNAL_ERROR);
+    expectAmqpError(() => new Writer().shortstr("é".repeat(128)), ReplyCode.INTERNAL_ERROR); // 256 bytes, 128 chars
+    expect(new Writer().shortstr("é".repeat(127) + "a").finish()).toHaveLength(256);
+    expect(new Writer().shortstr("a".repeat(255)).finish()).toHaveLength(256);
+    expectAmqpError(() => encodeMethod(makeMethod("queue.declare", { queue: "q".repeat(256) })), ReplyCode.INTERNAL_ERROR);
+  });
+
+  it("numbers out of range or of the wrong type", () => {
+    expectAmqpError(() => encodeMethod(makeMethod("basic.qos", { prefetchCount: 65536 })), ReplyCode.INTERNAL_ERROR);
+    expectAmqpError(() => encodeMethod(makeMethod("basic.ack", { deliveryTag: -1 })), ReplyCode.INTERNAL_ERROR);
+    expectAmqpError(() => encodeMethod(makeMethod("basic.ack", { deliveryTag: 1.5 })), ReplyCode.INTERNAL_ERROR);
+    const wrong = { name: "basic.qos", args: { prefetchSize: "0", prefetchCount: 1, global: false } } as unknown as Parameters<typeof encodeMethod>[0];
+    expectAmqpError(() => encodeMethod(wrong), ReplyCode.INTERNAL_ERROR);
+  });
+
+  it("a failed encode leaves no partial frame in the FrameWriter", () => {
+    const w = new FrameWriter(4096);
+    w.method(1, makeMethod("channel.open"));
+    const before = w.size;
+    expectAmqpError(() => w.method(1, makeMethod("queue.declare", { queue: "q".repeat(300) })), ReplyCode.INTERNAL_ERROR);
+    expectAmqpError(() => w.content(1, makeMethod("basic.publish"), { type: "t".repeat(300) }, new Uint8Array(5000)), ReplyCode.INTERNAL_ERROR);
+    expect(w.size).toBe(before);
+    expect(w.take()).toEqual(hex("01 0001 00000005 0014000a00 ce"));
+  });
+});
