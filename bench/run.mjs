@@ -1,0 +1,114 @@
+// `npm run bench`: the same scenarios against a fresh local Warren and, when one answers,
+// a reference RabbitMQ (RABBITMQ_URL, default amqp://guest:guest@127.0.0.1:5672).
+import { mkdtemp, mkdir, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { execSync } from "node:child_process";
+import amqp from "amqplib";
+import { startWarren } from "../scripts/warren-server.mjs";
+import * as scenarios from "./scenarios.mjs";
+
+const here = dirname(fileURLToPath(import.meta.url));
+const scale = Number(process.env.BENCH_SCALE ?? 1);
+const only = process.env.BENCH_ONLY?.split(",");
+const n = (x) => Math.max(1, Math.round(x * scale));
+
+const SCENARIOS = [
+  { key: "transient", label: "transient 128 B, no-ack (msgs/s)", run: (url) => scenarios.transient(url, { count: n(100_000) }), metric: "msgsPerSec" },
+  { key: "persistent", label: "persistent + confirms + ack, prefetch 100 (msgs/s)", run: (url) => scenarios.persistent(url, { count: n(30_000) }), metric: "msgsPerSec" },
+  { key: "large", label: "64 KB persistent (msgs/s)", run: (url) => scenarios.persistent(url, { count: n(2_000), size: 65536, label: "large" }), metric: "msgsPerSec", extra: "mbPerSec" },
+  { key: "fanout", label: "fanout to 4 queues (deliveries/s)", run: (url) => scenarios.fanout(url, { count: n(25_000) }), metric: "deliveriesPerSec" },
+  { key: "latency", label: "round trip latency p50 (ms)", run: (url) => scenarios.latency(url, { count: n(1_000) }), metric: "p50Ms", extra: "p99Ms", lowerIsBetter: true },
+  { key: "manyQueues", label: "1000 queues, one message each (s)", run: (url) => scenarios.manyQueues(url, { count: n(1_000) }), metric: "totalSeconds", lowerIsBetter: true },
+];
+
+async function reachableRabbit(url) {
+  try {
+    const conn = await amqp.connect(url, { timeout: 2000 });
+    const product = String(conn.connection.serverProperties?.product ?? "");
+    await conn.close();
+    if (product === "Warren") {
+      console.log(`reference: ${url} answers but it is Warren, not RabbitMQ — skipping the RabbitMQ side`);
+      return false;
+    }
+    return true;
+  } catch (err) {
+    console.log(`reference: no RabbitMQ reachable at ${url} (${err.message}) — skipping the RabbitMQ side.`);
+    console.log("  To compare: apt-get install rabbitmq-server, then");
+    console.log("  RABBITMQ_NODE_PORT=5673 rabbitmq-server -detached && RABBITMQ_URL=amqp://guest:guest@127.0.0.1:5673 npm run bench");
+    return false;
+  }
+}
+
+async function runAll(name, url, wsUrl) {
+  const results = {};
+  for (const s of SCENARIOS) {
+    if (only && !only.includes(s.key)) continue;
+    process.stdout.write(`  ${name}: ${s.key} … `);
+    try {
+      results[s.key] = await s.run(url);
+      console.log(JSON.stringify(results[s.key], (_, v) => (typeof v === "number" ? Number(v.toFixed(2)) : v)));
+    } catch (err) {
+      results[s.key] = { error: String(err.message ?? err) };
+      console.log(`failed: ${results[s.key].error}`);
+    }
+  }
+  if (wsUrl && (!only || only.includes("websocket"))) {
+    process.stdout.write(`  ${name}: websocket … `);
+    try {
+      results.websocket = await scenarios.websocket(wsUrl, { count: n(50_000) });
+      console.log(JSON.stringify(results.websocket));
+    } catch (err) {
+      results.websocket = { error: String(err.message ?? err) };
+      console.log(`failed: ${results.websocket.error}`);
+    }
+  }
+  return results;
+}
+
+function fmt(v) {
+  if (v === undefined) return "—";
+  if (v >= 1000) return Math.round(v).toLocaleString("en-US");
+  return v.toFixed(2);
+}
+
+function table(warren, rabbit) {
+  const rows = [["scenario", "Warren", "RabbitMQ", "Warren/RabbitMQ"]];
+  const all = [...SCENARIOS, { key: "websocket", label: "WebSocket, amqp-client, transient (msgs/s)", metric: "msgsPerSec" }];
+  for (const s of all) {
+    const w = warren[s.key];
+    if (!w) continue;
+    const r = rabbit?.[s.key];
+    const wv = w[s.metric];
+    const rv = r?.[s.metric];
+    const extra = s.extra && w[s.extra] !== undefined ? ` (${s.extra} ${fmt(w[s.extra])}${r?.[s.extra] !== undefined ? ` vs ${fmt(r[s.extra])}` : ""})` : "";
+    const ratio = wv !== undefined && rv !== undefined ? (wv / rv).toFixed(2) + "×" : "—";
+    rows.push([s.label + extra, w.error ? "error" : fmt(wv), r?.error ? "error" : fmt(rv), ratio]);
+  }
+  const widths = rows[0].map((_, i) => Math.max(...rows.map((r) => r[i].length)));
+  return rows.map((r, j) => r.map((c, i) => (i === 0 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join(" | ") + (j === 0 ? "\n" + widths.map((w) => "-".repeat(w)).join("-|-") : "")).join("\n");
+}
+
+const dataDir = await mkdtemp(join(tmpdir(), "warren-bench-"));
+console.log("starting Warren (fresh data dir) …");
+const warrenServer = await startWarren({ httpPort: 0, amqpPort: 0, dataDir, quiet: true });
+const rabbitUrl = process.env.RABBITMQ_URL ?? "amqp://guest:guest@127.0.0.1:5672";
+const haveRabbit = await reachableRabbit(rabbitUrl);
+
+console.log(`Warren: ${warrenServer.amqpUrl} (ws ${warrenServer.wsUrl}), scale ${scale}`);
+const warren = await runAll("Warren", warrenServer.amqpUrl, warrenServer.wsUrl);
+const rabbit = haveRabbit ? await runAll("RabbitMQ", rabbitUrl, null) : null;
+await warrenServer.close();
+await rm(dataDir, { recursive: true, force: true });
+
+console.log("\n" + table(warren, rabbit) + "\n");
+let commit = "unknown";
+try {
+  commit = execSync("git rev-parse --short HEAD", { cwd: here }).toString().trim();
+} catch {}
+const out = { date: new Date().toISOString(), commit, scale, warren, rabbitmq: rabbit, rabbitmqUrl: haveRabbit ? rabbitUrl : null };
+await mkdir(join(here, "results"), { recursive: true });
+await writeFile(join(here, "results", "latest.json"), JSON.stringify(out, null, 2));
+console.log(`results written to bench/results/latest.json`);
+process.exit(0);

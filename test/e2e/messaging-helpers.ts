@@ -1,0 +1,68 @@
+import { randomUUID } from "node:crypto";
+import type { Channel, ChannelModel, ConfirmChannel } from "amqplib";
+
+export const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** Polls until `cond` holds; the error names what never happened. */
+export async function waitFor(cond: () => boolean, what: string, timeoutMs = 5000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!cond()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await sleep(5);
+  }
+}
+
+/** A queue name no other test (or earlier run in the same data dir) uses. */
+export function uniqueName(prefix: string): string {
+  return `${prefix}-${randomUUID().slice(0, 8)}`;
+}
+
+/** The AMQP reply code carried by an amqplib channel/connection error. */
+export function replyCode(err: unknown): number | undefined {
+  return typeof err === "object" && err !== null && "code" in err && typeof err.code === "number" ? err.code : undefined;
+}
+
+/**
+ * Resolves with the reply code when the server closes `ch`. Listening also keeps amqplib
+ * from rethrowing the 'error' event as an uncaught exception.
+ */
+export function serverClose(ch: Channel | ConfirmChannel): Promise<number | undefined> {
+  return new Promise((resolve) => ch.once("error", (err: unknown) => resolve(replyCode(err))));
+}
+
+/** Runs `op` on a fresh channel expecting the server to close it; returns the reply code. */
+export async function channelErrorCode(conn: ChannelModel, op: (ch: Channel) => Promise<unknown>): Promise<number | undefined> {
+  const ch = await conn.createChannel();
+  const closed = serverClose(ch);
+  const outcome = await op(ch).then(
+    () => "resolved",
+    (err: unknown) => replyCode(err),
+  );
+  const code = await closed;
+  if (outcome === "resolved") throw new Error(`operation succeeded; channel closed with ${code}`);
+  return code;
+}
+
+/** Whether the queue exists, asked on a throwaway channel (a 404 closes the channel). */
+export async function queueExists(conn: ChannelModel, queue: string): Promise<boolean> {
+  const ch = await conn.createChannel();
+  const closed = serverClose(ch);
+  try {
+    await ch.checkQueue(queue);
+    await ch.close();
+    return true;
+  } catch (err) {
+    if (replyCode(err) !== 404) throw err;
+    await closed;
+    return false;
+  }
+}
+
+/** Polls queueExists until it reports `exists` (deletions triggered by a close are asynchronous). */
+export async function waitQueueExists(conn: ChannelModel, queue: string, exists: boolean, timeoutMs = 3000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while ((await queueExists(conn, queue)) !== exists) {
+    if (Date.now() > deadline) throw new Error(`queue '${queue}' ${exists ? "never appeared" : "still exists"}`);
+    await sleep(20);
+  }
+}
