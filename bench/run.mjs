@@ -4,9 +4,10 @@ import { mkdtemp, mkdir, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { execSync } from "node:child_process";
+import { execSync, spawn } from "node:child_process";
+import { createServer } from "node:net";
 import amqp from "amqplib";
-import { startWarren } from "../scripts/warren-server.mjs";
+import { buildWorker } from "../scripts/warren-server.mjs";
 import * as scenarios from "./scenarios.mjs";
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -90,9 +91,44 @@ function table(warren, rabbit) {
   return rows.map((r, j) => r.map((c, i) => (i === 0 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join(" | ") + (j === 0 ? "\n" + widths.map((w) => "-".repeat(w)).join("-|-") : "")).join("\n");
 }
 
+function freePort() {
+  return new Promise((resolve) => {
+    const srv = createServer().listen(0, "127.0.0.1", () => {
+      const { port } = srv.address();
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+/** Warren runs as `npm start` does, in its own process, so the bridge does not share the clients' event loop. */
+async function startWarrenProcess(dataDir) {
+  await buildWorker({ quiet: true });
+  const [httpPort, amqpPort] = [await freePort(), await freePort()];
+  const child = spawn(process.execPath, [join(here, "..", "scripts", "start.mjs")], {
+    env: { ...process.env, WARREN_HTTP_PORT: String(httpPort), WARREN_AMQP_PORT: String(amqpPort), WARREN_DATA_DIR: dataDir, WARREN_QUIET: "1", WARREN_NO_BUILD: "1" },
+    stdio: ["ignore", "pipe", "inherit"],
+  });
+  await new Promise((resolve, reject) => {
+    let out = "";
+    child.stdout.on("data", (d) => {
+      out += d;
+      if (out.includes("Warren is running")) resolve();
+    });
+    child.once("exit", (code) => reject(new Error(`Warren exited early (${code}): ${out}`)));
+  });
+  return {
+    amqpUrl: `amqp://guest:guest@127.0.0.1:${amqpPort}`,
+    wsUrl: `ws://127.0.0.1:${httpPort}/amqp`,
+    close: () => new Promise((resolve) => {
+      child.once("exit", resolve);
+      child.kill("SIGINT");
+    }),
+  };
+}
+
 const dataDir = await mkdtemp(join(tmpdir(), "warren-bench-"));
-console.log("starting Warren (fresh data dir) …");
-const warrenServer = await startWarren({ httpPort: 0, amqpPort: 0, dataDir, quiet: true });
+console.log("starting Warren (fresh data dir, own process) …");
+const warrenServer = await startWarrenProcess(dataDir);
 const rabbitUrl = process.env.RABBITMQ_URL ?? "amqp://guest:guest@127.0.0.1:5672";
 const haveRabbit = await reachableRabbit(rabbitUrl);
 

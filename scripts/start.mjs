@@ -8,6 +8,8 @@ const server = await startWarren({
   amqpPort: Number(env.WARREN_AMQP_PORT ?? 5672),
   ...(env.WARREN_DATA_DIR ? { dataDir: env.WARREN_DATA_DIR } : {}),
   heartbeat: Number(env.WARREN_HEARTBEAT ?? 60),
+  quiet: env.WARREN_QUIET === "1",
+  build: env.WARREN_NO_BUILD !== "1",
 });
 console.log(`
 Warren is running.

@@ -15,4 +15,6 @@ export declare function startWarren(options?: {
   heartbeat?: number;
   build?: boolean;
   quiet?: boolean;
+  /** Opens workerd's V8 inspector on this port (for profiling). */
+  inspectorPort?: number;
 }): Promise<WarrenServer>;

@@ -60,6 +60,7 @@ export async function startWarren(options = {}) {
     },
     durableObjectsPersist: join(dataDir, "do"),
     cf: false,
+    ...(options.inspectorPort ? { inspectorPort: options.inspectorPort } : {}),
     bindings: { WARREN_HEARTBEAT: String(options.heartbeat ?? 60) },
   });
   const url = await mf.ready;

@@ -12,14 +12,13 @@ const TWO_32 = 4294967296;
 /** Decodes UTF-8; short ASCII strings (names, keys) skip TextDecoder's call overhead. */
 export function decodeUtf8(bytes: Uint8Array): string {
   if (bytes.length <= 64) {
-    let ascii = true;
+    let s = "";
     for (let i = 0; i < bytes.length; i++) {
-      if ((bytes[i] as number) >= 0x80) {
-        ascii = false;
-        break;
-      }
+      const b = bytes[i] as number;
+      if (b >= 0x80) return utf8Decoder.decode(bytes);
+      s += String.fromCharCode(b);
     }
-    if (ascii) return String.fromCharCode(...bytes);
+    return s;
   }
   return utf8Decoder.decode(bytes);
 }

@@ -18,6 +18,10 @@ export class MessageStore {
   private ready: QueuedMessage[] = [];
   private head = 0;
   private nextSeq = 1;
+  /** Appended but not yet written; lets persistReady() skip its scan when nothing is pending. */
+  private deferred = 0;
+  /** Ready messages already on disk: while zero, new messages may bypass the disk. */
+  private readyStored = 0;
 
   constructor(private readonly sql: SqlStorage) {
     sql.exec(`CREATE TABLE IF NOT EXISTS messages (
@@ -37,8 +41,11 @@ export class MessageStore {
         header: new Uint8Array(r.header),
         body: new Uint8Array(r.body),
         redelivered: r.redelivered === 1,
+        persistent: true,
+        stored: true,
       }));
     this.head = 0;
+    this.readyStored = this.ready.length;
     const last = this.ready[this.ready.length - 1];
     this.nextSeq = last ? last.seq + 1 : 1;
   }
@@ -47,25 +54,63 @@ export class MessageStore {
     return this.ready.length - this.head;
   }
 
-  append(messages: readonly IncomingMessage[]): void {
+  /** True when every ready message is still only in memory (or there are none). */
+  get noneStored(): boolean {
+    return this.readyStored === 0;
+  }
+
+  /**
+   * Adds messages at the tail. Those `mayDefer` accepts stay in memory for now: the queue
+   * writes them only if they do not leave at once for a no-ack consumer (see persist()).
+   */
+  append(messages: readonly IncomingMessage[], mayDefer: (m: IncomingMessage) => boolean): void {
     for (const m of messages) {
-      const seq = this.nextSeq++;
-      this.sql.exec(
-        "INSERT INTO messages (seq, exchange, routing_key, header, body, redelivered) VALUES (?, ?, ?, ?, ?, 0)",
-        seq,
-        m.exchange,
-        m.routingKey,
-        m.header,
-        m.body,
-      );
-      this.ready.push({ seq, exchange: m.exchange, routingKey: m.routingKey, header: m.header, body: m.body, redelivered: false });
+      const q: QueuedMessage = { ...m, seq: this.nextSeq++, redelivered: false, stored: false };
+      if (mayDefer(m)) this.deferred++;
+      else {
+        this.write(q);
+        this.readyStored++;
+      }
+      this.ready.push(q);
     }
+  }
+
+  /** Writes messages that so far lived only in memory. */
+  persist(messages: Iterable<QueuedMessage>): void {
+    for (const m of messages) if (!m.stored) this.write(m);
+  }
+
+  /** Writes every ready message still only in memory (nobody took them at once). */
+  persistReady(): void {
+    if (this.deferred === 0) return;
+    this.deferred = 0;
+    for (let i = this.head; i < this.ready.length; i++) {
+      const m = this.ready[i]!;
+      if (!m.stored) {
+        this.write(m);
+        this.readyStored++;
+      }
+    }
+  }
+
+  private write(m: QueuedMessage): void {
+    this.sql.exec(
+      "INSERT INTO messages (seq, exchange, routing_key, header, body, redelivered) VALUES (?, ?, ?, ?, ?, ?)",
+      m.seq,
+      m.exchange,
+      m.routingKey,
+      m.header,
+      m.body,
+      m.redelivered ? 1 : 0,
+    );
+    m.stored = true;
   }
 
   /** Takes the oldest ready message; it stays in storage until removed. */
   shift(): QueuedMessage | undefined {
     if (this.head >= this.ready.length) return undefined;
     const m = this.ready[this.head++];
+    if (m?.stored) this.readyStored--;
     if (this.head > 1024 && this.head * 2 > this.ready.length) {
       this.ready = this.ready.slice(this.head);
       this.head = 0;
@@ -78,8 +123,10 @@ export class MessageStore {
     if (messages.length === 0) return;
     if (redelivered) {
       for (const m of messages) m.redelivered = true;
-      this.updateRedelivered(messages.map((m) => m.seq));
+      this.updateRedelivered(messages.filter((m) => m.stored).map((m) => m.seq));
     }
+    this.persist(messages);
+    this.readyStored += messages.length;
     const back = [...messages].sort((a, b) => a.seq - b.seq);
     const rest = this.ready.slice(this.head);
     const merged: QueuedMessage[] = [];
@@ -101,7 +148,9 @@ export class MessageStore {
   }
 
   /** Deletes acked (or no-ack delivered) messages from storage. */
-  remove(seqs: readonly number[]): void {
+  remove(messages: readonly QueuedMessage[]): void {
+    const seqs: number[] = [];
+    for (const m of messages) if (m.stored) seqs.push(m.seq);
     for (let i = 0; i < seqs.length; i += 100) {
       const chunk = seqs.slice(i, i + 100);
       this.sql.exec(`DELETE FROM messages WHERE seq IN (${chunk.map(() => "?").join(",")})`, ...chunk);
@@ -113,13 +162,15 @@ export class MessageStore {
     const taken = this.ready.slice(this.head);
     this.ready = [];
     this.head = 0;
-    this.remove(taken.map((m) => m.seq));
+    this.readyStored = 0;
+    this.remove(taken);
     return taken.length;
   }
 
   clear(): void {
     this.ready = [];
     this.head = 0;
+    this.readyStored = 0;
     this.sql.exec("DELETE FROM messages");
   }
 

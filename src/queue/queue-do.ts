@@ -27,7 +27,7 @@ interface Unacked {
 }
 
 /** Most deliveries sent to one connection in one RPC. */
-const DELIVERY_BATCH = 500;
+const DELIVERY_BATCH = 1000;
 
 /**
  * One queue of one vhost: its declaration, messages (in SQLite), consumers and unacked
@@ -134,8 +134,14 @@ export class QueueDO extends DurableObject<Env> {
 
   /** Stores a batch of messages; false when the queue does not exist (so they are unroutable). */
   async publish(messages: IncomingMessage[]): Promise<boolean> {
-    if (!this.decl) return false;
-    this.ctx.storage.transactionSync(() => this.store.append(messages));
+    const decl = this.decl;
+    if (!decl) return false;
+    // With nothing waiting and a no-ack consumer free, messages may skip the disk entirely;
+    // persistent messages for a durable queue never do, so a confirm still means "on disk".
+    const direct = this.store.noneStored && this.consumers.hasNoAckCapacity();
+    this.ctx.storage.transactionSync(() =>
+      this.store.append(messages, (m) => direct && !(m.persistent && decl.durable)),
+    );
     void this.dispatch();
     return true;
   }
@@ -190,7 +196,7 @@ export class QueueDO extends DurableObject<Env> {
     if (locked) return locked;
     const message = this.store.shift();
     if (!message) return ok({ delivery: null, messageCount: 0 });
-    if (noAck) this.store.remove([message.seq]);
+    if (noAck) this.store.remove([message]);
     else this.unacked.set(message.seq, { message, connId, channel, consumer: null });
     return ok({ delivery: toDelivery(decl.name, message, channel, "", noAck), messageCount: this.store.readyCount });
   }
@@ -200,10 +206,10 @@ export class QueueDO extends DurableObject<Env> {
    * connection validates delivery tags itself.
    */
   async settle(connId: string, ack: number[], requeue: number[]): Promise<void> {
-    const acked: number[] = [];
+    const acked: QueuedMessage[] = [];
     for (const seq of ack) {
       const u = this.takeUnacked(seq, connId);
-      if (u) acked.push(seq);
+      if (u) acked.push(u.message);
     }
     const back: QueuedMessage[] = [];
     for (const seq of requeue) {
@@ -305,31 +311,38 @@ export class QueueDO extends DurableObject<Env> {
         this.dispatchAgain = false;
         const decl = this.decl;
         if (!decl) return;
-        const batches = new Map<string, Delivery[]>();
+        const batches = new Map<string, { deliveries: Delivery[]; messages: QueuedMessage[] }>();
+        const toAckConsumers: QueuedMessage[] = [];
         let total = 0;
         while (this.store.readyCount > 0 && total < DELIVERY_BATCH * 4) {
           const consumer = this.consumers.next();
           if (!consumer) break;
-          const batch = batches.get(consumer.connId) ?? [];
-          if (batch.length >= DELIVERY_BATCH) break;
+          let batch = batches.get(consumer.connId);
+          if (!batch) batches.set(consumer.connId, (batch = { deliveries: [], messages: [] }));
+          if (batch.deliveries.length >= DELIVERY_BATCH) break;
           const message = this.store.shift()!;
           if (!consumer.noAck) {
             consumer.unacked++;
             this.unacked.set(message.seq, { message, connId: consumer.connId, channel: consumer.channel, consumer });
+            toAckConsumers.push(message);
           }
-          batch.push(toDelivery(decl.name, message, consumer.channel, consumer.tag, consumer.noAck));
-          batches.set(consumer.connId, batch);
+          batch.deliveries.push(toDelivery(decl.name, message, consumer.channel, consumer.tag, consumer.noAck));
+          batch.messages.push(message);
           total++;
         }
-        if (total === 0) return;
-        await Promise.all([...batches].map(([connId, deliveries]) => this.deliverTo(connId, deliveries)));
+        if (total === 0) break;
+        // Unacked messages must survive a restart, so whatever was only in memory is written now.
+        this.ctx.storage.transactionSync(() => this.store.persist(toAckConsumers));
+        await Promise.all([...batches].map(([connId, b]) => this.deliverTo(connId, b.deliveries, b.messages)));
       } while (this.dispatchAgain || (this.store.readyCount > 0 && this.consumers.hasCapacity()));
+      // Messages nobody could take at once go to disk after all.
+      this.ctx.storage.transactionSync(() => this.store.persistReady());
     } finally {
       this.dispatching = false;
     }
   }
 
-  private async deliverTo(connId: string, deliveries: Delivery[]): Promise<void> {
+  private async deliverTo(connId: string, deliveries: Delivery[], messages: QueuedMessage[]): Promise<void> {
     let result: DeliverResult;
     try {
       result = await this.connection(connId).deliver(deliveries);
@@ -338,7 +351,7 @@ export class QueueDO extends DurableObject<Env> {
     }
     const refused = new Set(result.refused);
     // No-ack messages leave storage once the connection has taken them (or vanished, as in RabbitMQ).
-    const taken = deliveries.filter((d) => d.noAck && (result.gone || !refused.has(d.seq))).map((d) => d.seq);
+    const taken = messages.filter((m, i) => deliveries[i]!.noAck && (result.gone || !refused.has(m.seq)));
     if (taken.length > 0) this.store.remove(taken);
     if (result.gone) {
       this.release((x) => x.connId === connId);
@@ -348,17 +361,13 @@ export class QueueDO extends DurableObject<Env> {
     for (const c of this.consumers.all()) if (c.connId === connId && paused.has(c.tag)) c.paused = true;
     if (refused.size === 0) return;
     const back: QueuedMessage[] = [];
-    for (const d of deliveries) {
-      if (!refused.has(d.seq)) continue;
-      const u = this.takeUnacked(d.seq, connId);
-      back.push(u ? u.message : queued(d));
-    }
+    messages.forEach((m) => {
+      if (!refused.has(m.seq)) return;
+      this.takeUnacked(m.seq, connId);
+      back.push(m);
+    });
     this.store.requeue(back, false);
   }
-}
-
-function queued(d: Delivery): QueuedMessage {
-  return { seq: d.seq, exchange: d.exchange, routingKey: d.routingKey, header: d.header, body: d.body, redelivered: d.redelivered };
 }
 
 function toDelivery(queue: string, m: QueuedMessage, channel: number, consumerTag: string, noAck: boolean): Delivery {

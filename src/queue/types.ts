@@ -16,11 +16,15 @@ export interface IncomingMessage {
   /** The publisher's content-header payload, forwarded untouched. */
   header: Uint8Array;
   body: Uint8Array;
+  /** delivery-mode 2: must be on disk before a durable queue confirms it. */
+  persistent: boolean;
 }
 
 export interface QueuedMessage extends IncomingMessage {
   seq: number;
   redelivered: boolean;
+  /** False while the message lives only in memory (on its way straight to a no-ack consumer). */
+  stored: boolean;
 }
 
 /** A message handed to a consumer; the connection turns it into basic.deliver. */

@@ -1,10 +1,11 @@
 // The bridge as a command: option/env parsing, log lines, clean exit on signals.
 import { spawn, type ChildProcess } from "node:child_process";
+import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterEach, describe, expect, it } from "vitest";
 import { connect, readBytes, startUpstream, until } from "./helpers";
 
-const SCRIPT = fileURLToPath(new URL("../../bridge/warren-bridge.mjs", import.meta.url));
+const SCRIPT = join(dirname(fileURLToPath(import.meta.url)), "..", "..", "bridge", "warren-bridge.mjs");
 
 const cleanups: (() => unknown)[] = [];
 afterEach(async () => {

@@ -24,7 +24,7 @@ export async function basicPublish(ch: Channel, command: Command): Promise<void>
   const seq = ch.confirm ? ++ch.publishSeq : 0;
   const header = own(command.header ?? EMPTY);
   const body = own(command.body ?? EMPTY);
-  ch.addPublish({ seq, queues, mandatory, message: { exchange, routingKey, header, body } });
+  ch.addPublish({ seq, queues, mandatory, message: { exchange, routingKey, header, body, persistent: props.deliveryMode === 2 } });
 }
 
 // A view into the socket's receive buffer would drag the whole buffer through every RPC.

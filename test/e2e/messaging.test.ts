@@ -1,0 +1,401 @@
+import amqp, { type Channel, type ChannelModel, type ConsumeMessage } from "amqplib";
+import { afterEach, describe, expect, it } from "vitest";
+import { useWarren } from "./harness";
+import { serverClose, sleep, uniqueName, waitFor } from "./messaging-helpers";
+
+const warren = useWarren();
+const open: ChannelModel[] = [];
+
+async function connect(): Promise<ChannelModel> {
+  const conn = await amqp.connect(warren.server.amqpUrl!);
+  conn.on("error", () => undefined);
+  open.push(conn);
+  return conn;
+}
+
+afterEach(async () => {
+  await Promise.allSettled(open.splice(0).map((c) => c.close()));
+});
+
+/** A fresh queue on `ch`; messages named m0..m{n-1} are put in it when `count` is given. */
+async function queueWith(ch: Channel, prefix: string, count = 0): Promise<string> {
+  const q = uniqueName(prefix);
+  await ch.assertQueue(q, { durable: false });
+  for (let i = 0; i < count; i++) ch.sendToQueue(q, Buffer.from(`m${i}`));
+  return q;
+}
+
+/** Collects deliveries of one consumer; acks them at once when `ack` is set. */
+async function collect(ch: Channel, q: string, opts: { ack?: boolean; noAck?: boolean } = {}) {
+  const got: ConsumeMessage[] = [];
+  const { consumerTag } = await ch.consume(
+    q,
+    (msg) => {
+      if (!msg) return;
+      got.push(msg);
+      if (opts.ack) ch.ack(msg);
+    },
+    { noAck: opts.noAck ?? false },
+  );
+  return { got, consumerTag, bodies: () => got.map((m) => m.content.toString()) };
+}
+
+describe("work queues", () => {
+  it("3 consumers share 1000 messages: each delivered exactly once, all acked", async () => {
+    const conn = await connect();
+    const pub = await conn.createChannel();
+    const q = await queueWith(pub, "work");
+    const counts = new Map<string, number>();
+    const perConsumer = [0, 0, 0];
+    const channels = await Promise.all([0, 1, 2].map(() => conn.createChannel()));
+    await Promise.all(
+      channels.map(async (ch, i) => {
+        await ch.prefetch(50);
+        await ch.consume(q, (msg) => {
+          if (!msg) return;
+          const body = msg.content.toString();
+          counts.set(body, (counts.get(body) ?? 0) + 1);
+          perConsumer[i]!++;
+          ch.ack(msg);
+        });
+      }),
+    );
+    for (let i = 0; i < 1000; i++) pub.sendToQueue(q, Buffer.from(`m${i}`));
+    const total = () => [...counts.values()].reduce((a, b) => a + b, 0);
+    await waitFor(() => total() >= 1000, "1000 deliveries", 15_000);
+    await sleep(200); // room for a duplicate to show up
+    expect(total()).toBe(1000);
+    expect(counts.size).toBe(1000);
+    for (let i = 0; i < 1000; i++) expect(counts.get(`m${i}`), `m${i}`).toBe(1);
+    for (const n of perConsumer) expect(n).toBeGreaterThan(0);
+    // Had any ack been lost, closing the consumers' channels would requeue it.
+    await Promise.all(channels.map((ch) => ch.close()));
+    expect((await pub.checkQueue(q)).messageCount).toBe(0);
+    expect((await pub.checkQueue(q)).consumerCount).toBe(0);
+  });
+
+  it("without prefetch, consumers receive in strict round-robin order", async () => {
+    const conn = await connect();
+    const pub = await conn.createChannel();
+    const q = await queueWith(pub, "rr");
+    const consumers = [];
+    for (let i = 0; i < 3; i++) consumers.push(await collect(await conn.createChannel(), q, { ack: true }));
+    for (let i = 0; i < 30; i++) pub.sendToQueue(q, Buffer.from(`m${i}`));
+    await waitFor(() => consumers.every((c) => c.got.length === 10), "10 deliveries each");
+    consumers.forEach((c, i) => expect(c.bodies()).toEqual([...Array(10).keys()].map((k) => `m${3 * k + i}`)));
+  });
+
+  it("with prefetch 1, deliveries alternate between consumers round after round", async () => {
+    const conn = await connect();
+    const pub = await conn.createChannel();
+    const q = await queueWith(pub, "rr1");
+    const chans: Channel[] = [];
+    const consumers = [];
+    for (let i = 0; i < 3; i++) {
+      const ch = await conn.createChannel();
+      await ch.prefetch(1);
+      chans.push(ch);
+      consumers.push(await collect(ch, q));
+    }
+    for (let round = 0; round < 4; round++) {
+      for (let j = 0; j < 3; j++) pub.sendToQueue(q, Buffer.from(`m${round * 3 + j}`));
+      await waitFor(() => consumers.every((c) => c.got.length === round + 1), `round ${round}`);
+      await sleep(50);
+      expect(consumers.map((c) => c.got.length)).toEqual([round + 1, round + 1, round + 1]);
+      consumers.forEach((c, i) => {
+        chans[i]!.ack(c.got[round]!);
+      });
+      // A synchronous method after the ack makes sure the ack reached the queue first.
+      await Promise.all(chans.map((ch) => ch.checkQueue(q)));
+    }
+    consumers.forEach((c, i) => expect(c.bodies()).toEqual([0, 1, 2, 3].map((r) => `m${r * 3 + i}`)));
+  });
+});
+
+describe("prefetch", () => {
+  it("a consumer with prefetch N holds exactly N unacked; each ack lets exactly one more in", async () => {
+    const conn = await connect();
+    const ch = await conn.createChannel();
+    const q = await queueWith(ch, "prefetch", 20);
+    await ch.prefetch(5);
+    const c = await collect(ch, q);
+    await waitFor(() => c.got.length >= 5, "5 deliveries");
+    await sleep(300);
+    expect(c.got.length).toBe(5);
+    ch.ack(c.got[0]!);
+    await waitFor(() => c.got.length >= 6, "a sixth delivery");
+    await sleep(300);
+    expect(c.got.length).toBe(6);
+    ch.ack(c.got[2]!, false);
+    ch.ack(c.got[1]!, false);
+    await waitFor(() => c.got.length >= 8, "two more");
+    await sleep(200);
+    expect(c.got.length).toBe(8);
+    expect(c.bodies()).toEqual([...Array(8).keys()].map((i) => `m${i}`));
+    expect((await ch.checkQueue(q)).messageCount).toBe(12);
+  });
+
+  it("basic.qos global=true shares one limit between two consumers of a channel", async () => {
+    const conn = await connect();
+    const ch = await conn.createChannel();
+    const q1 = await queueWith(ch, "global-a", 10);
+    const q2 = await queueWith(ch, "global-b", 10);
+    await ch.prefetch(4, true);
+    const a = await collect(ch, q1);
+    const b = await collect(ch, q2);
+    const total = () => a.got.length + b.got.length;
+    await waitFor(() => total() >= 4, "4 deliveries");
+    await sleep(300);
+    expect(total()).toBe(4);
+    ch.ack((a.got[0] ?? b.got[0])!);
+    await waitFor(() => total() >= 5, "a fifth delivery");
+    await sleep(300);
+    expect(total()).toBe(5);
+    // Acking everything frees the whole window: 4 more arrive, never more.
+    ch.ackAll();
+    await waitFor(() => total() >= 9, "four more");
+    await sleep(300);
+    expect(total()).toBe(9);
+  });
+
+  it("basic.qos global=false with a global limit: each consumer is capped by its own prefetch too", async () => {
+    const conn = await connect();
+    const ch = await conn.createChannel();
+    const q1 = await queueWith(ch, "both-a", 10);
+    const q2 = await queueWith(ch, "both-b", 10);
+    await ch.prefetch(2, false);
+    await ch.prefetch(3, true);
+    const a = await collect(ch, q1);
+    const b = await collect(ch, q2);
+    await waitFor(() => a.got.length + b.got.length >= 3, "3 deliveries");
+    await sleep(300);
+    expect(a.got.length + b.got.length).toBe(3);
+    expect(a.got.length).toBeLessThanOrEqual(2);
+    expect(b.got.length).toBeLessThanOrEqual(2);
+  });
+});
+
+describe("negative acknowledgements", () => {
+  it("nack and reject with requeue bring the message back redelivered", async () => {
+    const conn = await connect();
+    const ch = await conn.createChannel();
+    const q = await queueWith(ch, "nack", 1);
+    const c = await collect(ch, q);
+    await waitFor(() => c.got.length === 1, "first delivery");
+    expect(c.got[0]!.fields.redelivered).toBe(false);
+    ch.nack(c.got[0]!, false, true);
+    await waitFor(() => c.got.length === 2, "redelivery after nack");
+    expect(c.got[1]!.fields.redelivered).toBe(true);
+    expect(c.got[1]!.content.toString()).toBe("m0");
+    ch.reject(c.got[1]!, true);
+    await waitFor(() => c.got.length === 3, "redelivery after reject");
+    expect(c.got[2]!.fields.redelivered).toBe(true);
+    ch.ack(c.got[2]!);
+    await sleep(100);
+    expect(c.got.length).toBe(3);
+  });
+
+  it("nack and reject without requeue drop the message", async () => {
+    const conn = await connect();
+    const ch = await conn.createChannel();
+    const q = await queueWith(ch, "drop", 3);
+    const m0 = await ch.get(q);
+    const m1 = await ch.get(q);
+    const m2 = await ch.get(q);
+    if (!m0 || !m1 || !m2) throw new Error("basic.get found no message");
+    ch.nack(m0, false, false);
+    ch.reject(m1, false);
+    ch.nack(m2, false, true);
+    const back = await ch.get(q, { noAck: true });
+    expect(back && back.content.toString()).toBe("m2");
+    expect(back && back.fields.redelivered).toBe(true);
+    expect(await ch.get(q)).toBe(false);
+    // Nothing is left unacked either: closing the channel requeues nothing.
+    await ch.close();
+    const ch2 = await conn.createChannel();
+    expect((await ch2.checkQueue(q)).messageCount).toBe(0);
+  });
+
+  it("nack multiple requeues every outstanding tag up to the given one", async () => {
+    const conn = await connect();
+    const ch = await conn.createChannel();
+    const q = await queueWith(ch, "nackmulti", 4);
+    const c = await collect(ch, q);
+    await waitFor(() => c.got.length === 4, "4 deliveries");
+    ch.nack(c.got[2]!, true, true);
+    await waitFor(() => c.got.length === 7, "3 redeliveries");
+    expect(c.bodies().slice(4)).toEqual(["m0", "m1", "m2"]);
+    expect(c.got.slice(4).every((m) => m.fields.redelivered)).toBe(true);
+  });
+});
+
+describe("closing with unacked messages", () => {
+  it("closing a channel requeues its unacked messages to another consumer, in order, redelivered", async () => {
+    const conn = await connect();
+    const chA = await conn.createChannel();
+    const q = await queueWith(chA, "close-ch", 10);
+    const a = await collect(chA, q);
+    await waitFor(() => a.got.length === 10, "10 deliveries to A");
+    expect(a.got.every((m) => !m.fields.redelivered)).toBe(true);
+    const chB = await conn.createChannel();
+    const b = await collect(chB, q, { ack: true });
+    await sleep(100);
+    expect(b.got.length).toBe(0);
+    await chA.close();
+    await waitFor(() => b.got.length === 10, "10 redeliveries to B");
+    expect(b.bodies()).toEqual([...Array(10).keys()].map((i) => `m${i}`));
+    expect(b.got.every((m) => m.fields.redelivered)).toBe(true);
+  });
+
+  it("closing a connection requeues its unacked messages to a consumer on another connection", async () => {
+    const connA = await connect();
+    const connB = await connect();
+    const chA = await connA.createChannel();
+    const q = await queueWith(chA, "close-conn", 10);
+    const a = await collect(chA, q);
+    await waitFor(() => a.got.length === 10, "10 deliveries to A");
+    chA.ack(a.got[0]!);
+    chA.ack(a.got[1]!);
+    await chA.checkQueue(q);
+    const chB = await connB.createChannel();
+    const b = await collect(chB, q, { ack: true });
+    await connA.close();
+    await waitFor(() => b.got.length === 8, "8 redeliveries to B");
+    await sleep(100);
+    expect(b.got.length).toBe(8);
+    expect(b.bodies()).toEqual([...Array(8).keys()].map((i) => `m${i + 2}`));
+    expect(b.got.every((m) => m.fields.redelivered)).toBe(true);
+  });
+
+  it("closing the channel of a basic.get requeues the unacked message", async () => {
+    const conn = await connect();
+    const ch = await conn.createChannel();
+    const q = await queueWith(ch, "close-get", 2);
+    const m = await ch.get(q);
+    expect(m && m.content.toString()).toBe("m0");
+    await ch.close();
+    const ch2 = await conn.createChannel();
+    expect((await ch2.checkQueue(q)).messageCount).toBe(2);
+    const again = await ch2.get(q, { noAck: true });
+    expect(again && again.content.toString()).toBe("m0");
+    expect(again && again.fields.redelivered).toBe(true);
+  });
+});
+
+describe("basic.get, recover, cancel", () => {
+  it("basic.get returns messages with the remaining count, then get-empty", async () => {
+    const conn = await connect();
+    const ch = await conn.createChannel();
+    const q = await queueWith(ch, "get", 3);
+    const counts: number[] = [];
+    for (let i = 0; i < 3; i++) {
+      const m = await ch.get(q, { noAck: true });
+      if (!m) throw new Error(`get ${i} was empty`);
+      expect(m.content.toString()).toBe(`m${i}`);
+      expect(m.fields.redelivered).toBe(false);
+      expect(m.fields.routingKey).toBe(q);
+      expect(m.fields.exchange).toBe("");
+      counts.push(m.fields.messageCount);
+    }
+    expect(counts).toEqual([2, 1, 0]);
+    expect(await ch.get(q)).toBe(false);
+    expect((await ch.checkQueue(q)).messageCount).toBe(0);
+  });
+
+  it("basic.recover requeues unacked messages, which come back redelivered", async () => {
+    const conn = await connect();
+    const ch = await conn.createChannel();
+    const q = await queueWith(ch, "recover", 3);
+    const c = await collect(ch, q);
+    await waitFor(() => c.got.length === 3, "3 deliveries");
+    ch.ack(c.got[1]!);
+    await ch.recover();
+    await waitFor(() => c.got.length === 5, "2 redeliveries");
+    expect(c.bodies().slice(3)).toEqual(["m0", "m2"]);
+    expect(c.got.slice(3).every((m) => m.fields.redelivered)).toBe(true);
+    // The old tags are settled: the new ones are what counts now.
+    ch.ack(c.got[3]!);
+    ch.ack(c.got[4]!);
+    await ch.close();
+    const ch2 = await conn.createChannel();
+    expect((await ch2.checkQueue(q)).messageCount).toBe(0);
+  });
+
+  it("basic.cancel stops deliveries; the messages stay in the queue", async () => {
+    const conn = await connect();
+    const ch = await conn.createChannel();
+    const q = await queueWith(ch, "cancel", 2);
+    const c = await collect(ch, q, { ack: true });
+    await waitFor(() => c.got.length === 2, "2 deliveries");
+    await ch.cancel(c.consumerTag);
+    for (let i = 0; i < 5; i++) ch.sendToQueue(q, Buffer.from(`late${i}`));
+    await sleep(300);
+    expect(c.got.length).toBe(2);
+    expect((await ch.checkQueue(q)).messageCount).toBe(5);
+    expect((await ch.checkQueue(q)).consumerCount).toBe(0);
+  });
+
+  it("deleting a queue cancels its consumers (amqplib calls back with null)", async () => {
+    const conn = await connect();
+    const other = await connect();
+    const ch = await conn.createChannel();
+    const q = await queueWith(ch, "server-cancel");
+    let cancelled = false;
+    const got: string[] = [];
+    await ch.consume(q, (msg) => {
+      if (msg === null) cancelled = true;
+      else got.push(msg.content.toString());
+    });
+    ch.sendToQueue(q, Buffer.from("before"));
+    await waitFor(() => got.length === 1, "one delivery");
+    const deleter = await other.createChannel();
+    await deleter.deleteQueue(q);
+    await waitFor(() => cancelled, "server-sent basic.cancel");
+    // The channel stays usable after the notification.
+    const q2 = await queueWith(ch, "after-cancel", 1);
+    const m = await ch.get(q2, { noAck: true });
+    expect(m && m.content.toString()).toBe("m0");
+  });
+
+  it("noAck consumers get everything at once and leave nothing behind", async () => {
+    const conn = await connect();
+    const ch = await conn.createChannel();
+    await ch.prefetch(1);
+    const q = await queueWith(ch, "noack", 50);
+    const c = await collect(ch, q, { noAck: true });
+    await waitFor(() => c.got.length === 50, "50 deliveries");
+    await ch.close();
+    const ch2 = await conn.createChannel();
+    expect((await ch2.checkQueue(q)).messageCount).toBe(0);
+  });
+});
+
+describe("errors on acks", () => {
+  it("acking an unknown delivery tag closes the channel with 406; the connection keeps working", async () => {
+    const conn = await connect();
+    const ch = await conn.createChannel();
+    const closed = serverClose(ch);
+    const q = await queueWith(ch, "badtag", 1);
+    ch.ack({ fields: { deliveryTag: 999 } } as ConsumeMessage);
+    expect(await closed).toBe(406);
+    const ch2 = await conn.createChannel();
+    const m = await ch2.get(q, { noAck: true });
+    expect(m && m.content.toString()).toBe("m0");
+  });
+
+  it("acking the same delivery twice closes the channel with 406", async () => {
+    const conn = await connect();
+    const ch = await conn.createChannel();
+    const closed = serverClose(ch);
+    const q = await queueWith(ch, "double", 1);
+    const m = await ch.get(q);
+    if (!m) throw new Error("no message");
+    ch.ack(m);
+    ch.ack(m);
+    expect(await closed).toBe(406);
+    // The first ack counted: the message is gone, not requeued by the close.
+    const ch2 = await conn.createChannel();
+    expect((await ch2.checkQueue(q)).messageCount).toBe(0);
+  });
+
+});
