@@ -9,6 +9,17 @@ interface MessageRow extends Record<string, SqlStorageValue> {
   redelivered: number;
 }
 
+interface ChunkRow extends Record<string, SqlStorageValue> {
+  seq: number;
+  data: ArrayBuffer;
+}
+
+/**
+ * Bodies longer than this are split across rows: DO SQLite refuses any value or row over
+ * 2 MB. The first piece stays in the message row, the rest go to message_chunks.
+ */
+const CHUNK = 1 << 20;
+
 /**
  * A queue's messages: every message lives in the DO's SQLite until it is acked, so nothing
  * confirmed is lost on eviction or restart. Ready messages are also held in memory in seq
@@ -22,11 +33,15 @@ export class MessageStore {
   private deferred = 0;
   /** Ready messages already on disk: while zero, new messages may bypass the disk. */
   private readyStored = 0;
+  /** Stored messages whose body has rows in message_chunks (so deletes know to look there). */
+  private readonly chunked = new Set<number>();
 
   constructor(private readonly sql: SqlStorage) {
     sql.exec(`CREATE TABLE IF NOT EXISTS messages (
       seq INTEGER PRIMARY KEY, exchange TEXT NOT NULL, routing_key TEXT NOT NULL,
       header BLOB NOT NULL, body BLOB NOT NULL, redelivered INTEGER NOT NULL)`);
+    sql.exec(`CREATE TABLE IF NOT EXISTS message_chunks (
+      seq INTEGER NOT NULL, idx INTEGER NOT NULL, data BLOB NOT NULL, PRIMARY KEY (seq, idx))`);
   }
 
   /** Rebuilds the ready list from storage (all stored messages are ready after a restart). */
@@ -46,6 +61,7 @@ export class MessageStore {
       }));
     this.head = 0;
     this.readyStored = this.ready.length;
+    this.loadChunks();
     const last = this.ready[this.ready.length - 1];
     this.nextSeq = last ? last.seq + 1 : 1;
   }
@@ -100,10 +116,34 @@ export class MessageStore {
       m.exchange,
       m.routingKey,
       m.header,
-      m.body,
+      m.body.length > CHUNK ? m.body.subarray(0, CHUNK) : m.body,
       m.redelivered ? 1 : 0,
     );
+    if (m.body.length > CHUNK) {
+      for (let off = CHUNK, idx = 1; off < m.body.length; off += CHUNK, idx++) {
+        this.sql.exec("INSERT INTO message_chunks (seq, idx, data) VALUES (?, ?, ?)", m.seq, idx, m.body.subarray(off, off + CHUNK));
+      }
+      this.chunked.add(m.seq);
+    }
     m.stored = true;
+  }
+
+  /** Reassembles bodies split by write(): the message row holds the first piece. */
+  private loadChunks(): void {
+    const rows = this.sql.exec<ChunkRow>("SELECT seq, data FROM message_chunks ORDER BY seq, idx").toArray();
+    if (rows.length === 0) return;
+    const pieces = new Map<number, Uint8Array[]>();
+    for (const r of rows) {
+      let list = pieces.get(r.seq);
+      if (!list) pieces.set(r.seq, (list = []));
+      list.push(new Uint8Array(r.data));
+    }
+    for (const m of this.ready) {
+      const rest = pieces.get(m.seq);
+      if (!rest) continue;
+      m.body = concat([m.body, ...rest]);
+      this.chunked.add(m.seq);
+    }
   }
 
   /** Takes the oldest ready message; it stays in storage until removed. */
@@ -155,6 +195,12 @@ export class MessageStore {
       const chunk = seqs.slice(i, i + 100);
       this.sql.exec(`DELETE FROM messages WHERE seq IN (${chunk.map(() => "?").join(",")})`, ...chunk);
     }
+    if (this.chunked.size === 0) return;
+    const split = seqs.filter((seq) => this.chunked.delete(seq));
+    for (let i = 0; i < split.length; i += 100) {
+      const chunk = split.slice(i, i + 100);
+      this.sql.exec(`DELETE FROM message_chunks WHERE seq IN (${chunk.map(() => "?").join(",")})`, ...chunk);
+    }
   }
 
   /** Drops all ready messages; returns how many. Unacked ones stay until settled. */
@@ -171,7 +217,9 @@ export class MessageStore {
     this.ready = [];
     this.head = 0;
     this.readyStored = 0;
+    this.chunked.clear();
     this.sql.exec("DELETE FROM messages");
+    this.sql.exec("DELETE FROM message_chunks");
   }
 
   private updateRedelivered(seqs: number[]): void {
@@ -180,4 +228,14 @@ export class MessageStore {
       this.sql.exec(`UPDATE messages SET redelivered = 1 WHERE seq IN (${chunk.map(() => "?").join(",")})`, ...chunk);
     }
   }
+}
+
+function concat(parts: readonly Uint8Array[]): Uint8Array {
+  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
+  let off = 0;
+  for (const p of parts) {
+    out.set(p, off);
+    off += p.length;
+  }
+  return out;
 }

@@ -41,7 +41,8 @@ async function tempQueue(c: Channel = ch): Promise<string> {
 
 function subst<T>(value: T, id: string): T {
   if (typeof value === "string") return value.replaceAll("@", id) as T;
-  if (value && typeof value === "object" && !Buffer.isBuffer(value) && !Array.isArray(value)) {
+  if (Array.isArray(value)) return value.map((v: unknown) => subst(v, id)) as T;
+  if (value && typeof value === "object" && !Buffer.isBuffer(value) && !("!" in value)) {
     return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, subst(v, id)])) as T;
   }
   return value;
