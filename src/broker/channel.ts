@@ -18,6 +18,8 @@ export interface PendingPublish {
 interface ChannelConsumer {
   queue: string;
   noAck: boolean;
+  /** Its limit at the queue is the channel-wide one (no per-consumer qos was set): it follows changes. */
+  globalLimit: boolean;
   /** False until consume-ok is sent: deliveries arriving earlier wait in `early`. */
   ready: boolean;
   early: Delivery[];
@@ -61,6 +63,8 @@ export class Channel {
   /** Acks inside a transaction, with their tags so a rollback can restore them. */
   private txSettles: { tag: number; o: Outstanding; requeue: boolean }[] = [];
   private readonly paused = new Map<string, Set<string>>();
+  /** Set by closeByServer: done once the queues have taken back what the channel held. */
+  private releasing: Promise<void> | undefined;
 
   constructor(
     readonly id: number,
@@ -75,8 +79,11 @@ export class Channel {
     const m = command.method;
     if (this.state === "closing") {
       // Spec 4.2.5: after channel.close only close-ok (or a crossing close) is meaningful.
-      if (m.name === "channel.close-ok") this.connection.channels.delete(this.id);
-      else if (m.name === "channel.close") this.connection.send(this.id, { name: "channel.close-ok", args: {} });
+      if (m.name === "channel.close-ok") {
+        // The channel number may be reopened next: its old consumers must be gone by then.
+        await this.releasing;
+        this.connection.channels.delete(this.id);
+      } else if (m.name === "channel.close") this.connection.send(this.id, { name: "channel.close-ok", args: {} });
       return;
     }
     switch (m.name) {
@@ -105,7 +112,13 @@ export class Channel {
     if (this.state === "closing") return;
     this.state = "closing";
     this.connection.send(this.id, { name: "channel.close", args: closeArgs(error) });
-    void this.release().catch((err) => this.connection.broker.log(`channel ${this.id} release failed: ${String(err)}`));
+    // Publishes and acks that came before the error still count, as in RabbitMQ, so they land
+    // before the queues take back the channel's unacked messages.
+    const log = (what: string) => (err: unknown) => this.connection.broker.log(`channel ${this.id} ${what} failed: ${String(err)}`);
+    this.releasing = this.endOfBatch()
+      .catch(log("final batch"))
+      .then(() => this.release())
+      .catch(log("release"));
   }
 
   // ---- publishing
@@ -143,11 +156,17 @@ export class Channel {
     const { broker, vhost } = this.connection;
     await Promise.all(
       [...groups].map(async ([queue, g]) => {
-        try {
-          if (await broker.queue(vhost, queue).publish(g.messages)) for (const i of g.owners) routed[i]!++;
-        } catch (err) {
-          broker.log(`publish to queue '${queue}' failed: ${String(err)}`);
-          for (const i of g.owners) failed[i] = 1;
+        const stub = broker.queue(vhost, queue);
+        // Parts go one after another so the queue stores them in publish order.
+        for (const [start, end] of rpcSlices(g.messages)) {
+          const whole = start === 0 && end === g.messages.length;
+          const owners = whole ? g.owners : g.owners.slice(start, end);
+          try {
+            if (await stub.publish(whole ? g.messages : g.messages.slice(start, end))) for (const i of owners) routed[i]!++;
+          } catch (err) {
+            broker.log(`publish to queue '${queue}' failed: ${String(err)}`);
+            for (const i of owners) failed[i] = 1;
+          }
         }
       }),
     );
@@ -181,17 +200,18 @@ export class Channel {
 
   /** basic.ack / nack / reject: validates tags now, settles at the end of the batch (or commit). */
   settle(deliveryTag: number, multiple: boolean, requeue: boolean, classId: number, methodId: number): void {
+    // As RabbitMQ: the tag itself must be outstanding, even with multiple (only 0 means "all").
+    if (!(multiple && deliveryTag === 0) && !this.outstanding.has(deliveryTag)) {
+      throw channelError(ReplyCode.PRECONDITION_FAILED, `unknown delivery tag ${deliveryTag}`, classId, methodId);
+    }
     const tags: number[] = [];
     if (multiple) {
       for (const tag of this.outstanding.keys()) {
         if (deliveryTag !== 0 && tag > deliveryTag) break;
         tags.push(tag);
       }
-    } else if (this.outstanding.has(deliveryTag)) {
+    } else {
       tags.push(deliveryTag);
-    }
-    if (tags.length === 0 && (!multiple || deliveryTag !== 0)) {
-      throw channelError(ReplyCode.PRECONDITION_FAILED, `unknown delivery tag ${deliveryTag}`, classId, methodId);
     }
     for (const tag of tags) {
       const o = this.outstanding.get(tag)!;
@@ -201,10 +221,26 @@ export class Channel {
     }
   }
 
-  /** basic.recover: everything unacked goes back to its queue, redelivered. */
+  /** basic.recover: everything unacked goes back to its queue, redelivered (not part of a transaction). */
   recover(): void {
-    const all = [...this.outstanding.keys()];
-    if (all.length > 0) this.settle(all[all.length - 1]!, true, true, 60, 110);
+    for (const o of this.outstanding.values()) addSettlement(this.settles, o, true);
+    this.outstanding.clear();
+  }
+
+  /** basic.qos global=true: a new shared limit, which consumers without their own follow at the queue. */
+  async setGlobalPrefetch(count: number): Promise<void> {
+    this.globalPrefetch = count;
+    const perQueue = new Map<string, string[]>();
+    for (const [tag, c] of this.consumers) {
+      if (!c.globalLimit) continue;
+      let tags = perQueue.get(c.queue);
+      if (!tags) perQueue.set(c.queue, (tags = []));
+      tags.push(tag);
+    }
+    const { broker, vhost, id } = this.connection;
+    await Promise.all([...perQueue].map(([queue, tags]) => broker.queue(vhost, queue).resume(id, tags, count)));
+    // A higher limit may make room for consumers this channel paused.
+    await this.resumePaused();
   }
 
   private async sendSettles(settles: Map<string, Settlements>): Promise<void> {
@@ -305,6 +341,27 @@ export class Channel {
     const { broker, vhost, id } = this.connection;
     await Promise.allSettled(queues.map((q) => broker.queue(vhost, q).releaseChannel(id, this.id)));
   }
+}
+
+/** Body bytes per publish RPC: Workers RPC refuses payloads over 32 MiB. */
+const PUBLISH_RPC_BYTES = 8 << 20;
+
+/** Splits a queue's share of a batch into [start, end) runs that each fit one RPC. */
+function rpcSlices(messages: readonly IncomingMessage[]): [number, number][] {
+  const out: [number, number][] = [];
+  let start = 0;
+  let bytes = 0;
+  messages.forEach((m, i) => {
+    const size = m.header.length + m.body.length;
+    if (i > start && bytes + size > PUBLISH_RPC_BYTES) {
+      out.push([start, i]);
+      start = i;
+      bytes = 0;
+    }
+    bytes += size;
+  });
+  if (start < messages.length) out.push([start, messages.length]);
+  return out;
 }
 
 function addSettlement(settles: Map<string, Settlements>, o: Outstanding, requeue: boolean): void {

@@ -85,7 +85,8 @@ export class RouteCache {
   private async load(name: string): Promise<CompiledExchange | null> {
     const generation = this.generation;
     const snapshot = await this.broker.exchange(this.vhost(), name).snapshot(this.vhost(), name, this.subscriber);
-    this.loading.delete(name);
+    // An invalidation meanwhile may have let a newer load of this name start: leave that one be.
+    if (generation === this.generation) this.loading.delete(name);
     if (!snapshot) return null;
     const router = createRouter(snapshot.decl.type);
     for (const b of snapshot.bindings) router.add(b);

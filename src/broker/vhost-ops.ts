@@ -1,9 +1,8 @@
-import { ReplyCode, channelError, type FieldTable } from "../amqp";
-import { isExchangeType, type ExchangeDecl, type StoredBinding } from "../exchange/declaration";
-import { validateHeadersBindingArgs } from "../exchange/routing";
+import { ReplyCode, channelError, connectionError, type FieldTable } from "../amqp";
+import { isExchangeType, isReservedName, type ExchangeDecl, type StoredBinding } from "../exchange/declaration";
 import type { QueueDecl } from "../queue/types";
 import type { Broker } from "./broker";
-import { describeExchange, destinationKey, parseDestination } from "./names";
+import { describeExchange, destinationKey, generatedName } from "./names";
 import { unwrap } from "./rpc-result";
 
 const DEFAULT_EXCHANGE_DENIED = "operation not permitted on the default exchange";
@@ -25,15 +24,28 @@ export class VhostOps {
     return new VhostOps(this.broker, this.vhost, this.connId, ids);
   }
 
+  /**
+   * exchange.declare, checked in RabbitMQ's order: the type (503, a connection error), the
+   * default exchange (403), then equivalence with an existing exchange (406). The reserved
+   * amq.* prefix only refuses creating one (403): redeclaring amq.direct as it is succeeds,
+   * so the exchange DO, which knows whether it exists, applies that rule.
+   */
   async declareExchange(d: Omit<ExchangeDecl, "vhost" | "type"> & { type: string }, passive: boolean): Promise<ExchangeDecl> {
-    if (d.name === "") throw this.error(ReplyCode.ACCESS_REFUSED, DEFAULT_EXCHANGE_DENIED);
     const stub = this.broker.exchange(this.vhost, d.name);
-    if (passive) return unwrap(await stub.declare(this.vhost, d.name, null), ...this.ids);
-    if (d.name.startsWith("amq.")) {
-      throw this.error(ReplyCode.ACCESS_REFUSED, `exchange name '${d.name}' contains reserved prefix 'amq.*'`);
+    if (passive) {
+      if (d.name === "") throw this.error(ReplyCode.ACCESS_REFUSED, DEFAULT_EXCHANGE_DENIED);
+      return unwrap(await stub.declare(this.vhost, d.name, null), ...this.ids);
     }
     if (!isExchangeType(d.type)) {
-      throw this.error(ReplyCode.COMMAND_INVALID, `unknown exchange type '${d.type}'`);
+      throw connectionError(ReplyCode.COMMAND_INVALID, `unknown exchange type '${d.type}'`, ...this.ids);
+    }
+    if (d.name === "") throw this.error(ReplyCode.ACCESS_REFUSED, DEFAULT_EXCHANGE_DENIED);
+    const ae = d.arguments["alternate-exchange"];
+    if (ae !== undefined && ae.type !== "S") {
+      throw this.error(
+        ReplyCode.PRECONDITION_FAILED,
+        `invalid type '${ae.type}' for arg 'alternate-exchange' in ${describeExchange(this.vhost, d.name)}`,
+      );
     }
     const decl: ExchangeDecl = { ...d, vhost: this.vhost, type: d.type };
     return unwrap(await stub.declare(this.vhost, d.name, decl), ...this.ids);
@@ -41,15 +53,16 @@ export class VhostOps {
 
   async deleteExchange(name: string, ifUnused: boolean): Promise<void> {
     if (name === "") throw this.error(ReplyCode.ACCESS_REFUSED, DEFAULT_EXCHANGE_DENIED);
-    if (name.startsWith("amq.")) throw this.error(ReplyCode.ACCESS_REFUSED, `cannot delete ${describeExchange(this.vhost, name)}`);
-    const gone = unwrap(await this.broker.exchange(this.vhost, name).remove(this.vhost, name, ifUnused), ...this.ids);
-    if (gone) await this.tidyAfterExchange(name, gone.outbound, gone.inbound);
+    if (isReservedName(name)) {
+      throw this.error(ReplyCode.ACCESS_REFUSED, `deletion of system ${describeExchange(this.vhost, name)} not allowed`);
+    }
+    // The exchange tidies the other ends of its bindings itself.
+    unwrap(await this.broker.exchange(this.vhost, name).remove(this.vhost, name, ifUnused), ...this.ids);
   }
 
   /** exchange.bind: `destination` receives what `source` routes. */
   async bindExchange(destination: string, source: string, routingKey: string, args: FieldTable): Promise<void> {
     this.checkNotDefault(destination, source);
-    this.checkBindingArgs(args);
     unwrap(await this.broker.exchange(this.vhost, destination).declare(this.vhost, destination, null), ...this.ids);
     const b: StoredBinding = { destination: destinationKey("exchange", destination), routingKey, arguments: args };
     unwrap(await this.broker.exchange(this.vhost, source).bind(this.vhost, source, b), ...this.ids);
@@ -66,12 +79,18 @@ export class VhostOps {
     await this.broker.exchange(this.vhost, destination).inbound(this.vhost, destination, back, false);
   }
 
-  async declareQueue(d: Omit<QueueDecl, "vhost">, passive: boolean) {
-    if (!passive && d.name.startsWith("amq.") && !d.name.startsWith("amq.gen-")) {
+  /**
+   * queue.declare; an empty name (not passive) gets a server-generated amq.gen-* name. As in
+   * RabbitMQ, a client may never name a queue amq.*, not even an existing server-named one.
+   */
+  async declareQueue(d: Omit<QueueDecl, "vhost">, passive: boolean): Promise<{ name: string; messageCount: number; consumerCount: number }> {
+    if (!passive && isReservedName(d.name)) {
       throw this.error(ReplyCode.ACCESS_REFUSED, `queue name '${d.name}' contains reserved prefix 'amq.*'`);
     }
-    const decl: QueueDecl | null = passive ? null : { ...d, vhost: this.vhost };
-    return unwrap(await this.broker.queue(this.vhost, d.name).declare(this.vhost, d.name, decl, this.connId), ...this.ids);
+    const name = d.name === "" && !passive ? generatedName("amq.gen-") : d.name;
+    const decl: QueueDecl | null = passive ? null : { ...d, name, vhost: this.vhost };
+    const counts = unwrap(await this.broker.queue(this.vhost, name).declare(this.vhost, name, decl, this.connId), ...this.ids);
+    return { name, ...counts };
   }
 
   async deleteQueue(name: string, ifUnused: boolean, ifEmpty: boolean): Promise<number> {
@@ -87,7 +106,6 @@ export class VhostOps {
 
   async bindQueue(queue: string, exchange: string, routingKey: string, args: FieldTable): Promise<void> {
     if (exchange === "") throw this.error(ReplyCode.ACCESS_REFUSED, DEFAULT_EXCHANGE_DENIED);
-    this.checkBindingArgs(args);
     const q = this.broker.queue(this.vhost, queue);
     unwrap(await q.access(this.vhost, queue, this.connId), ...this.ids);
     const b: StoredBinding = { destination: destinationKey("queue", queue), routingKey, arguments: args };
@@ -104,37 +122,11 @@ export class VhostOps {
   }
 
   private async unbindFrom(source: string, b: StoredBinding): Promise<void> {
-    const r = unwrap(await this.broker.exchange(this.vhost, source).unbind(this.vhost, source, b), ...this.ids);
-    if (r.autoDeleted) await this.tidyAfterExchange(source, [], r.autoDeleted);
-  }
-
-  /** An exchange went: the other ends of its bindings forget them. */
-  private async tidyAfterExchange(name: string, outbound: StoredBinding[], inbound: StoredBinding[]): Promise<void> {
-    const work: Promise<unknown>[] = [];
-    for (const b of outbound) {
-      const dest = parseDestination(b.destination);
-      const back = { destination: name, routingKey: b.routingKey, arguments: b.arguments };
-      if (dest.kind === "queue") {
-        work.push(this.broker.queue(this.vhost, dest.name).recordBinding({ exchange: name, routingKey: b.routingKey, arguments: b.arguments }, false));
-      } else {
-        work.push(this.broker.exchange(this.vhost, dest.name).inbound(this.vhost, dest.name, back, false));
-      }
-    }
-    for (const b of inbound) {
-      const binding = { destination: destinationKey("exchange", name), routingKey: b.routingKey, arguments: b.arguments };
-      work.push(this.broker.exchange(this.vhost, b.destination).unbind(this.vhost, b.destination, binding));
-    }
-    await Promise.allSettled(work);
+    unwrap(await this.broker.exchange(this.vhost, source).unbind(this.vhost, source, b), ...this.ids);
   }
 
   private checkNotDefault(...names: string[]): void {
     if (names.includes("")) throw this.error(ReplyCode.ACCESS_REFUSED, DEFAULT_EXCHANGE_DENIED);
-  }
-
-  private checkBindingArgs(args: FieldTable): void {
-    if (args["x-match"] === undefined) return;
-    const problem = validateHeadersBindingArgs(args);
-    if (problem) throw this.error(ReplyCode.PRECONDITION_FAILED, problem);
   }
 
   private error(code: number, text: string) {

@@ -1,7 +1,8 @@
-import { fieldTableEquals, type FieldTable } from "../amqp";
+import { fieldValueEquals, fromFieldValue, type FieldTable, type FieldValue } from "../amqp";
 import { describeExchange } from "../broker/names";
+import type { ExchangeType } from "./routing";
 
-export type ExchangeType = "direct" | "fanout" | "topic" | "headers";
+export { isExchangeType, type ExchangeType } from "./routing";
 
 export interface ExchangeDecl {
   vhost: string;
@@ -40,8 +41,9 @@ export function standardExchange(vhost: string, name: string): ExchangeDecl | nu
   return { vhost, name, type, durable: true, autoDelete: false, internal: false, arguments: {} };
 }
 
-export function isExchangeType(t: string): t is ExchangeType {
-  return t === "direct" || t === "fanout" || t === "topic" || t === "headers";
+/** Names only the broker may create (RabbitMQ's check_name for exchanges). */
+export function isReservedName(name: string): boolean {
+  return name.startsWith("amq.");
 }
 
 /** RabbitMQ's 406 text for a redeclare that differs from what exists; null when equivalent. */
@@ -53,6 +55,21 @@ export function checkEquivalent(current: ExchangeDecl, wanted: ExchangeDecl): st
   if (current.durable !== wanted.durable) return diff("durable", wanted.durable, current.durable);
   if (current.autoDelete !== wanted.autoDelete) return diff("auto_delete", wanted.autoDelete, current.autoDelete);
   if (current.internal !== wanted.internal) return diff("internal", wanted.internal, current.internal);
-  if (!fieldTableEquals(current.arguments, wanted.arguments)) return `inequivalent arguments for ${what}`;
+  // RabbitMQ compares only the arguments it gives a meaning to; for exchanges that is
+  // alternate-exchange (rabbit_exchange:assert_args_equivalence). Others may differ freely.
+  for (const key of EQUIVALENCE_ARGS) {
+    const now = current.arguments[key];
+    const received = wanted.arguments[key];
+    const same = now === undefined || received === undefined ? now === received : fieldValueEquals(now, received);
+    if (!same) return diff(key, showArg(received), showArg(now));
+  }
   return null;
+}
+
+const EQUIVALENCE_ARGS = ["alternate-exchange"] as const;
+
+function showArg(v: FieldValue | undefined): string {
+  if (v === undefined) return "none";
+  const plain = fromFieldValue(v);
+  return v.type === "x" ? `<${v.value.length} bytes>` : typeof plain === "object" ? v.type : String(plain);
 }

@@ -1,10 +1,18 @@
 import { DurableObject } from "cloudflare:workers";
 import { ReplyCode, type FieldTable } from "../amqp";
 import type { Env } from "../env";
-import { describeExchange } from "../broker/names";
+import { describeExchange, destinationKey, entityKey, parseDestination } from "../broker/names";
 import { fail, ok, type RpcResult } from "../broker/rpc-result";
 import { tableFromBytes, tableKey, tableToBytes } from "../broker/table-bytes";
-import { checkEquivalent, type ExchangeDecl, type ExchangeSnapshot, type StoredBinding, standardExchange } from "./declaration";
+import {
+  checkEquivalent,
+  isReservedName,
+  standardExchange,
+  type ExchangeDecl,
+  type ExchangeSnapshot,
+  type StoredBinding,
+} from "./declaration";
+import { validateHeadersBindingArgs } from "./routing";
 
 interface DeclRow extends Record<string, SqlStorageValue> {
   vhost: string;
@@ -16,9 +24,16 @@ interface DeclRow extends Record<string, SqlStorageValue> {
   arguments: ArrayBuffer;
 }
 
+interface BindingRow extends Record<string, SqlStorageValue> {
+  routing_key: string;
+  arguments: ArrayBuffer;
+}
+
 /**
  * One exchange of one vhost: its declaration, its bindings (as source), the
  * exchange-to-exchange bindings pointing at it, and the connections caching its routes.
+ * When it goes (deleted or auto-deleted) it tidies the other ends of its bindings itself,
+ * so every caller (AMQP, a queue deleting itself, later the HTTP API) gets the same result.
  */
 export class ExchangeDO extends DurableObject<Env> {
   private decl: ExchangeDecl | null = null;
@@ -54,7 +69,11 @@ export class ExchangeDO extends DurableObject<Env> {
     });
   }
 
-  /** exchange.declare; the standard amq.* exchanges come into being on first use. */
+  /**
+   * exchange.declare (wanted = null for passive); the standard amq.* exchanges come into
+   * being on first use. Only creating an amq.* exchange is refused: an existing one may be
+   * redeclared as it is, as in RabbitMQ.
+   */
   async declare(vhost: string, name: string, wanted: ExchangeDecl | null): Promise<RpcResult<ExchangeDecl>> {
     const current = this.current(vhost, name);
     if (!wanted) return current ? ok(current) : fail(ReplyCode.NOT_FOUND, `no ${describeExchange(vhost, name)}`);
@@ -62,39 +81,30 @@ export class ExchangeDO extends DurableObject<Env> {
       const mismatch = checkEquivalent(current, wanted);
       return mismatch ? fail(ReplyCode.PRECONDITION_FAILED, mismatch) : ok(current);
     }
+    if (isReservedName(name)) {
+      return fail(ReplyCode.ACCESS_REFUSED, `exchange name '${name}' contains reserved prefix 'amq.*'`);
+    }
     this.store(wanted);
     return ok(wanted);
   }
 
-  /** exchange.delete: returns the bindings it had both ways so the caller can tidy the other ends. */
-  async remove(
-    vhost: string,
-    name: string,
-    ifUnused: boolean,
-  ): Promise<RpcResult<{ outbound: StoredBinding[]; inbound: StoredBinding[] } | null>> {
-    const current = this.current(vhost, name);
-    if (!current) return ok(null);
-    const outbound = this.bindings();
-    if (ifUnused && outbound.length > 0) {
+  /** exchange.delete; false when there was nothing to delete. In use = it is the source of a binding. */
+  async remove(vhost: string, name: string, ifUnused: boolean): Promise<RpcResult<boolean>> {
+    if (!this.current(vhost, name)) return ok(false);
+    if (ifUnused && this.bindings().length > 0) {
       return fail(ReplyCode.PRECONDITION_FAILED, `${describeExchange(vhost, name)} in use`);
     }
-    const inbound = this.sql
-      .exec<{ source: string; routing_key: string; arguments: ArrayBuffer }>("SELECT * FROM inbound")
-      .toArray()
-      .map((r) => ({ destination: r.source, routingKey: r.routing_key, arguments: tableFromBytes(new Uint8Array(r.arguments)) }));
-    await this.notifySubscribers();
-    this.decl = null;
-    this.bindingCache = null;
-    this.sql.exec("DELETE FROM exchange");
-    this.sql.exec("DELETE FROM bindings");
-    this.sql.exec("DELETE FROM inbound");
-    this.sql.exec("DELETE FROM subscribers");
-    return ok({ outbound, inbound });
+    await this.destroy();
+    return ok(true);
   }
 
   /** Adds a binding with this exchange as source; false when it already existed. */
   async bind(vhost: string, name: string, b: StoredBinding): Promise<RpcResult<boolean>> {
-    if (!this.current(vhost, name)) return fail(ReplyCode.NOT_FOUND, `no ${describeExchange(vhost, name)}`);
+    const decl = this.current(vhost, name);
+    if (!decl) return fail(ReplyCode.NOT_FOUND, `no ${describeExchange(vhost, name)}`);
+    // Like RabbitMQ, only the headers type gives x-match a meaning, so only it validates it.
+    const invalid = decl.type === "headers" ? validateHeadersBindingArgs(b.arguments) : null;
+    if (invalid) return fail(ReplyCode.PRECONDITION_FAILED, invalid);
     const key = tableKey(b.arguments);
     const exists = this.sql
       .exec("SELECT 1 FROM bindings WHERE destination = ? AND routing_key = ? AND args_key = ?", b.destination, b.routingKey, key)
@@ -108,20 +118,22 @@ export class ExchangeDO extends DurableObject<Env> {
       tableToBytes(b.arguments),
     );
     this.bindingCache = null;
-    await this.notifySubscribers();
+    await this.notifySubscribers(this.subscriberIds(), decl);
     return ok(true);
   }
 
   /**
    * Removes bindings: one exact binding, or (with only a destination) every binding to it.
-   * Reports whether the exchange auto-deleted itself as a result, with its inbound bindings.
+   * Removing one that does not exist is fine, as in RabbitMQ. An auto-delete exchange left
+   * without bindings deletes itself.
    */
   async unbind(
     vhost: string,
     name: string,
     b: StoredBinding | { destination: string },
-  ): Promise<RpcResult<{ removed: number; autoDeleted: StoredBinding[] | null }>> {
-    if (!this.current(vhost, name)) return fail(ReplyCode.NOT_FOUND, `no ${describeExchange(vhost, name)}`);
+  ): Promise<RpcResult<{ removed: number; autoDeleted: boolean }>> {
+    const decl = this.current(vhost, name);
+    if (!decl) return fail(ReplyCode.NOT_FOUND, `no ${describeExchange(vhost, name)}`);
     const cursor =
       "routingKey" in b
         ? this.sql.exec(
@@ -132,14 +144,14 @@ export class ExchangeDO extends DurableObject<Env> {
           )
         : this.sql.exec("DELETE FROM bindings WHERE destination = ?", b.destination);
     const removed = cursor.rowsWritten;
-    if (removed === 0) return ok({ removed, autoDeleted: null });
+    if (removed === 0) return ok({ removed, autoDeleted: false });
     this.bindingCache = null;
-    if (this.decl?.autoDelete && this.bindings().length === 0) {
-      const gone = await this.remove(vhost, name, false);
-      return ok({ removed, autoDeleted: gone.ok && gone.value ? gone.value.inbound : [] });
+    if (decl.autoDelete && this.bindings().length === 0) {
+      await this.destroy();
+      return ok({ removed, autoDeleted: true });
     }
-    await this.notifySubscribers();
-    return ok({ removed, autoDeleted: null });
+    await this.notifySubscribers(this.subscriberIds(), decl);
+    return ok({ removed, autoDeleted: false });
   }
 
   /** Records (or forgets) an exchange-to-exchange binding that has this exchange as destination. */
@@ -196,17 +208,61 @@ export class ExchangeDO extends DurableObject<Env> {
 
   private bindings(): StoredBinding[] {
     this.bindingCache ??= this.sql
-      .exec<{ destination: string; routing_key: string; arguments: ArrayBuffer }>("SELECT * FROM bindings")
+      .exec<BindingRow & { destination: string }>("SELECT * FROM bindings")
       .toArray()
       .map((r) => ({ destination: r.destination, routingKey: r.routing_key, arguments: tableFromBytes(new Uint8Array(r.arguments)) }));
     return this.bindingCache;
   }
 
+  private subscriberIds(): string[] {
+    return this.sql.exec<{ id: string }>("SELECT id FROM subscribers").toArray().map((r) => r.id);
+  }
+
+  /**
+   * Forgets everything first, then tells the others: a connection re-reading this exchange
+   * while we wait on RPCs must already find it gone, or it would cache it as it was.
+   */
+  private async destroy(): Promise<void> {
+    const decl = this.decl;
+    if (!decl) return;
+    const outbound = this.bindings();
+    const sources = this.sql.exec<{ source: string }>("SELECT DISTINCT source FROM inbound").toArray().map((r) => r.source);
+    const subscribers = this.subscriberIds();
+    this.decl = null;
+    this.bindingCache = null;
+    this.sql.exec("DELETE FROM exchange");
+    this.sql.exec("DELETE FROM bindings");
+    this.sql.exec("DELETE FROM inbound");
+    this.sql.exec("DELETE FROM subscribers");
+    await Promise.allSettled([this.notifySubscribers(subscribers, decl), this.forgetBindings(decl, outbound, sources)]);
+  }
+
+  /** The other ends of a deleted exchange's bindings forget them (sources may auto-delete in turn). */
+  private async forgetBindings(decl: ExchangeDecl, outbound: StoredBinding[], sources: string[]): Promise<void> {
+    const { vhost, name } = decl;
+    const work: Promise<unknown>[] = [];
+    for (const b of outbound) {
+      const dest = parseDestination(b.destination);
+      if (dest.kind === "queue") {
+        const queue = this.env.QUEUE.get(this.env.QUEUE.idFromName(entityKey(vhost, dest.name)));
+        work.push(queue.recordBinding({ exchange: name, routingKey: b.routingKey, arguments: b.arguments }, false));
+      } else {
+        const back = { destination: name, routingKey: b.routingKey, arguments: b.arguments };
+        work.push(this.exchange(vhost, dest.name).inbound(vhost, dest.name, back, false));
+      }
+    }
+    const self = { destination: destinationKey("exchange", name) };
+    for (const source of sources) work.push(this.exchange(vhost, source).unbind(vhost, source, self));
+    await Promise.allSettled(work);
+  }
+
+  private exchange(vhost: string, name: string) {
+    return this.env.EXCHANGE.get(this.env.EXCHANGE.idFromName(entityKey(vhost, name)));
+  }
+
   /** Tells every connection that cached this exchange to drop it; forgets connections that are gone. */
-  private async notifySubscribers(): Promise<void> {
-    const ids = this.sql.exec<{ id: string }>("SELECT id FROM subscribers").toArray().map((r) => r.id);
-    if (ids.length === 0 || !this.decl) return;
-    const { vhost, name } = this.decl;
+  private async notifySubscribers(ids: string[], { vhost, name }: ExchangeDecl): Promise<void> {
+    if (ids.length === 0) return;
     const results = await Promise.allSettled(
       ids.map((id) => this.env.CONNECTION.get(this.env.CONNECTION.idFromString(id)).invalidateExchange(vhost, name)),
     );

@@ -8,6 +8,8 @@ export interface Consumer extends ConsumeOptions {
   unacked: number;
   /** Set when the channel refused deliveries (flow off, global prefetch); cleared by resume. */
   paused: boolean;
+  /** The queue's resume counter when this consumer was last resumed. */
+  resumedAt: number;
 }
 
 /** A queue's consumers in round-robin order. */

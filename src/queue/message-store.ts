@@ -146,6 +146,11 @@ export class MessageStore {
     }
   }
 
+  /** The oldest ready message, left in place. */
+  peek(): QueuedMessage | undefined {
+    return this.ready[this.head];
+  }
+
   /** Takes the oldest ready message; it stays in storage until removed. */
   shift(): QueuedMessage | undefined {
     if (this.head >= this.ready.length) return undefined;

@@ -28,6 +28,8 @@ interface Unacked {
 
 /** Most deliveries sent to one connection in one RPC. */
 const DELIVERY_BATCH = 1000;
+/** Body bytes sent to one connection in one RPC (one message may exceed it): RPC payloads stop at 32 MiB. */
+const DELIVERY_BATCH_BYTES = 8 << 20;
 
 /**
  * One queue of one vhost: its declaration, messages (in SQLite), consumers and unacked
@@ -42,6 +44,10 @@ export class QueueDO extends DurableObject<Env> {
   private readonly unacked = new Map<number, Unacked>();
   private hadConsumer = false;
   private dispatching = false;
+  /** Counts resume() calls, so a pause answered before a resume arrived is not applied after it. */
+  private resumes = 0;
+  /** Bumped when the queue is deleted: answers to deliveries sent before that are moot. */
+  private incarnation = 0;
   private dispatchAgain = false;
 
   constructor(ctx: DurableObjectState, env: Env) {
@@ -171,7 +177,7 @@ export class QueueDO extends DurableObject<Env> {
     if (this.consumers.hasExclusive() || (options.exclusive && this.consumers.size > 0)) {
       return fail(ReplyCode.ACCESS_REFUSED, `${what} in exclusive use`);
     }
-    this.consumers.add({ ...options, tag, connId, channel, unacked: 0, paused: false });
+    this.consumers.add({ ...options, tag, connId, channel, unacked: 0, paused: false, resumedAt: 0 });
     this.hadConsumer = true;
     void this.dispatch();
     return ok(undefined);
@@ -183,9 +189,18 @@ export class QueueDO extends DurableObject<Env> {
     await this.autoDeleteCheck();
   }
 
-  /** Lets a paused consumer receive again (its channel has room or flow is back on). */
-  async resume(connId: string, tags: string[]): Promise<void> {
-    for (const c of this.consumers.all()) if (c.connId === connId && tags.includes(c.tag)) c.paused = false;
+  /**
+   * Lets paused consumers receive again (their channel has room or flow is back on); with
+   * `prefetch`, their limit changes too (basic.qos global=true on their channel).
+   */
+  async resume(connId: string, tags: string[], prefetch?: number): Promise<void> {
+    const at = ++this.resumes;
+    for (const c of this.consumers.all()) {
+      if (c.connId !== connId || !tags.includes(c.tag)) continue;
+      c.paused = false;
+      c.resumedAt = at;
+      if (prefetch !== undefined) c.prefetch = prefetch;
+    }
     void this.dispatch();
   }
 
@@ -197,7 +212,11 @@ export class QueueDO extends DurableObject<Env> {
     const message = this.store.shift();
     if (!message) return ok({ delivery: null, messageCount: 0 });
     if (noAck) this.store.remove([message]);
-    else this.unacked.set(message.seq, { message, connId, channel, consumer: null });
+    else {
+      // It may have been on its way to a no-ack consumer, still only in memory; now it must last.
+      this.store.persist([message]);
+      this.unacked.set(message.seq, { message, connId, channel, consumer: null });
+    }
     return ok({ delivery: toDelivery(decl.name, message, channel, "", noAck), messageCount: this.store.readyCount });
   }
 
@@ -276,6 +295,7 @@ export class QueueDO extends DurableObject<Env> {
     const decl = this.decl;
     if (!decl) return;
     this.decl = null;
+    this.incarnation++;
     this.owner = null;
     const consumers = this.consumers.removeWhere(() => true);
     const bindings = this.sql
@@ -311,15 +331,18 @@ export class QueueDO extends DurableObject<Env> {
         this.dispatchAgain = false;
         const decl = this.decl;
         if (!decl) return;
-        const batches = new Map<string, { deliveries: Delivery[]; messages: QueuedMessage[] }>();
+        const batches = new Map<string, { deliveries: Delivery[]; messages: QueuedMessage[]; bytes: number }>();
         const toAckConsumers: QueuedMessage[] = [];
         let total = 0;
         while (this.store.readyCount > 0 && total < DELIVERY_BATCH * 4) {
           const consumer = this.consumers.next();
           if (!consumer) break;
           let batch = batches.get(consumer.connId);
-          if (!batch) batches.set(consumer.connId, (batch = { deliveries: [], messages: [] }));
+          if (!batch) batches.set(consumer.connId, (batch = { deliveries: [], messages: [], bytes: 0 }));
           if (batch.deliveries.length >= DELIVERY_BATCH) break;
+          const size = this.store.peek()!.body.length;
+          if (batch.deliveries.length > 0 && batch.bytes + size > DELIVERY_BATCH_BYTES) break;
+          batch.bytes += size;
           const message = this.store.shift()!;
           if (!consumer.noAck) {
             consumer.unacked++;
@@ -344,11 +367,15 @@ export class QueueDO extends DurableObject<Env> {
 
   private async deliverTo(connId: string, deliveries: Delivery[], messages: QueuedMessage[]): Promise<void> {
     let result: DeliverResult;
+    const sentAt = this.resumes;
+    const incarnation = this.incarnation;
     try {
       result = await this.connection(connId).deliver(deliveries);
     } catch {
       result = { gone: true, refused: [], paused: [] };
     }
+    // Deleted meanwhile: refused messages must not come back into a queue that is gone.
+    if (incarnation !== this.incarnation) return;
     const refused = new Set(result.refused);
     // No-ack messages leave storage once the connection has taken them (or vanished, as in RabbitMQ).
     const taken = messages.filter((m, i) => deliveries[i]!.noAck && (result.gone || !refused.has(m.seq)));
@@ -357,14 +384,16 @@ export class QueueDO extends DurableObject<Env> {
       this.release((x) => x.connId === connId);
       return;
     }
+    // A resume that overtook this answer already lifted the pause it reports.
     const paused = new Set(result.paused);
-    for (const c of this.consumers.all()) if (c.connId === connId && paused.has(c.tag)) c.paused = true;
+    for (const c of this.consumers.all()) if (c.connId === connId && paused.has(c.tag) && c.resumedAt <= sentAt) c.paused = true;
     if (refused.size === 0) return;
     const back: QueuedMessage[] = [];
-    messages.forEach((m) => {
+    messages.forEach((m, i) => {
       if (!refused.has(m.seq)) return;
-      this.takeUnacked(m.seq, connId);
-      back.push(m);
+      // An ack-mode message no longer unacked was already given back while this RPC was out
+      // (its channel closed: releaseChannel); requeueing it again would deliver it twice.
+      if (deliveries[i]!.noAck || this.takeUnacked(m.seq, connId)) back.push(m);
     });
     this.store.requeue(back, false);
   }

@@ -1,6 +1,6 @@
 import type { Channel, ChannelModel } from "amqplib";
 import { AMQPWebSocketClient } from "@cloudamqp/amqp-client";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { FrameWriter, ReplyCode, table } from "../../src/amqp";
 import { useWarren } from "./harness";
 import type { RawClient } from "./raw-client";
@@ -25,6 +25,9 @@ let setup: Channel;
 
 beforeAll(async () => {
   conn = await connect(url());
+});
+// A fresh channel per test, so one test's channel error cannot leak into the next.
+beforeEach(async () => {
   setup = await openChannel(conn);
 });
 afterAll(async () => {
@@ -67,6 +70,18 @@ const SOFT_ERRORS: SoftCase[] = [
     code: ReplyCode.PRECONDITION_FAILED,
     prepare: (ch, n) => ch.assertExchange(n.x, "topic", { durable: false }),
     action: (ch, n) => ch.assertExchange(n.x, "topic", { durable: false, autoDelete: true }),
+  },
+  {
+    name: "exchange redeclared with another alternate-exchange",
+    code: ReplyCode.PRECONDITION_FAILED,
+    prepare: (ch, n) => ch.assertExchange(n.x, "direct", { durable: false, alternateExchange: "ae-one" }),
+    action: (ch, n) => ch.assertExchange(n.x, "direct", { durable: false, alternateExchange: "ae-two" }),
+  },
+  {
+    name: "exchange redeclared without its alternate-exchange",
+    code: ReplyCode.PRECONDITION_FAILED,
+    prepare: (ch, n) => ch.assertExchange(n.x, "direct", { durable: false, alternateExchange: "ae-one" }),
+    action: (ch, n) => ch.assertExchange(n.x, "direct", { durable: false }),
   },
   {
     name: "amq.direct redeclared as fanout",
@@ -190,6 +205,16 @@ const SOFT_ERRORS: SoftCase[] = [
     action: (ch, n) => ch.assertQueue(`amq.${n.q}`),
   },
   {
+    name: "declaring a queue with a server-style amq.gen-* name",
+    code: ReplyCode.ACCESS_REFUSED,
+    action: (ch, n) => ch.assertQueue(`amq.gen-${n.q}`, { exclusive: true }),
+  },
+  {
+    name: "an alternate-exchange argument that is not a string",
+    code: ReplyCode.PRECONDITION_FAILED,
+    action: (ch, n) => ch.assertExchange(n.x, "direct", { durable: false, arguments: { "alternate-exchange": 5 } }),
+  },
+  {
     name: "passive declare of a missing amq.* queue",
     code: ReplyCode.NOT_FOUND,
     action: (ch, n) => ch.checkQueue(`amq.${n.q}`),
@@ -210,16 +235,33 @@ describe("soft errors close the channel, the connection lives on", () => {
   });
 });
 
+describe("exclusive queues of other connections", () => {
+  it("binding one is 405 RESOURCE_LOCKED", async () => {
+    const owner = await connect(url());
+    const { queue } = await (await openChannel(owner)).assertQueue("", { exclusive: true });
+    expect(await channelCloseCode(conn, (ch) => ch.bindQueue(queue, "amq.direct", "k"))).toBe(ReplyCode.RESOURCE_LOCKED);
+    await owner.close();
+  });
+});
+
 describe("declarations RabbitMQ accepts", () => {
   it("redeclaring an exchange with the same properties, and amq.* exchanges as they are", async () => {
     const x = uid("same");
     await setup.assertExchange(x, "topic", { durable: false, arguments: { "alternate-exchange": "ae" } });
     await setup.assertExchange(x, "topic", { durable: false, arguments: { "alternate-exchange": "ae" } });
+    // Only alternate-exchange takes part in equivalence; other arguments may differ.
+    await setup.assertExchange(x, "topic", { durable: false, arguments: { "alternate-exchange": "ae", "x-other": 1 } });
     await setup.assertExchange("amq.direct", "direct", { durable: true });
     await setup.assertExchange("amq.topic", "topic", { durable: true });
     await setup.checkExchange("amq.headers");
     await setup.checkExchange("amq.match");
     await setup.deleteExchange(x);
+  });
+
+  it("a server-named queue: generated amq.gen-* name, passive redeclare by that name", async () => {
+    const { queue } = await setup.assertQueue("", { exclusive: true });
+    expect(queue).toMatch(/^amq\.gen-/);
+    expect((await setup.checkQueue(queue)).queue).toBe(queue);
   });
 
   it("publishing with user-id equal to the authenticated user", async () => {
@@ -299,6 +341,15 @@ describe("auto-delete exchanges", () => {
     await setup.checkExchange(dst);
   });
 
+  it("go away when the exchange they were bound to is deleted", async () => {
+    const [src, dst] = [uid("auto-cascade"), uid("cascade-dst")];
+    await setup.assertExchange(src, "fanout", { durable: false, autoDelete: true });
+    await setup.assertExchange(dst, "fanout", { durable: false });
+    await setup.bindExchange(dst, src, "");
+    await setup.deleteExchange(dst);
+    expect(await gone(src)).toBe(404);
+  });
+
   it("stay while never bound", async () => {
     const x = uid("auto-unbound");
     await setup.assertExchange(x, "fanout", { durable: false, autoDelete: true });
@@ -329,6 +380,7 @@ describe("exact close replies (raw client)", () => {
     const reply = closeReply(await raw.expect("connection.close"));
     raw.send(0, { name: "connection.close-ok", args: {} });
     await raw.waitClosed();
+    await sync(setup); // other connections carry on
     return reply;
   }
 

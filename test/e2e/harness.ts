@@ -17,7 +17,7 @@ export function useWarren(options: { heartbeat?: number } = {}): { readonly serv
       amqpPort: 0,
       dataDir: box.dataDir,
       build: false,
-      quiet: false,
+      quiet: true,
       ...(options.heartbeat !== undefined ? { heartbeat: options.heartbeat } : {}),
     });
   });

@@ -4,7 +4,7 @@ import { AMQPWebSocketClient } from "@cloudamqp/amqp-client";
 import { afterEach, describe, expect, it } from "vitest";
 import { FrameWriter, encodeContentHeader, table, type BasicProperties } from "../../src/amqp";
 import { useWarren } from "./harness";
-import { sleep, uniqueName, waitFor } from "./messaging-helpers";
+import { serverClose, sleep, uniqueName, waitFor } from "./messaging-helpers";
 import { RawClient } from "./raw-client";
 
 const warren = useWarren();
@@ -131,7 +131,7 @@ describe("properties", () => {
       }
       publisher.send(1, {
         name: "queue.declare",
-        args: { queue: q, passive: false, durable: false, exclusive: false, autoDelete: false, noWait: false, arguments: table({}) },
+        args: { ticket: 0, queue: q, passive: false, durable: false, exclusive: false, autoDelete: false, noWait: false, arguments: table({}) },
       });
       await publisher.expect("queue.declare-ok");
       const props: BasicProperties = {
@@ -154,7 +154,7 @@ describe("properties", () => {
       const header = encodeContentHeader(60, body.length, props);
       const w = new FrameWriter(131072);
       for (let i = 0; i < 2; i++) {
-        w.content(1, { name: "basic.publish", args: { exchange: "", routingKey: q, mandatory: false, immediate: false } }, header, body);
+        w.content(1, { name: "basic.publish", args: { ticket: 0, exchange: "", routingKey: q, mandatory: false, immediate: false } }, header, body);
       }
       publisher.write(w.take()!);
 
@@ -175,7 +175,7 @@ describe("properties", () => {
 
       consumer.send(1, {
         name: "basic.consume",
-        args: { queue: q, consumerTag: "", noLocal: false, noAck: true, exclusive: false, noWait: false, arguments: table({}) },
+        args: { ticket: 0, queue: q, consumerTag: "", noLocal: false, noAck: true, exclusive: false, noWait: false, arguments: table({}) },
       });
       const deliver = await consumer.expect("basic.deliver");
       expect(Buffer.from(deliver.header!).equals(Buffer.from(header))).toBe(true);
@@ -222,35 +222,69 @@ describe("bodies", () => {
     });
   });
 
-  it("several large messages published in one burst all arrive intact", async () => {
+  it("40 MB published in one burst is stored, then delivered intact to a consumer that attaches later", async () => {
     const conn = await connect();
     const ch = await conn.createChannel();
     const q = await freshQueue(ch, "burst");
-    const bodies = Array.from({ length: 6 }, () => randomBytes(5 << 20));
+    // More than one Durable Object RPC can carry (32 MiB) either way.
+    const bodies = Array.from({ length: 8 }, () => randomBytes(5 << 20));
     for (const b of bodies) ch.sendToQueue(q, b);
+    let ready = 0;
+    for (let i = 0; i < 300 && ready < bodies.length; i++) {
+      ready = (await ch.checkQueue(q)).messageCount;
+      if (ready < bodies.length) await sleep(20);
+    }
+    expect(ready).toBe(bodies.length);
     const consumed: Buffer[] = [];
     await ch.consume(q, (m) => {
       if (!m) return;
       consumed.push(m.content);
       ch.ack(m);
     });
-    await waitFor(() => consumed.length === bodies.length, "6 × 5 MB consumed", 30_000);
+    await waitFor(() => consumed.length === bodies.length, "8 × 5 MB consumed", 20_000);
     expect(consumed.map(sha)).toEqual(bodies.map(sha));
   });
 
-  it("binary bodies with every byte value survive the WebSocket client too", async () => {
+  it("a body over 16 MiB (RabbitMQ's max_message_size) closes the channel with 406; 16 MiB exactly is fine", async () => {
+    const conn = await connect();
+    const ch = await conn.createChannel();
+    const q = await freshQueue(ch, "maxsize");
+    const max = randomBytes(16 << 20);
+    ch.sendToQueue(q, max);
+    const got = await ch.get(q, { noAck: true });
+    expect(got && sha(got.content)).toBe(sha(max));
+    const closed = serverClose(ch);
+    ch.sendToQueue(q, Buffer.alloc((16 << 20) + 1));
+    expect(await closed).toBe(406);
+    const ch2 = await conn.createChannel();
+    expect((await ch2.checkQueue(q)).messageCount).toBe(0);
+  });
+
+  it("over WebSocket too: every byte value and the frame_max boundaries survive, with properties", async () => {
     const client = new AMQPWebSocketClient(warren.server.wsUrl, "/", "guest", "guest");
     const conn = await client.connect();
     try {
+      const frameMax = conn.frameMax;
+      expect(frameMax).toBeGreaterThanOrEqual(4096);
       const ch = await conn.channel();
-      const q = await ch.queue(uniqueName("ws-bin"));
-      const body = new Uint8Array(70_000).map((_, i) => i % 256);
-      await q.publish(body, { contentType: "application/octet-stream", headers: { k: "v", n: 5 } });
-      const got = await q.get({ noAck: true });
-      if (!got) throw new Error("basic.get found nothing");
-      expect(got.body && sha(got.body)).toBe(sha(body));
-      expect(got.properties.contentType).toBe("application/octet-stream");
-      expect(got.properties.headers).toEqual({ k: "v", n: 5 });
+      const { name: q } = await ch.queueDeclare(uniqueName("ws-bin"));
+      const bodies = [0, 1, frameMax - 8, frameMax - 7, 70_000, 1 << 20].map((n) => new Uint8Array(n).map((_, i) => (i * 7) % 256));
+      for (const [i, body] of bodies.entries()) {
+        await ch.basicPublish("", q, body, { contentType: "application/octet-stream", messageId: String(i), headers: { k: "v", n: i } });
+      }
+      for (const [i, body] of bodies.entries()) {
+        let got = await ch.basicGet(q, { noAck: true });
+        for (let t = 0; t < 100 && !got; t++) {
+          await sleep(10);
+          got = await ch.basicGet(q, { noAck: true });
+        }
+        if (!got) throw new Error(`basic.get found nothing for message ${i}`);
+        expect(got.properties.messageId).toBe(String(i));
+        expect(got.bodySize).toBe(body.length);
+        expect(sha(got.body ?? new Uint8Array(0)), `${body.length} B`).toBe(sha(body));
+        expect(got.properties.contentType).toBe("application/octet-stream");
+        expect(got.properties.headers).toEqual({ k: "v", n: i });
+      }
     } finally {
       await conn.close();
     }

@@ -26,8 +26,14 @@ export function replyCode(err: unknown): number | undefined {
  * Resolves with the reply code when the server closes `ch`. Listening also keeps amqplib
  * from rethrowing the 'error' event as an uncaught exception.
  */
-export function serverClose(ch: Channel | ConfirmChannel): Promise<number | undefined> {
-  return new Promise((resolve) => ch.once("error", (err: unknown) => resolve(replyCode(err))));
+export function serverClose(ch: Channel | ConfirmChannel, timeoutMs = 5000): Promise<number | undefined> {
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error("the server did not close the channel")), timeoutMs);
+    ch.once("error", (err: unknown) => {
+      clearTimeout(timer);
+      resolve(replyCode(err));
+    });
+  });
 }
 
 /** Runs `op` on a fresh channel expecting the server to close it; returns the reply code. */

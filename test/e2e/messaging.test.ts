@@ -1,7 +1,9 @@
-import amqp, { type Channel, type ChannelModel, type ConsumeMessage } from "amqplib";
+import amqp, { type Channel, type ChannelModel, type ConsumeMessage, type Message } from "amqplib";
 import { afterEach, describe, expect, it } from "vitest";
+import { table } from "../../src/amqp";
 import { useWarren } from "./harness";
-import { serverClose, sleep, uniqueName, waitFor } from "./messaging-helpers";
+import { channelErrorCode, replyCode, serverClose, sleep, uniqueName, waitFor } from "./messaging-helpers";
+import { RawClient } from "./raw-client";
 
 const warren = useWarren();
 const open: ChannelModel[] = [];
@@ -26,7 +28,13 @@ async function queueWith(ch: Channel, prefix: string, count = 0): Promise<string
 }
 
 /** Collects deliveries of one consumer; acks them at once when `ack` is set. */
-async function collect(ch: Channel, q: string, opts: { ack?: boolean; noAck?: boolean } = {}) {
+interface Collector {
+  got: ConsumeMessage[];
+  consumerTag: string;
+  bodies: () => string[];
+}
+
+async function collect(ch: Channel, q: string, opts: { ack?: boolean; noAck?: boolean } = {}): Promise<Collector> {
   const got: ConsumeMessage[] = [];
   const { consumerTag } = await ch.consume(
     q,
@@ -74,11 +82,60 @@ describe("work queues", () => {
     expect((await pub.checkQueue(q)).consumerCount).toBe(0);
   });
 
+  it("with requeues and consumers leaving midway, every message is acked exactly once", async () => {
+    const connA = await connect();
+    const connB = await connect();
+    const pub = await connA.createChannel();
+    const q = await queueWith(pub, "churn");
+    const acks = new Map<string, number>();
+    /** Per body: consumer:redelivered:deliveryTag of every delivery, to explain a duplicate. */
+    const trail = new Map<string, string[]>();
+    const leaving = new Set<string>();
+    let nacks = 0;
+    const start = async (conn: ChannelModel, name: string) => {
+      const ch = await conn.createChannel();
+      await ch.prefetch(20);
+      await ch.consume(q, (msg) => {
+        if (!msg) return;
+        const body = msg.content.toString();
+        trail.set(body, [...(trail.get(body) ?? []), `${name}:${msg.fields.redelivered}:${msg.fields.deliveryTag}`]);
+        // Once its close is under way a leaving consumer's deliveries go back to the queue.
+        if (leaving.has(name)) return;
+        // Every 7th message is refused once and must come back.
+        if (!msg.fields.redelivered && Number(body.slice(1)) % 7 === 0) {
+          nacks++;
+          ch.nack(msg, false, true);
+          return;
+        }
+        acks.set(body, (acks.get(body) ?? 0) + 1);
+        ch.ack(msg);
+      });
+      return ch;
+    };
+    await start(connA, "a1");
+    await start(connB, "b1");
+    // On the same connection as a1: their deliveries share the queue's RPCs to it.
+    const leavers = [await start(connA, "L0"), await start(connA, "L1"), await start(connA, "L2")];
+    for (let i = 0; i < 2000; i++) pub.sendToQueue(q, Buffer.from(`m${i}`));
+    for (const [i, ch] of leavers.entries()) {
+      await waitFor(() => acks.size >= 300 * (i + 1), `${300 * (i + 1)} acks`, 15_000);
+      leaving.add(`L${i}`);
+      await ch.close();
+    }
+    await waitFor(() => acks.size >= 2000, "2000 acks", 15_000);
+    await sleep(200);
+    expect(nacks).toBeGreaterThan(0);
+    const duplicates = [...acks].filter(([, n]) => n > 1).map(([b]) => `${b} ${trail.get(b)!.join(" ")}`);
+    expect(duplicates).toEqual([]);
+    expect(acks.size).toBe(2000);
+    expect((await pub.checkQueue(q)).messageCount).toBe(0);
+  }, 30_000);
+
   it("without prefetch, consumers receive in strict round-robin order", async () => {
     const conn = await connect();
     const pub = await conn.createChannel();
     const q = await queueWith(pub, "rr");
-    const consumers = [];
+    const consumers: Collector[] = [];
     for (let i = 0; i < 3; i++) consumers.push(await collect(await conn.createChannel(), q, { ack: true }));
     for (let i = 0; i < 30; i++) pub.sendToQueue(q, Buffer.from(`m${i}`));
     await waitFor(() => consumers.every((c) => c.got.length === 10), "10 deliveries each");
@@ -90,7 +147,7 @@ describe("work queues", () => {
     const pub = await conn.createChannel();
     const q = await queueWith(pub, "rr1");
     const chans: Channel[] = [];
-    const consumers = [];
+    const consumers: Collector[] = [];
     for (let i = 0; i < 3; i++) {
       const ch = await conn.createChannel();
       await ch.prefetch(1);
@@ -173,6 +230,35 @@ describe("prefetch", () => {
     expect(a.got.length).toBeLessThanOrEqual(2);
     expect(b.got.length).toBeLessThanOrEqual(2);
   });
+});
+
+describe("prefetch under load", () => {
+  it("raising the channel-wide (global) prefetch lets more deliveries in without any ack", async () => {
+    const conn = await connect();
+    const ch = await conn.createChannel();
+    const q = await queueWith(ch, "raise-global", 10);
+    await ch.prefetch(2, true);
+    const c = await collect(ch, q);
+    await waitFor(() => c.got.length >= 2, "2 deliveries");
+    await sleep(200);
+    expect(c.got.length).toBe(2);
+    await ch.prefetch(5, true);
+    await waitFor(() => c.got.length >= 5, "5 deliveries after raising the limit");
+    await sleep(200);
+    expect(c.got.length).toBe(5);
+  });
+
+  it("a shared global prefetch of 1 never stalls two busy consumers acking as they go", async () => {
+    const conn = await connect();
+    const ch = await conn.createChannel();
+    const q1 = await queueWith(ch, "stall-a", 300);
+    const q2 = await queueWith(ch, "stall-b", 300);
+    await ch.prefetch(1, true);
+    const a = await collect(ch, q1, { ack: true });
+    const b = await collect(ch, q2, { ack: true });
+    await waitFor(() => a.got.length === 300 && b.got.length === 300, "600 deliveries", 20_000);
+    expect(a.bodies()).toEqual([...Array(300).keys()].map((i) => `m${i}`));
+  }, 30_000);
 });
 
 describe("negative acknowledgements", () => {
@@ -264,6 +350,26 @@ describe("closing with unacked messages", () => {
     await sleep(100);
     expect(b.got.length).toBe(8);
     expect(b.bodies()).toEqual([...Array(8).keys()].map((i) => `m${i + 2}`));
+    expect(b.got.every((m) => m.fields.redelivered)).toBe(true);
+  });
+
+  it("a client that vanishes without closing (socket dropped) gives its unacked messages back", async () => {
+    const conn = await connect();
+    const ch = await conn.createChannel();
+    const q = await queueWith(ch, "dropped", 5);
+    const raw = await RawClient.open(warren.server.amqpPort!);
+    raw.send(1, { name: "channel.open", args: { outOfBand: "" } });
+    await raw.expect("channel.open-ok");
+    raw.send(1, {
+      name: "basic.consume",
+      args: { ticket: 0, queue: q, consumerTag: "", noLocal: false, noAck: false, exclusive: false, noWait: false, arguments: table({}) },
+    });
+    for (let i = 0; i < 5; i++) await raw.expect("basic.deliver");
+    expect((await ch.checkQueue(q)).messageCount).toBe(0);
+    raw.close();
+    const b = await collect(ch, q, { ack: true });
+    await waitFor(() => b.got.length === 5, "5 redeliveries");
+    expect(b.bodies()).toEqual(["m0", "m1", "m2", "m3", "m4"]);
     expect(b.got.every((m) => m.fields.redelivered)).toBe(true);
   });
 
@@ -370,17 +476,126 @@ describe("basic.get, recover, cancel", () => {
   });
 });
 
+describe("consumer rules", () => {
+  it("an exclusive consumer keeps others out (403), and cannot join a queue that has consumers", async () => {
+    const conn = await connect();
+    const ch = await conn.createChannel();
+    const q = await queueWith(ch, "excl-consumer");
+    const { consumerTag } = await ch.consume(q, () => undefined, { exclusive: true });
+    const other = await connect();
+    expect(await channelErrorCode(other, (c) => c.consume(q, () => undefined))).toBe(403);
+    await ch.cancel(consumerTag);
+    await ch.consume(q, () => undefined);
+    expect(await channelErrorCode(other, (c) => c.consume(q, () => undefined, { exclusive: true }))).toBe(403);
+  });
+
+  it("reusing a consumer tag on a channel is a 530 NOT_ALLOWED connection error", async () => {
+    const conn = await connect();
+    const closed = new Promise<unknown>((resolve) => conn.once("close", resolve));
+    const ch = await conn.createChannel();
+    ch.on("error", () => undefined);
+    const q = await queueWith(ch, "tag-reuse");
+    await ch.consume(q, () => undefined, { consumerTag: "same" });
+    await expect(ch.consume(q, () => undefined, { consumerTag: "same" })).rejects.toThrow();
+    expect(replyCode(await closed)).toBe(530);
+  });
+
+  it("cancelling an unknown consumer tag is answered with cancel-ok, not an error", async () => {
+    const conn = await connect();
+    const ch = await conn.createChannel();
+    const closed = serverClose(ch, 300).then(
+      (code) => `closed ${code}`,
+      () => "open",
+    );
+    await ch.cancel("never-existed");
+    expect(await closed).toBe("open");
+  });
+
+  it("deliveries carry the consumer tag, exchange and routing key they were published with", async () => {
+    const conn = await connect();
+    const ch = await conn.createChannel();
+    const q = await queueWith(ch, "fields");
+    await ch.bindQueue(q, "amq.topic", "a.*.c");
+    const c = await collect(ch, q, { ack: true });
+    ch.publish("amq.topic", "a.b.c", Buffer.from("t"));
+    ch.sendToQueue(q, Buffer.from("d"));
+    await waitFor(() => c.got.length === 2, "2 deliveries");
+    expect(c.got.map((m) => [m.fields.consumerTag, m.fields.exchange, m.fields.routingKey, m.fields.redelivered])).toEqual([
+      [c.consumerTag, "amq.topic", "a.b.c", false],
+      [c.consumerTag, "", q, false],
+    ]);
+    expect(c.got[1]!.fields.deliveryTag).toBe(c.got[0]!.fields.deliveryTag + 1);
+  });
+});
+
 describe("errors on acks", () => {
   it("acking an unknown delivery tag closes the channel with 406; the connection keeps working", async () => {
     const conn = await connect();
     const ch = await conn.createChannel();
     const closed = serverClose(ch);
     const q = await queueWith(ch, "badtag", 1);
-    ch.ack({ fields: { deliveryTag: 999 } } as ConsumeMessage);
+    const m0 = await ch.get(q);
+    if (!m0) throw new Error("basic.get found nothing");
+    ch.ack({ ...m0, fields: { ...m0.fields, deliveryTag: 999 } });
     expect(await closed).toBe(406);
     const ch2 = await conn.createChannel();
     const m = await ch2.get(q, { noAck: true });
     expect(m && m.content.toString()).toBe("m0");
+  });
+
+  it("ack multiple=true with a tag that is not outstanding closes the channel with 406 (as RabbitMQ)", async () => {
+    const conn = await connect();
+    const ch = await conn.createChannel();
+    const closed = serverClose(ch);
+    const q = await queueWith(ch, "multi-bad", 3);
+    const msgs: Message[] = [];
+    for (let i = 0; i < 3; i++) {
+      const m = await ch.get(q);
+      if (!m) throw new Error("basic.get found nothing");
+      msgs.push(m);
+    }
+    ch.ack(msgs[1]!);
+    // Tag 1 is still outstanding but tag 2 is not: RabbitMQ refuses, acking nothing.
+    ch.ack(msgs[1]!, true);
+    expect(await closed).toBe(406);
+    const ch2 = await conn.createChannel();
+    // Tags 1 and 3 were never acked, so the close gave them back.
+    expect((await ch2.checkQueue(q)).messageCount).toBe(2);
+  });
+
+  it("ack multiple=true with a tag beyond every delivery closes the channel with 406", async () => {
+    const conn = await connect();
+    const ch = await conn.createChannel();
+    const closed = serverClose(ch);
+    const q = await queueWith(ch, "multi-high", 1);
+    const m = await ch.get(q);
+    if (!m) throw new Error("basic.get found nothing");
+    ch.ack({ ...m, fields: { ...m.fields, deliveryTag: 99 } }, true);
+    expect(await closed).toBe(406);
+  });
+
+  it("basic.recover with requeue=false is refused with 540 NOT_IMPLEMENTED, as in RabbitMQ", async () => {
+    const raw = await RawClient.open(warren.server.amqpPort!);
+    try {
+      raw.send(1, { name: "channel.open", args: { outOfBand: "" } });
+      await raw.expect("channel.open-ok");
+      raw.send(1, { name: "basic.recover", args: { requeue: false } });
+      const close = await raw.expect("connection.close");
+      expect((close.method.args as { replyCode: number }).replyCode).toBe(540);
+    } finally {
+      raw.close();
+    }
+  });
+
+  it("ack multiple=true with tag 0 acks everything outstanding", async () => {
+    const conn = await connect();
+    const ch = await conn.createChannel();
+    const q = await queueWith(ch, "multi-zero", 3);
+    for (let i = 0; i < 3; i++) await ch.get(q);
+    ch.ackAll();
+    await ch.close();
+    const ch2 = await conn.createChannel();
+    expect((await ch2.checkQueue(q)).messageCount).toBe(0);
   });
 
   it("acking the same delivery twice closes the channel with 406", async () => {

@@ -236,12 +236,56 @@ describe("routing like RabbitMQ", () => {
     expect(await drain(ch, q)).toEqual(["direct-to-queue", "second"]);
   });
 
+  it("queue.bind with an empty queue and key binds the last declared queue under its own name", async () => {
+    const c = await openChannel(conn);
+    const { queue } = await c.assertQueue("", { exclusive: true });
+    await c.bindQueue("", "amq.direct", "");
+    c.publish("amq.direct", queue, Buffer.from("by-name"));
+    c.publish("amq.direct", "", Buffer.from("empty-key"));
+    await sync(c);
+    expect(await drain(c, queue)).toEqual(["by-name"]);
+    await c.unbindQueue("", "amq.direct", "");
+    c.publish("amq.direct", queue, Buffer.from("unbound"));
+    await sync(c);
+    expect(await drain(c, queue)).toEqual([]);
+    await c.close();
+  });
+
   it("a mandatory publish that routes nowhere comes back with basic.return 312", async () => {
     const returned = new Promise<{ replyCode: number; routingKey: string }>((resolve) =>
       ch.once("return", (m: { fields: { replyCode: number; routingKey: string } }) => resolve(m.fields)),
     );
     ch.publish("amq.direct", uid("nowhere"), Buffer.from("x"), { mandatory: true });
     expect((await returned).replyCode).toBe(312);
+  });
+});
+
+describe("routing to consumers", () => {
+  it("a topic exchange feeds consumers on another connection, each message once per queue", async () => {
+    const x = uid("consumed");
+    await ch.assertExchange(x, "topic", { durable: false });
+    const sub = await connect(url());
+    const subCh = await openChannel(sub);
+    const got = new Map<string, string[]>();
+    const done = new Promise<void>((resolve) => {
+      let left = 3 + 2; // "errors" gets 3 messages, "eu" gets 2
+      const consume = async (name: string, pattern: string) => {
+        const { queue } = await subCh.assertQueue("", { exclusive: true });
+        await subCh.bindQueue(queue, x, pattern);
+        got.set(name, []);
+        await subCh.consume(queue, (m) => {
+          if (!m) return;
+          got.get(name)!.push(m.content.toString());
+          if (--left === 0) resolve();
+        }, { noAck: true });
+      };
+      void consume("errors", "*.error").then(() => consume("eu", "eu.#")).then(() => {
+        for (const key of ["eu.error", "us.error", "eu.info", "us.info", "ap.error"]) ch.publish(x, key, Buffer.from(key));
+      });
+    });
+    await done;
+    expect(Object.fromEntries(got)).toEqual({ errors: ["eu.error", "us.error", "ap.error"], eu: ["eu.error", "eu.info"] });
+    await sub.close();
   });
 });
 
@@ -317,6 +361,22 @@ describe("exchange-to-exchange bindings", () => {
     const returned = new Promise<string>((resolve) => ch.once("return", (m: { content: Buffer }) => resolve(m.content.toString())));
     ch.publish(x, "k", Buffer.from("back"), { mandatory: true });
     expect(await returned).toBe("back");
+  });
+
+  it("an alternate-exchange loop and an exchange bound to itself terminate", async () => {
+    const [x, y] = [uid("ae-loop-x"), uid("ae-loop-y")];
+    await ch.assertExchange(x, "direct", { durable: false, alternateExchange: y });
+    await ch.assertExchange(y, "direct", { durable: false, alternateExchange: x });
+    await ch.bindExchange(x, x, "self");
+    const q = await tempQueue();
+    await ch.bindQueue(q, y, "to-y");
+    for (const key of ["nowhere", "to-y", "self"]) ch.publish(x, key, Buffer.from(key));
+    await sync(ch);
+    expect(await drain(ch, q)).toEqual(["to-y"]);
+    // Deleting an exchange bound to itself tidies both ends of that binding without hanging.
+    await ch.deleteExchange(x);
+    await ch.deleteExchange(y);
+    expect(await channelCloseCode(conn, (c) => c.checkExchange(x))).toBe(404);
   });
 
   it("an internal exchange refuses publishes (403) but routes through an exchange binding", async () => {

@@ -38,13 +38,20 @@ export async function sync(ch: Channel): Promise<void> {
   await ch.checkExchange("amq.direct");
 }
 
-/** Runs `action` on a fresh channel and resolves with the server's channel.close reply code. */
-export async function channelCloseCode(conn: ChannelModel, action: (ch: Channel) => unknown): Promise<number> {
+/**
+ * Runs `action` on a fresh channel and resolves with the server's channel.close reply code,
+ * or -1 if the channel is still open after `timeoutMs`.
+ */
+export async function channelCloseCode(conn: ChannelModel, action: (ch: Channel) => unknown, timeoutMs = 5000): Promise<number> {
   const ch = await conn.createChannel();
   const closed = new Promise<number>((resolve) => {
     let code = 0;
+    const timer = setTimeout(() => resolve(-1), timeoutMs);
     ch.on("error", (err: { code?: number }) => (code = err.code ?? 0));
-    ch.on("close", () => resolve(code));
+    ch.on("close", () => {
+      clearTimeout(timer);
+      resolve(code);
+    });
   });
   try {
     await action(ch);
@@ -54,12 +61,19 @@ export async function channelCloseCode(conn: ChannelModel, action: (ch: Channel)
   return closed;
 }
 
-/** Resolves with the connection.close reply code the server sends (amqplib answers close-ok). */
-export function connectionCloseCode(conn: ChannelModel): Promise<number> {
+/**
+ * Resolves with the connection.close reply code the server sends (amqplib answers close-ok),
+ * or -1 if the connection is still open after `timeoutMs`.
+ */
+export function connectionCloseCode(conn: ChannelModel, timeoutMs = 5000): Promise<number> {
   return new Promise((resolve) => {
     let code = 0;
+    const timer = setTimeout(() => resolve(-1), timeoutMs);
     conn.on("error", (err: { code?: number }) => (code = err.code ?? 0));
-    conn.on("close", () => resolve(code));
+    conn.on("close", () => {
+      clearTimeout(timer);
+      resolve(code);
+    });
   });
 }
 

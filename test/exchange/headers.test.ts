@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { A, D, F, I, S, T, V, b, checkCase, d, f, l, t, u, x } from './helpers';
 import type { RouteCase } from './helpers';
 import { headersMatch, validateHeadersBindingArgs } from '../../src/exchange/routing/headers';
-import type { FieldTable } from '../../src/exchange/routing/field-types';
+import type { FieldTable } from '../../src/amqp';
 
 // Semantics from rabbit_exchange_type_headers.erl (route/3, match/2,
 // match_x/2, match_all/3, match_any/3, validate_binding/2).
@@ -79,7 +79,10 @@ const cases: RouteCase[] = [
   one({ a: A(S('x'), I(1)) }, { a: A(S('x'), l(1n)) }, true, 'array deep equal'),
   one({ a: A(S('x'), I(1)) }, { a: A(I(1), S('x')) }, false, 'array order matters'),
   one({ a: A(S('x')) }, { a: A(S('x'), S('x')) }, false, 'array length differs'),
-  one({ t: F({ k: S('v'), n: I(2) }) }, { t: F({ n: d(2), k: S('v') }) }, true, 'table deep equal, any key order'),
+  one({ t: F({ k: S('v'), n: I(2) }) }, { t: F({ n: l(2n), k: S('v') }) }, true, 'table deep equal, any key order'),
+  // Nested values keep their type tags in RabbitMQ's terms: int and float differ there.
+  one({ t: F({ n: I(2) }) }, { t: F({ n: d(2) }) }, false, 'table: nested int vs double'),
+  one({ a: A(S('x')) }, { a: A(x(0x78)) }, false, 'array: nested string vs bytes'),
   one({ t: F({ k: S('v') }) }, { t: F({ k: S('v'), extra: V }) }, false, 'table extra key'),
 ];
 

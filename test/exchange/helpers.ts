@@ -1,6 +1,6 @@
 // Shared builders and a table-driven runner for the routing tests.
 import { expect } from 'vitest';
-import type { FieldTable, FieldValue } from '../../src/exchange/routing/field-types';
+import type { FieldTable, FieldValue } from '../../src/amqp';
 import { createRouter } from '../../src/exchange/routing/types';
 import type { Binding, ExchangeType, Router } from '../../src/exchange/routing/types';
 

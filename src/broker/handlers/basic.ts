@@ -7,10 +7,21 @@ import { methodOf, queueName } from "./context";
 
 const EMPTY = new Uint8Array(0);
 
+/**
+ * RabbitMQ's default max_message_size (16 MiB). It also keeps every message, with a batch of
+ * smaller ones, inside the 32 MiB a Durable Object RPC can carry.
+ */
+export const MAX_MESSAGE_SIZE = 16 << 20;
+
 export async function basicPublish(ch: Channel, command: Command): Promise<void> {
   const m = methodOf(command, "basic.publish");
   const { exchange, routingKey, mandatory, immediate } = m.args;
   if (immediate) throw connectionError(ReplyCode.NOT_IMPLEMENTED, "immediate=true", ...ids(m));
+  const size = command.body?.length ?? 0;
+  if (size > MAX_MESSAGE_SIZE) {
+    const text = `message size ${size} is larger than configured max size ${MAX_MESSAGE_SIZE}`;
+    throw channelError(ReplyCode.PRECONDITION_FAILED, text, ...ids(m));
+  }
   const props = command.properties ?? {};
   const user = ch.connection.username;
   if (props.userId !== undefined && props.userId !== user) {
@@ -40,7 +51,7 @@ export async function basicConsume(ch: Channel, command: Command): Promise<void>
   if (ch.consumers.has(tag)) {
     throw connectionError(ReplyCode.NOT_ALLOWED, `attempt to reuse consumer tag '${tag}'`, ...ids(m));
   }
-  ch.consumers.set(tag, { queue, noAck: a.noAck, ready: false, early: [] });
+  ch.consumers.set(tag, { queue, noAck: a.noAck, globalLimit: ch.consumerPrefetch === 0, ready: false, early: [] });
   ch.touched.add(queue);
   ch.connection.touchQueue(queue);
   const c = ch.connection;
@@ -113,17 +124,24 @@ export function basicReject(ch: Channel, command: Command): void {
   ch.settle(m.args.deliveryTag, false, m.args.requeue, ...ids(m));
 }
 
-export function basicQos(ch: Channel, command: Command): void {
+export async function basicQos(ch: Channel, command: Command): Promise<void> {
   const m = methodOf(command, "basic.qos");
   if (m.args.prefetchSize !== 0) {
     throw connectionError(ReplyCode.NOT_IMPLEMENTED, `prefetch_size!=0 (${m.args.prefetchSize})`, ...ids(m));
   }
-  if (m.args.global) ch.globalPrefetch = m.args.prefetchCount;
-  else ch.consumerPrefetch = m.args.prefetchCount;
+  // As in RabbitMQ, a per-consumer limit only applies to consumers created afterwards, while
+  // the channel-wide one changes at once for everybody.
+  if (!m.args.global) ch.consumerPrefetch = m.args.prefetchCount;
+  else if (m.args.prefetchCount !== ch.globalPrefetch) await ch.setGlobalPrefetch(m.args.prefetchCount);
   ch.connection.send(ch.id, { name: "basic.qos-ok", args: {} });
 }
 
 export function basicRecover(ch: Channel, command: Command): void {
+  const m = command.method;
+  // RabbitMQ only implements requeue=true (redelivery to the same consumer is not offered).
+  if ((m.name === "basic.recover" || m.name === "basic.recover-async") && !m.args.requeue) {
+    throw connectionError(ReplyCode.NOT_IMPLEMENTED, "requeue=false", ...ids(m));
+  }
   ch.recover();
-  if (command.method.name === "basic.recover") ch.connection.send(ch.id, { name: "basic.recover-ok", args: {} });
+  if (m.name === "basic.recover") ch.connection.send(ch.id, { name: "basic.recover-ok", args: {} });
 }

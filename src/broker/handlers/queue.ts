@@ -1,14 +1,14 @@
 import type { Channel } from "../channel";
-import type { Command } from "../../amqp";
-import { generatedName } from "../names";
+import type { AnyMethod, Command } from "../../amqp";
 import { methodOf, opsFor, queueName } from "./context";
 
 export async function queueDeclare(ch: Channel, command: Command): Promise<void> {
   const m = methodOf(command, "queue.declare");
   const a = m.args;
-  const name = a.queue === "" && !a.passive ? generatedName("amq.gen-") : queueName(ch, a.queue, m);
-  const counts = await opsFor(ch, m).declareQueue(
-    { name, durable: a.durable, exclusive: a.exclusive, autoDelete: a.autoDelete, arguments: a.arguments },
+  // A passive declare of "" means the last declared queue; an active one asks for a server-named queue.
+  const wanted = a.passive ? queueName(ch, a.queue, m) : a.queue;
+  const { name, ...counts } = await opsFor(ch, m).declareQueue(
+    { name: wanted, durable: a.durable, exclusive: a.exclusive, autoDelete: a.autoDelete, arguments: a.arguments },
     a.passive,
   );
   ch.lastQueue = name;
@@ -20,14 +20,14 @@ export async function queueDeclare(ch: Channel, command: Command): Promise<void>
 export async function queueBind(ch: Channel, command: Command): Promise<void> {
   const m = methodOf(command, "queue.bind");
   const a = m.args;
-  await opsFor(ch, m).bindQueue(queueName(ch, a.queue, m), a.exchange, a.routingKey, a.arguments);
+  await opsFor(ch, m).bindQueue(queueName(ch, a.queue, m), a.exchange, bindingKey(ch, a.queue, a.routingKey, m), a.arguments);
   if (!a.noWait) ch.connection.send(ch.id, { name: "queue.bind-ok", args: {} });
 }
 
 export async function queueUnbind(ch: Channel, command: Command): Promise<void> {
   const m = methodOf(command, "queue.unbind");
   const a = m.args;
-  await opsFor(ch, m).unbindQueue(queueName(ch, a.queue, m), a.exchange, a.routingKey, a.arguments);
+  await opsFor(ch, m).unbindQueue(queueName(ch, a.queue, m), a.exchange, bindingKey(ch, a.queue, a.routingKey, m), a.arguments);
   ch.connection.send(ch.id, { name: "queue.unbind-ok", args: {} });
 }
 
@@ -42,4 +42,9 @@ export async function queueDelete(ch: Channel, command: Command): Promise<void> 
   const a = m.args;
   const messageCount = await opsFor(ch, m).deleteQueue(queueName(ch, a.queue, m), a.ifUnused, a.ifEmpty);
   if (!a.noWait) ch.connection.send(ch.id, { name: "queue.delete-ok", args: { messageCount } });
+}
+
+/** RabbitMQ's other shortcut: with the queue name and the routing key both empty, the key is that queue's name too. */
+function bindingKey(ch: Channel, queue: string, routingKey: string, m: AnyMethod): string {
+  return queue === "" && routingKey === "" ? queueName(ch, "", m) : routingKey;
 }

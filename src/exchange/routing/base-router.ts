@@ -1,11 +1,11 @@
-import { fieldTableEquals } from './equality';
-import type { FieldTable } from './field-types';
+import { fieldTableEquals, type FieldTable } from '../../amqp';
 import type { Binding, Router } from './types';
 
 // Binding bookkeeping shared by every exchange type: identity is
 // (destination, routing key, arguments by value), as in RabbitMQ where the
-// binding record includes its arguments. Subclasses only maintain their
-// routing index through onAdd/onRemove.
+// binding record includes its arguments. Arguments compare with the codec's
+// equality (RabbitMQ's type classes), not the headers exchange's looser one.
+// Subclasses only maintain their routing index through onAdd/onRemove.
 export abstract class BaseRouter implements Router {
   /** (destination, routingKey) → stored bindings; usually one entry. */
   readonly #byPair = new Map<string, Binding[]>();

@@ -1,6 +1,6 @@
 import { BaseRouter } from './base-router';
 import { CountedSet } from './counted-set';
-import type { FieldTable } from './field-types';
+import type { FieldTable } from '../../amqp';
 import type { Binding } from './types';
 
 // Direct exchange: exact, case-sensitive routing-key equality ("" is a key

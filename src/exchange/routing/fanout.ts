@@ -1,6 +1,6 @@
 import { BaseRouter } from './base-router';
 import { CountedSet } from './counted-set';
-import type { FieldTable } from './field-types';
+import type { FieldTable } from '../../amqp';
 import type { Binding } from './types';
 
 // Fanout exchange: every bound destination, whatever the routing key.

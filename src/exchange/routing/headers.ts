@@ -1,6 +1,6 @@
 import { BaseRouter } from './base-router';
-import { fieldValueEquals } from './equality';
-import type { FieldTable, FieldValue } from './field-types';
+import { headerValueEquals } from './equality';
+import type { FieldTable, FieldValue } from '../../amqp';
 import type { Binding } from './types';
 
 // Headers exchange, following rabbit_exchange_type_headers.erl:
@@ -67,7 +67,7 @@ function entryMatches(key: string, want: FieldValue, headers: FieldTable): boole
   if (!Object.hasOwn(headers, key)) return false;
   if (want.type === 'V') return true; // presence only
   const got = headers[key];
-  return got !== undefined && fieldValueEquals(want, got);
+  return got !== undefined && headerValueEquals(want, got);
 }
 
 function matches(b: CompiledBinding, headers: FieldTable): boolean {

@@ -1,8 +1,7 @@
 // Public surface of the pure routing logic.
 export type { Binding, ExchangeType, Router } from './types';
 export { createRouter, isExchangeType } from './types';
-export type { FieldTable, FieldValue } from './field-types';
-export { fieldTableEquals, fieldValueEquals } from './equality';
+export { headerValueEquals } from './equality';
 export type { XMatch } from './headers';
 export { headersMatch, parseXMatch, validateHeadersBindingArgs, HeadersRouter } from './headers';
 export { DirectRouter } from './direct';

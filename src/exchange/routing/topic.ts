@@ -1,5 +1,5 @@
 import { BaseRouter } from './base-router';
-import type { FieldTable } from './field-types';
+import type { FieldTable } from '../../amqp';
 import { TopicTrie } from './topic-trie';
 import type { Binding } from './types';
 

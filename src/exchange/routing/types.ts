@@ -1,6 +1,6 @@
 import { DirectRouter } from './direct';
 import { FanoutRouter } from './fanout';
-import type { FieldTable } from './field-types';
+import type { FieldTable } from '../../amqp';
 import { HeadersRouter } from './headers';
 import { TopicRouter } from './topic';
 

@@ -1,0 +1,78 @@
+import { randomBytes } from "node:crypto";
+import { DatabaseSync, type SQLInputValue } from "node:sqlite";
+import { describe, expect, it } from "vitest";
+import { MessageStore } from "../../src/queue/message-store";
+import type { IncomingMessage } from "../../src/queue/types";
+
+/** Just enough of the Durable Object SqlStorage API, over node:sqlite, for MessageStore. */
+function sqlStorage(db: DatabaseSync): SqlStorage {
+  const exec = (query: string, ...bindings: unknown[]) => {
+    const stmt = db.prepare(query);
+    const args = bindings as SQLInputValue[];
+    const rows = /^\s*SELECT/i.test(query) ? stmt.all(...args) : (stmt.run(...args), []);
+    return { toArray: () => rows };
+  };
+  return { exec } as unknown as SqlStorage;
+}
+
+function message(body: Uint8Array): IncomingMessage {
+  return { exchange: "", routingKey: "q", header: new Uint8Array([0, 60, 0, 0]), body, persistent: true };
+}
+
+const count = (db: DatabaseSync, sql: string): number => Number(Object.values(db.prepare(sql).get()!)[0]);
+
+describe("MessageStore bodies over the SQLite row limit", () => {
+  it("splits a large body across rows of at most 1 MiB and reassembles it after a restart", () => {
+    const db = new DatabaseSync(":memory:");
+    const store = new MessageStore(sqlStorage(db));
+    const big = randomBytes(3.5 * 2 ** 20);
+    const small = randomBytes(100);
+    const exact = randomBytes(2 ** 20);
+    store.append([message(small), message(big), message(exact)], () => false);
+    expect(count(db, "SELECT MAX(LENGTH(body)) FROM messages")).toBeLessThanOrEqual(2 ** 20);
+    expect(count(db, "SELECT MAX(LENGTH(data)) FROM message_chunks")).toBeLessThanOrEqual(2 ** 20);
+    expect(count(db, "SELECT COUNT(*) FROM message_chunks")).toBe(3);
+
+    const restarted = new MessageStore(sqlStorage(db));
+    restarted.load();
+    const bodies = [restarted.shift(), restarted.shift(), restarted.shift()].map((m) => Buffer.from(m!.body));
+    expect(bodies[0]!.equals(small)).toBe(true);
+    expect(bodies[1]!.equals(big)).toBe(true);
+    expect(bodies[2]!.equals(exact)).toBe(true);
+  });
+
+  it("removing or clearing messages deletes their extra rows too", () => {
+    const db = new DatabaseSync(":memory:");
+    const store = new MessageStore(sqlStorage(db));
+    store.append([message(randomBytes(2.5 * 2 ** 20)), message(randomBytes(10)), message(randomBytes(1.5 * 2 ** 20))], () => false);
+    const first = store.shift()!;
+    store.remove([first]);
+    expect(count(db, "SELECT COUNT(*) FROM message_chunks")).toBe(1);
+    expect(count(db, "SELECT COUNT(*) FROM messages")).toBe(2);
+
+    // After a restart the store still knows which messages have extra rows.
+    const restarted = new MessageStore(sqlStorage(db));
+    restarted.load();
+    const [a, b] = [restarted.shift()!, restarted.shift()!];
+    restarted.remove([a, b]);
+    expect(count(db, "SELECT COUNT(*) FROM message_chunks")).toBe(0);
+    expect(count(db, "SELECT COUNT(*) FROM messages")).toBe(0);
+
+    restarted.append([message(randomBytes(3 * 2 ** 20))], () => false);
+    restarted.clear();
+    expect(count(db, "SELECT COUNT(*) FROM message_chunks")).toBe(0);
+  });
+
+  it("a message first kept only in memory is split when it is written later", () => {
+    const db = new DatabaseSync(":memory:");
+    const store = new MessageStore(sqlStorage(db));
+    const big = randomBytes(2 * 2 ** 20 + 5);
+    store.append([message(big)], () => true);
+    expect(count(db, "SELECT COUNT(*) FROM messages")).toBe(0);
+    store.persistReady();
+    expect(count(db, "SELECT COUNT(*) FROM message_chunks")).toBe(2);
+    const restarted = new MessageStore(sqlStorage(db));
+    restarted.load();
+    expect(Buffer.from(restarted.shift()!.body).equals(big)).toBe(true);
+  });
+});

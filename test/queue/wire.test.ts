@@ -1,0 +1,30 @@
+import { describe, expect, it } from "vitest";
+import { decodeDeliveries, decodePublishBatch, encodeDeliveries, encodePublishBatch } from "../../src/queue/wire";
+import type { Delivery, IncomingMessage } from "../../src/queue/types";
+
+const bytes = (...b: number[]) => new Uint8Array(b);
+
+describe("RPC batch wire format", () => {
+  it("round-trips a publish batch, including empty and non-ASCII fields", () => {
+    const messages: IncomingMessage[] = [
+      { exchange: "", routingKey: "q", header: bytes(0, 60, 0, 0), body: new Uint8Array(0), persistent: false },
+      { exchange: "ëxchänge", routingKey: "a.b.ç", header: bytes(1, 2, 3), body: new Uint8Array(70_000).fill(7), persistent: true },
+    ];
+    const encoded = encodePublishBatch(messages);
+    expect(encoded.byteLength).toBe(encoded.buffer.byteLength);
+    expect(decodePublishBatch(encoded)).toEqual(messages);
+  });
+
+  it("round-trips deliveries with flags and large sequence numbers", () => {
+    const deliveries: Delivery[] = [
+      { queue: "jobs", seq: 1, channel: 1, consumerTag: "amq.ctag-x", noAck: true, redelivered: false, exchange: "", routingKey: "jobs", header: bytes(9), body: bytes(1, 2) },
+      { queue: "jobs", seq: 2 ** 40 + 3, channel: 65535, consumerTag: "c2", noAck: false, redelivered: true, exchange: "amq.direct", routingKey: "k", header: bytes(), body: bytes() },
+    ];
+    expect(decodeDeliveries(encodeDeliveries("jobs", deliveries))).toEqual(deliveries);
+  });
+
+  it("encodes an empty batch", () => {
+    expect(decodePublishBatch(encodePublishBatch([]))).toEqual([]);
+    expect(decodeDeliveries(encodeDeliveries("q", []))).toEqual([]);
+  });
+});
