@@ -2,7 +2,8 @@ import { DurableObject } from "cloudflare:workers";
 import type { Env } from "../env";
 import { Connection, DEFAULT_LIMITS } from "./connection";
 import { WorkerBroker } from "./worker-broker";
-import type { DeliverResult, Delivery } from "../queue/types";
+import type { DeliverResult } from "../queue/types";
+import { decodeDeliveries } from "../queue/wire";
 
 /**
  * One Durable Object per AMQP connection. It terminates the WebSocket, runs the
@@ -52,9 +53,9 @@ export class ConnectionDO extends DurableObject<Env> {
   }
 
   /** Queue DOs push batches of deliveries here. */
-  async deliver(deliveries: Delivery[]): Promise<DeliverResult> {
+  async deliver(batch: Uint8Array): Promise<DeliverResult> {
     if (!this.connection) return { gone: true, refused: [], paused: [] };
-    return this.connection.deliver(deliveries);
+    return this.connection.deliver(decodeDeliveries(batch));
   }
 
   async consumerCancelled(channel: number, tag: string, _queue: string): Promise<void> {

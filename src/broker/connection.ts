@@ -63,7 +63,9 @@ export class Connection {
   private state: State = "header";
   private headerBytes = new Uint8Array(0);
   private readonly reader: FrameReader;
-  private readonly assembler = new CommandAssembler();
+  // Bodies over 16 MiB are refused with 406 once assembled (basic.publish); this caps the memory
+  // one connection can make us hold before that check runs.
+  private readonly assembler = new CommandAssembler({ maxBodySize: 128 << 20 });
   private pending: Command[] = [];
   private pumping = false;
   private flushScheduled = false;
@@ -428,7 +430,10 @@ export class Connection {
     this.channels.clear();
     const vhost = this.vhost;
     if (vhost !== "") {
-      await Promise.allSettled([...this.queuesTouched].map((q) => this.broker.queue(vhost, q).releaseConnection(this.id)));
+      await Promise.allSettled([
+        ...[...this.queuesTouched].map((q) => this.broker.queue(vhost, q).releaseConnection(this.id)),
+        ...this.routes.cachedExchanges().map((x) => this.broker.exchange(vhost, x).unsubscribe(this.id)),
+      ]);
     }
     await this.onClosed?.();
   }

@@ -26,6 +26,11 @@ export class RouteCache {
     private readonly subscriber: string,
   ) {}
 
+  /** Exchanges this connection may be subscribed to (to unsubscribe when it closes). */
+  cachedExchanges(): string[] {
+    return [...this.compiled.keys()];
+  }
+
   invalidate(name: string): void {
     this.generation++;
     this.compiled.delete(name);

@@ -7,7 +7,8 @@ import { tableFromBytes, tableKey, tableToBytes } from "../broker/table-bytes";
 import { ConsumerList, type Consumer } from "./consumers";
 import { checkEquivalent, lockedText } from "./declaration";
 import { MessageStore } from "./message-store";
-import type { ConsumeOptions, DeliverResult, Delivery, IncomingMessage, QueueBinding, QueueDecl, QueuedMessage } from "./types";
+import { decodePublishBatch, encodeDeliveries } from "./wire";
+import type { ConsumeOptions, DeliverResult, Delivery, QueueBinding, QueueDecl, QueuedMessage } from "./types";
 
 interface DeclRow extends Record<string, SqlStorageValue> {
   vhost: string;
@@ -139,9 +140,10 @@ export class QueueDO extends DurableObject<Env> {
   }
 
   /** Stores a batch of messages; false when the queue does not exist (so they are unroutable). */
-  async publish(messages: IncomingMessage[]): Promise<boolean> {
+  async publish(batch: Uint8Array): Promise<boolean> {
     const decl = this.decl;
     if (!decl) return false;
+    const messages = decodePublishBatch(batch);
     // With nothing waiting and a no-ack consumer free, messages may skip the disk entirely;
     // persistent messages for a durable queue never do, so a confirm still means "on disk".
     const direct = this.store.noneStored && this.consumers.hasNoAckCapacity();
@@ -370,7 +372,7 @@ export class QueueDO extends DurableObject<Env> {
     const sentAt = this.resumes;
     const incarnation = this.incarnation;
     try {
-      result = await this.connection(connId).deliver(deliveries);
+      result = await this.connection(connId).deliver(encodeDeliveries(this.decl?.name ?? "", deliveries));
     } catch {
       result = { gone: true, refused: [], paused: [] };
     }

@@ -33,14 +33,9 @@ export async function basicPublish(ch: Channel, command: Command): Promise<void>
   }
   const queues = await ch.connection.routes.route(exchange, routingKey, props.headers);
   const seq = ch.confirm ? ++ch.publishSeq : 0;
-  const header = own(command.header ?? EMPTY);
-  const body = own(command.body ?? EMPTY);
+  const header = command.header ?? EMPTY;
+  const body = command.body ?? EMPTY;
   ch.addPublish({ seq, queues, mandatory, message: { exchange, routingKey, header, body, persistent: props.deliveryMode === 2 } });
-}
-
-// A view into the socket's receive buffer would drag the whole buffer through every RPC.
-function own(bytes: Uint8Array): Uint8Array {
-  return bytes.byteOffset === 0 && bytes.byteLength === bytes.buffer.byteLength ? bytes : bytes.slice();
 }
 
 export async function basicConsume(ch: Channel, command: Command): Promise<void> {
