@@ -80,33 +80,61 @@ export class MessageStore {
    * writes them only if they do not leave at once for a no-ack consumer (see persist()).
    */
   append(messages: readonly IncomingMessage[], mayDefer: (m: IncomingMessage) => boolean): void {
+    const now: QueuedMessage[] = [];
     for (const m of messages) {
       const q: QueuedMessage = { ...m, seq: this.nextSeq++, redelivered: false, stored: false };
       if (mayDefer(m)) this.deferred++;
-      else {
-        this.write(q);
-        this.readyStored++;
-      }
+      else now.push(q);
       this.ready.push(q);
     }
+    this.writeMany(now);
+    this.readyStored += now.length;
   }
 
   /** Writes messages that so far lived only in memory. */
   persist(messages: Iterable<QueuedMessage>): void {
-    for (const m of messages) if (!m.stored) this.write(m);
+    const pending: QueuedMessage[] = [];
+    for (const m of messages) if (!m.stored) pending.push(m);
+    this.writeMany(pending);
   }
 
   /** Writes every ready message still only in memory (nobody took them at once). */
   persistReady(): void {
     if (this.deferred === 0) return;
     this.deferred = 0;
+    const pending: QueuedMessage[] = [];
     for (let i = this.head; i < this.ready.length; i++) {
       const m = this.ready[i]!;
-      if (!m.stored) {
+      if (!m.stored) pending.push(m);
+    }
+    this.writeMany(pending);
+    this.readyStored += pending.length;
+  }
+
+  /** Small messages go in multi-row INSERTs (fewer statements); large ones one by one. */
+  private writeMany(messages: readonly QueuedMessage[]): void {
+    let rows: QueuedMessage[] = [];
+    for (const m of messages) {
+      if (m.body.length > CHUNK) {
         this.write(m);
-        this.readyStored++;
+        continue;
+      }
+      rows.push(m);
+      if (rows.length === ROWS_PER_INSERT) {
+        this.insertRows(rows);
+        rows = [];
       }
     }
+    if (rows.length > 0) this.insertRows(rows);
+  }
+
+  private insertRows(rows: readonly QueuedMessage[]): void {
+    const params: (string | number | Uint8Array)[] = [];
+    for (const m of rows) {
+      params.push(m.seq, m.exchange, m.routingKey, m.header, m.body, m.redelivered ? 1 : 0);
+      m.stored = true;
+    }
+    this.sql.exec(insertSql(rows.length), ...params);
   }
 
   private write(m: QueuedMessage): void {
@@ -196,15 +224,29 @@ export class MessageStore {
   remove(messages: readonly QueuedMessage[]): void {
     const seqs: number[] = [];
     for (const m of messages) if (m.stored) seqs.push(m.seq);
-    for (let i = 0; i < seqs.length; i += 100) {
-      const chunk = seqs.slice(i, i + 100);
-      this.sql.exec(`DELETE FROM messages WHERE seq IN (${chunk.map(() => "?").join(",")})`, ...chunk);
-    }
+    this.bySeq("DELETE FROM messages", seqs);
     if (this.chunked.size === 0) return;
-    const split = seqs.filter((seq) => this.chunked.delete(seq));
-    for (let i = 0; i < split.length; i += 100) {
-      const chunk = split.slice(i, i + 100);
-      this.sql.exec(`DELETE FROM message_chunks WHERE seq IN (${chunk.map(() => "?").join(",")})`, ...chunk);
+    this.bySeq("DELETE FROM message_chunks", seqs.filter((seq) => this.chunked.delete(seq)));
+  }
+
+  /**
+   * Runs `statement WHERE …` for these seqs: acks mostly come in order, so contiguous runs
+   * become one BETWEEN; the rest go in IN lists (DO SQLite allows 100 bound parameters).
+   */
+  private bySeq(statement: string, seqs: readonly number[]): void {
+    if (seqs.length === 0) return;
+    const sorted = [...seqs].sort((a, b) => a - b);
+    const singles: number[] = [];
+    for (let i = 0; i < sorted.length; ) {
+      let j = i;
+      while (j + 1 < sorted.length && sorted[j + 1] === sorted[j]! + 1) j++;
+      if (j - i >= 2) this.sql.exec(`${statement} WHERE seq BETWEEN ? AND ?`, sorted[i]!, sorted[j]!);
+      else for (let k = i; k <= j; k++) singles.push(sorted[k]!);
+      i = j + 1;
+    }
+    for (let i = 0; i < singles.length; i += 100) {
+      const chunk = singles.slice(i, i + 100);
+      this.sql.exec(`${statement} WHERE seq IN (${chunk.map(() => "?").join(",")})`, ...chunk);
     }
   }
 
@@ -228,10 +270,7 @@ export class MessageStore {
   }
 
   private updateRedelivered(seqs: number[]): void {
-    for (let i = 0; i < seqs.length; i += 100) {
-      const chunk = seqs.slice(i, i + 100);
-      this.sql.exec(`UPDATE messages SET redelivered = 1 WHERE seq IN (${chunk.map(() => "?").join(",")})`, ...chunk);
-    }
+    this.bySeq("UPDATE messages SET redelivered = 1", seqs);
   }
 }
 
@@ -243,4 +282,18 @@ function concat(parts: readonly Uint8Array[]): Uint8Array {
     off += p.length;
   }
   return out;
+}
+
+/** Six bound parameters a row; DO SQLite allows 100 per statement. */
+const ROWS_PER_INSERT = 16;
+const insertStatements = new Map<number, string>();
+
+function insertSql(rows: number): string {
+  let sql = insertStatements.get(rows);
+  if (!sql) {
+    const values = Array.from({ length: rows }, () => "(?, ?, ?, ?, ?, ?)").join(", ");
+    sql = `INSERT INTO messages (seq, exchange, routing_key, header, body, redelivered) VALUES ${values}`;
+    insertStatements.set(rows, sql);
+  }
+  return sql;
 }

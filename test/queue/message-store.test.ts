@@ -76,3 +76,29 @@ describe("MessageStore bodies over the SQLite row limit", () => {
     expect(Buffer.from(restarted.shift()!.body).equals(big)).toBe(true);
   });
 });
+
+describe("MessageStore batched statements", () => {
+  it("writes many small messages in multi-row inserts and reads them back in order", () => {
+    const db = new DatabaseSync(":memory:");
+    const store = new MessageStore(sqlStorage(db));
+    const bodies = Array.from({ length: 37 }, (_, i) => new Uint8Array([i]));
+    store.append(bodies.map(message), () => false);
+    const restarted = new MessageStore(sqlStorage(db));
+    restarted.load();
+    const got = Array.from({ length: 37 }, () => restarted.shift()!.body[0]);
+    expect(got).toEqual(bodies.map((b) => b[0]));
+  });
+
+  it("removes exactly the given messages, contiguous runs and scattered ones alike", () => {
+    const db = new DatabaseSync(":memory:");
+    const store = new MessageStore(sqlStorage(db));
+    store.append(Array.from({ length: 300 }, () => message(new Uint8Array([1]))), () => false);
+    const all = Array.from({ length: 300 }, () => store.shift()!);
+    // seqs 1..300: remove a run (10..150), pairs (200, 201), and scattered odd ones above 250.
+    const gone = all.filter((m) => (m.seq >= 10 && m.seq <= 150) || m.seq === 200 || m.seq === 201 || (m.seq > 250 && m.seq % 2 === 1));
+    store.remove(gone);
+    const left = db.prepare("SELECT seq FROM messages ORDER BY seq").all().map((r) => Number(r["seq"]));
+    const expected = all.map((m) => m.seq).filter((seq) => !gone.some((g) => g.seq === seq));
+    expect(left).toEqual(expected);
+  });
+});
