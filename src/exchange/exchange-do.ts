@@ -3,6 +3,7 @@ import { ReplyCode, type FieldTable } from "../amqp";
 import type { Env } from "../env";
 import { describeExchange, destinationKey, entityKey, parseDestination } from "../broker/names";
 import { fail, ok, type RpcResult } from "../broker/rpc-result";
+import { recordBindingRow } from "../broker/binding-rows";
 import { tableFromBytes, tableKey, tableToBytes } from "../broker/table-bytes";
 import {
   checkEquivalent,
@@ -157,18 +158,7 @@ export class ExchangeDO extends DurableObject<Env> {
   /** Records (or forgets) an exchange-to-exchange binding that has this exchange as destination. */
   async inbound(vhost: string, name: string, b: StoredBinding, add: boolean): Promise<RpcResult<void>> {
     if (add && !this.current(vhost, name)) return fail(ReplyCode.NOT_FOUND, `no ${describeExchange(vhost, name)}`);
-    const key = tableKey(b.arguments);
-    if (add) {
-      this.sql.exec(
-        "INSERT OR IGNORE INTO inbound (source, routing_key, args_key, arguments) VALUES (?, ?, ?, ?)",
-        b.destination,
-        b.routingKey,
-        key,
-        tableToBytes(b.arguments),
-      );
-    } else {
-      this.sql.exec("DELETE FROM inbound WHERE source = ? AND routing_key = ? AND args_key = ?", b.destination, b.routingKey, key);
-    }
+    recordBindingRow(this.sql, "inbound", "source", { peer: b.destination, routingKey: b.routingKey, arguments: b.arguments }, add);
     return ok(undefined);
   }
 

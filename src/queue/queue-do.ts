@@ -3,7 +3,8 @@ import { ReplyCode } from "../amqp";
 import type { Env } from "../env";
 import { describeQueue, destinationKey, entityKey } from "../broker/names";
 import { fail, ok, type RpcResult } from "../broker/rpc-result";
-import { tableFromBytes, tableKey, tableToBytes } from "../broker/table-bytes";
+import { recordBindingRow } from "../broker/binding-rows";
+import { tableFromBytes, tableToBytes } from "../broker/table-bytes";
 import { ConsumerList, type Consumer } from "./consumers";
 import { checkEquivalent, lockedText } from "./declaration";
 import { MessageStore } from "./message-store";
@@ -156,18 +157,7 @@ export class QueueDO extends DurableObject<Env> {
 
   /** Records a binding that points at this queue (so deleting the queue can remove it). */
   async recordBinding(b: QueueBinding, add: boolean): Promise<void> {
-    const key = tableKey(b.arguments);
-    if (add) {
-      this.sql.exec(
-        "INSERT OR IGNORE INTO bindings (exchange, routing_key, args_key, arguments) VALUES (?, ?, ?, ?)",
-        b.exchange,
-        b.routingKey,
-        key,
-        tableToBytes(b.arguments),
-      );
-    } else {
-      this.sql.exec("DELETE FROM bindings WHERE exchange = ? AND routing_key = ? AND args_key = ?", b.exchange, b.routingKey, key);
-    }
+    recordBindingRow(this.sql, "bindings", "exchange", { peer: b.exchange, routingKey: b.routingKey, arguments: b.arguments }, add);
   }
 
   async consume(connId: string, channel: number, tag: string, options: ConsumeOptions): Promise<RpcResult<void>> {

@@ -1,25 +1,14 @@
 import { createHash, randomBytes } from "node:crypto";
-import amqp, { type Channel, type ChannelModel, type ConsumeMessage, type Options } from "amqplib";
+import { type Channel, type ConsumeMessage, type Options } from "amqplib";
 import { AMQPWebSocketClient } from "@cloudamqp/amqp-client";
-import { afterEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { FrameWriter, encodeContentHeader, table, type BasicProperties } from "../../src/amqp";
 import { useWarren } from "./harness";
-import { serverClose, sleep, uniqueName, waitFor } from "./messaging-helpers";
+import { serverClose, sleep, uniqueName, waitFor, amqpConnections } from "./messaging-helpers";
 import { RawClient } from "./raw-client";
 
 const warren = useWarren();
-const open: ChannelModel[] = [];
-
-async function connect(): Promise<ChannelModel> {
-  const conn = await amqp.connect(warren.server.amqpUrl!);
-  conn.on("error", () => undefined);
-  open.push(conn);
-  return conn;
-}
-
-afterEach(async () => {
-  await Promise.allSettled(open.splice(0).map((c) => c.close()));
-});
+const connect = amqpConnections(() => warren.server.amqpUrl!);
 
 const sha = (b: Uint8Array): string => createHash("sha256").update(b).digest("hex");
 

@@ -1,5 +1,6 @@
 import { randomUUID } from "node:crypto";
-import type { Channel, ChannelModel, ConfirmChannel } from "amqplib";
+import amqp, { type Channel, type ChannelModel, type ConfirmChannel } from "amqplib";
+import { afterEach } from "vitest";
 
 export const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -71,4 +72,18 @@ export async function waitQueueExists(conn: ChannelModel, queue: string, exists:
     if (Date.now() > deadline) throw new Error(`queue '${queue}' ${exists ? "never appeared" : "still exists"}`);
     await sleep(20);
   }
+}
+
+/** A connect() for the calling test file; every connection it made is closed after each test. */
+export function amqpConnections(url: () => string): () => Promise<ChannelModel> {
+  const open: ChannelModel[] = [];
+  afterEach(async () => {
+    await Promise.allSettled(open.splice(0).map((c) => c.close()));
+  });
+  return async () => {
+    const conn = await amqp.connect(url());
+    conn.on("error", () => undefined);
+    open.push(conn);
+    return conn;
+  };
 }

@@ -1,21 +1,10 @@
-import amqp, { type ChannelModel, type ConsumeMessage } from "amqplib";
-import { afterEach, describe, expect, it } from "vitest";
+import { type ConsumeMessage } from "amqplib";
+import { describe, expect, it } from "vitest";
 import { useWarren } from "./harness";
-import { channelErrorCode, queueExists, serverClose, sleep, uniqueName, waitFor, waitQueueExists } from "./messaging-helpers";
+import { channelErrorCode, queueExists, serverClose, sleep, uniqueName, waitFor, waitQueueExists, amqpConnections } from "./messaging-helpers";
 
 const warren = useWarren();
-const open: ChannelModel[] = [];
-
-async function connect(): Promise<ChannelModel> {
-  const conn = await amqp.connect(warren.server.amqpUrl!);
-  conn.on("error", () => undefined);
-  open.push(conn);
-  return conn;
-}
-
-afterEach(async () => {
-  await Promise.allSettled(open.splice(0).map((c) => c.close()));
-});
+const connect = amqpConnections(() => warren.server.amqpUrl!);
 
 describe("queue.declare", () => {
   it("an empty name gets a server-generated amq.gen- name", async () => {
@@ -84,7 +73,6 @@ describe("queue.declare", () => {
     await ch.consume(queue, () => undefined);
     expect(await queueExists(owner, queue)).toBe(true);
     await owner.close();
-    open.splice(open.indexOf(owner), 1);
     await waitQueueExists(other, queue, false);
     // The name is free again: another connection may declare it.
     const ch2 = await other.createChannel();

@@ -1,23 +1,12 @@
-import amqp, { type Channel, type ChannelModel, type ConsumeMessage, type Message } from "amqplib";
-import { afterEach, describe, expect, it } from "vitest";
+import { type Channel, type ChannelModel, type ConsumeMessage, type Message } from "amqplib";
+import { describe, expect, it } from "vitest";
 import { table } from "../../src/amqp";
 import { useWarren } from "./harness";
-import { channelErrorCode, replyCode, serverClose, sleep, uniqueName, waitFor } from "./messaging-helpers";
+import { channelErrorCode, replyCode, serverClose, sleep, uniqueName, waitFor, amqpConnections } from "./messaging-helpers";
 import { RawClient } from "./raw-client";
 
 const warren = useWarren();
-const open: ChannelModel[] = [];
-
-async function connect(): Promise<ChannelModel> {
-  const conn = await amqp.connect(warren.server.amqpUrl!);
-  conn.on("error", () => undefined);
-  open.push(conn);
-  return conn;
-}
-
-afterEach(async () => {
-  await Promise.allSettled(open.splice(0).map((c) => c.close()));
-});
+const connect = amqpConnections(() => warren.server.amqpUrl!);
 
 /** A fresh queue on `ch`; messages named m0..m{n-1} are put in it when `count` is given. */
 async function queueWith(ch: Channel, prefix: string, count = 0): Promise<string> {
