@@ -76,7 +76,18 @@ export class Channel {
     return this.state === "open";
   }
 
-  async handle(command: Command): Promise<void> {
+  /** Runs the method's handler; synchronous handlers (ack, most publishes) return no promise. */
+  handle(command: Command): void | Promise<void> {
+    const m = command.method;
+    if (this.state === "open" && m.name.startsWith("channel.") === false) {
+      const handler = HANDLERS[m.name];
+      if (!handler) throw channelError(ReplyCode.NOT_IMPLEMENTED, `${m.name} is not implemented`, ...ids(m));
+      return handler(this, command);
+    }
+    return this.handleChannelClass(command);
+  }
+
+  private async handleChannelClass(command: Command): Promise<void> {
     const m = command.method;
     if (this.state === "closing") {
       // Spec 4.2.5: after channel.close only close-ok (or a crossing close) is meaningful.
@@ -100,11 +111,8 @@ export class Channel {
         this.connection.send(this.id, { name: "channel.flow-ok", args: { active: m.args.active } });
         if (this.flowActive) await this.resumePaused();
         return;
-      default: {
-        const handler = HANDLERS[m.name];
-        if (!handler) throw channelError(ReplyCode.NOT_IMPLEMENTED, `${m.name} is not implemented`, ...ids(m));
-        await handler(this, command);
-      }
+      default:
+        throw channelError(ReplyCode.NOT_IMPLEMENTED, `${m.name} is not implemented`, ...ids(m));
     }
   }
 

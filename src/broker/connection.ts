@@ -221,7 +221,8 @@ export class Connection {
           // Gathered publishes and acks must land before anything that could observe them.
           if (!BATCHED.has(command.method.name)) await this.endOfBatch();
           try {
-            await this.dispatch(command);
+            const pending = this.dispatch(command);
+            if (pending) await pending;
           } catch (err) {
             this.fail(err, command.channel);
           }
@@ -244,7 +245,7 @@ export class Connection {
     }
   }
 
-  private async dispatch(command: Command): Promise<void> {
+  private dispatch(command: Command): void | Promise<void> {
     const m = command.method;
     if (this.state === "closing") {
       // After sending connection.close only close and close-ok matter (spec 4.2.7).
@@ -273,7 +274,7 @@ export class Connection {
     if (!channel) {
       throw connectionError(ReplyCode.CHANNEL_ERROR, `expected 'channel.open' on channel ${command.channel}`, ...ids(m));
     }
-    await channel.handle(command);
+    return channel.handle(command);
   }
 
   private async dispatchConnection(m: AnyMethod): Promise<void> {

@@ -13,7 +13,7 @@ const EMPTY = new Uint8Array(0);
  */
 export const MAX_MESSAGE_SIZE = 16 << 20;
 
-export async function basicPublish(ch: Channel, command: Command): Promise<void> {
+export function basicPublish(ch: Channel, command: Command): void | Promise<void> {
   const m = methodOf(command, "basic.publish");
   const { exchange, routingKey, mandatory, immediate } = m.args;
   if (immediate) throw connectionError(ReplyCode.NOT_IMPLEMENTED, "immediate=true", ...ids(m));
@@ -31,11 +31,16 @@ export async function basicPublish(ch: Channel, command: Command): Promise<void>
       ...ids(m),
     );
   }
-  const queues = await ch.connection.routes.route(exchange, routingKey, props.headers);
-  const seq = ch.confirm ? ++ch.publishSeq : 0;
-  const header = command.header ?? EMPTY;
-  const body = command.body ?? EMPTY;
-  ch.addPublish({ seq, queues, mandatory, message: { exchange, routingKey, header, body, persistent: props.deliveryMode === 2 } });
+  const message = {
+    exchange,
+    routingKey,
+    header: command.header ?? EMPTY,
+    body: command.body ?? EMPTY,
+    persistent: props.deliveryMode === 2,
+  };
+  const add = (queues: string[]) => ch.addPublish({ seq: ch.confirm ? ++ch.publishSeq : 0, queues, mandatory, message });
+  const queues = ch.connection.routes.route(exchange, routingKey, props.headers);
+  return Array.isArray(queues) ? add(queues) : queues.then(add);
 }
 
 export async function basicConsume(ch: Channel, command: Command): Promise<void> {
