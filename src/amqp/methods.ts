@@ -182,22 +182,8 @@ export function decodeMethod(payload: Uint8Array): AnyMethod {
     throw connectionError(ReplyCode.NOT_IMPLEMENTED, `unknown method ${classId}/${methodId}`, classId, methodId);
   }
   const args: Record<string, unknown> = {};
-  let bits = 0;
-  let nbits = 8; // 8 = "no bits left in the current octet"
   try {
-    for (const [field, type] of METHOD_TABLE[name].fields as MethodSpec["fields"]) {
-      if (type === "bit") {
-        if (nbits === 8) {
-          bits = r.u8();
-          nbits = 0;
-        }
-        args[field] = (bits & (1 << nbits)) !== 0;
-        nbits++;
-        continue;
-      }
-      nbits = 8;
-      args[field] = readArg(r, type);
-    }
+    for (const step of decoderOf(name)) step(r, args);
   } catch (err) {
     // Re-tag with the method so the close names the culprit.
     if (err instanceof AmqpError) {
@@ -209,6 +195,46 @@ export function decodeMethod(payload: Uint8Array): AnyMethod {
     throw connectionError(ReplyCode.SYNTAX_ERROR, `${name}: ${r.remaining} unexpected trailing bytes`, classId, methodId);
   }
   return { name, args } as AnyMethod;
+}
+
+/** Reads one argument (or one octet of packed bits) into the args object. */
+type DecodeStep = (r: Reader, args: Record<string, unknown>) => void;
+
+// Each method's decoder is a list of steps compiled once from its row of the table, so decoding
+// does not walk the field list and switch on its types for every frame.
+const decoders = new Map<MethodName, readonly DecodeStep[]>();
+
+function decoderOf(name: MethodName): readonly DecodeStep[] {
+  let steps = decoders.get(name);
+  if (!steps) {
+    steps = compileDecoder(METHOD_TABLE[name].fields as MethodSpec["fields"]);
+    decoders.set(name, steps);
+  }
+  return steps;
+}
+
+function compileDecoder(fields: MethodSpec["fields"]): DecodeStep[] {
+  const steps: DecodeStep[] = [];
+  // Consecutive bits share octets, least significant bit first (spec 4.2.5.2).
+  let bits: string[] | null = null;
+  for (const [field, type] of fields) {
+    if (type === "bit") {
+      if (!bits || bits.length === 8) {
+        const group: string[] = (bits = []);
+        steps.push((r, args) => {
+          const octet = r.u8();
+          for (let i = 0; i < group.length; i++) args[group[i]!] = (octet & (1 << i)) !== 0;
+        });
+      }
+      bits.push(field);
+      continue;
+    }
+    bits = null;
+    steps.push((r, args) => {
+      args[field] = readArg(r, type);
+    });
+  }
+  return steps;
 }
 
 function readArg(r: Reader, type: Exclude<ArgType, "bit">): unknown {
