@@ -1,6 +1,5 @@
 import {
   AmqpError,
-  ClassId,
   CommandAssembler,
   FrameReader,
   FrameType,
@@ -8,7 +7,6 @@ import {
   PROTOCOL_HEADER,
   ReplyCode,
   connectionError,
-  isHardError,
   methodIds,
   plainTable,
   replyText,
@@ -75,8 +73,6 @@ export class Connection {
   private heartbeatTimer: ReturnType<typeof setInterval> | undefined;
   private closeTimer: ReturnType<typeof setTimeout> | undefined;
   private negotiatedChannelMax: number;
-  /** Called once when the connection is gone, to release channels and owned resources. */
-  onClosed: (() => Promise<void> | void) | undefined;
 
   constructor(
     readonly id: string,
@@ -98,14 +94,18 @@ export class Connection {
 
   /** Deliveries pushed by a queue; what cannot be taken goes back to it. */
   deliver(deliveries: Delivery[]): DeliverResult {
-    if (this.state !== "running" && this.state !== "closing") return { gone: true, refused: [], paused: [] };
+    // After connection.close nothing more may be sent: everything goes back to its queue.
+    if (this.state !== "running") {
+      return { gone: this.state === "closed", refused: deliveries.map((d) => d.seq), paused: [] };
+    }
     const refused: number[] = [];
     const paused = new Set<string>();
     for (const d of deliveries) {
       const verdict = this.channels.get(d.channel)?.accept(d) ?? "refused";
       if (verdict === "ok") continue;
       refused.push(d.seq);
-      if (verdict === "paused") paused.add(d.consumerTag);
+      // A refused consumer is closing or gone; pausing it stops the queue retrying in a loop.
+      paused.add(d.consumerTag);
     }
     return { gone: false, refused, paused: [...paused] };
   }
@@ -117,10 +117,6 @@ export class Connection {
     const caps = this.clientProperties["capabilities"];
     const notify = caps && typeof caps === "object" && (caps as Record<string, unknown>)["consumer_cancel_notify"] === true;
     if (notify) this.send(channelId, { name: "basic.cancel", args: { consumerTag: tag, noWait: true } });
-  }
-
-  get isOpen(): boolean {
-    return this.state === "running";
   }
 
   get isClosed(): boolean {
@@ -381,7 +377,7 @@ export class Connection {
     if (this.state === "closed") return;
     const error = err instanceof AmqpError ? err : internalError(err, this.broker);
     const channel = this.channels.get(channelId);
-    if (!error.hard && !isHardError(error.code) && channelId !== 0 && channel) {
+    if (!error.hard && channelId !== 0 && channel) {
       channel.closeByServer(error);
       return;
     }
@@ -396,11 +392,6 @@ export class Connection {
     // Clients that failed to authenticate get the close and then the socket goes (authentication_failure_close).
     const wait = beforeOpen ? 100 : CLOSE_OK_TIMEOUT_MS;
     this.closeTimer = setTimeout(() => this.terminate(), wait);
-  }
-
-  /** Server-initiated orderly close (e.g. broker shutdown); the client answers close-ok. */
-  closeByServer(code: number, text: string): void {
-    this.fail(connectionError(code, text), 0);
   }
 
   private terminate(): void {
@@ -436,7 +427,6 @@ export class Connection {
         ...this.routes.cachedExchanges().map((x) => this.broker.exchange(vhost, x).unsubscribe(this.id)),
       ]);
     }
-    await this.onClosed?.();
   }
 }
 
@@ -486,4 +476,3 @@ function bytesOf(v: string | Uint8Array): Uint8Array {
   return typeof v === "string" ? new TextEncoder().encode(v) : v;
 }
 
-export { ClassId };

@@ -118,8 +118,12 @@ export class RouteCache {
     if (hit) return hit;
     let pending = this.loading.get(name);
     if (!pending) {
-      pending = this.load(name);
-      this.loading.set(name, pending);
+      const started = this.load(name).finally(() => {
+        // Settled (or failed): the next lookup asks again unless the result was cached.
+        if (this.loading.get(name) === started) this.loading.delete(name);
+      });
+      this.loading.set(name, started);
+      pending = started;
     }
     return pending;
   }
@@ -127,8 +131,6 @@ export class RouteCache {
   private async load(name: string): Promise<CompiledExchange | null> {
     const generation = this.generation;
     const snapshot = await this.broker.exchange(this.vhost(), name).snapshot(this.vhost(), name, this.subscriber);
-    // An invalidation meanwhile may have let a newer load of this name start: leave that one be.
-    if (generation === this.generation) this.loading.delete(name);
     if (!snapshot) return null;
     const router = createRouter(snapshot.decl.type);
     for (const b of snapshot.bindings) router.add(b);

@@ -20,9 +20,6 @@ export class VhostOps {
     private readonly ids: [number, number] = [0, 0],
   ) {}
 
-  withMethod(ids: [number, number]): VhostOps {
-    return new VhostOps(this.broker, this.vhost, this.connId, ids);
-  }
 
   /**
    * exchange.declare, checked in RabbitMQ's order: the type (503, a connection error), the

@@ -29,9 +29,6 @@ export class ConsumerList {
     this.list.push(c);
   }
 
-  find(connId: string, tag: string): Consumer | undefined {
-    return this.list.find((c) => c.connId === connId && c.tag === tag);
-  }
 
   hasExclusive(): boolean {
     return this.list.some((c) => c.exclusive);

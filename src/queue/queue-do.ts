@@ -30,6 +30,8 @@ interface Unacked {
 
 /** Most deliveries sent to one connection in one RPC. */
 const DELIVERY_BATCH = 1000;
+/** Most deliveries in one dispatch round, over all connections. */
+const ROUND_LIMIT = DELIVERY_BATCH * 4;
 /** Body bytes sent to one connection in one RPC (one message may exceed it): RPC payloads stop at 32 MiB. */
 const DELIVERY_BATCH_BYTES = 8 << 20;
 
@@ -287,6 +289,7 @@ export class QueueDO extends DurableObject<Env> {
     const decl = this.decl;
     if (!decl) return;
     this.decl = null;
+    this.hadConsumer = false;
     this.incarnation++;
     this.owner = null;
     const consumers = this.consumers.removeWhere(() => true);
@@ -326,7 +329,7 @@ export class QueueDO extends DurableObject<Env> {
         const batches = new Map<string, { deliveries: Delivery[]; messages: QueuedMessage[]; bytes: number }>();
         const toAckConsumers: QueuedMessage[] = [];
         let total = 0;
-        while (this.store.readyCount > 0 && total < DELIVERY_BATCH * 4) {
+        while (this.store.readyCount > 0 && total < ROUND_LIMIT) {
           const consumer = this.consumers.next();
           if (!consumer) break;
           let batch = batches.get(consumer.connId);
@@ -349,6 +352,9 @@ export class QueueDO extends DurableObject<Env> {
         // Unacked messages must survive a restart, so whatever was only in memory is written now.
         this.ctx.storage.transactionSync(() => this.store.persist(toAckConsumers));
         await Promise.all([...batches].map(([connId, b]) => this.deliverTo(connId, b.deliveries, b.messages)));
+        // A publisher faster than the consumers must not build a backlog that lives only in memory:
+        // beyond one round's worth, waiting messages go to disk (and new ones then go straight there).
+        if (this.store.readyCount > ROUND_LIMIT) this.ctx.storage.transactionSync(() => this.store.persistReady());
       } while (this.dispatchAgain || (this.store.readyCount > 0 && this.consumers.hasCapacity()));
       // Messages nobody could take at once go to disk after all.
       this.ctx.storage.transactionSync(() => this.store.persistReady());
@@ -385,7 +391,14 @@ export class QueueDO extends DurableObject<Env> {
       if (!refused.has(m.seq)) return;
       // An ack-mode message no longer unacked was already given back while this RPC was out
       // (its channel closed: releaseChannel); requeueing it again would deliver it twice.
-      if (deliveries[i]!.noAck || this.takeUnacked(m.seq, connId)) back.push(m);
+      // It may also have been redelivered to another channel since: only this delivery's record counts.
+      const d = deliveries[i]!;
+      const u = this.unacked.get(m.seq);
+      if (d.noAck) back.push(m);
+      else if (u && u.connId === connId && u.channel === d.channel && u.consumer?.tag === d.consumerTag) {
+        this.takeUnacked(m.seq, connId);
+        back.push(m);
+      }
     });
     this.store.requeue(back, false);
   }

@@ -96,6 +96,26 @@ describe("queue.declare", () => {
     await waitQueueExists(conn, q, false);
   });
 
+  it("an auto-delete queue declared again after deletion does not inherit its old consumers' history", async () => {
+    const conn = await connect();
+    const ch = await conn.createChannel();
+    const q = uniqueName("autodel-again");
+    await ch.assertQueue(q, { autoDelete: true, durable: false });
+    const c = await ch.consume(q, () => undefined);
+    await ch.cancel(c.consumerTag);
+    await waitQueueExists(conn, q, false);
+    // Same name, never consumed from: a channel that only used basic.get closing must not delete it.
+    await ch.assertQueue(q, { autoDelete: true, durable: false });
+    ch.sendToQueue(q, Buffer.from("keep"));
+    const other = await conn.createChannel();
+    let got: false | { content: Buffer } = false;
+    for (let i = 0; i < 50 && !got; i++) got = await other.get(q, { noAck: false });
+    expect(got && got.content.toString()).toBe("keep");
+    await other.close();
+    await sleep(100);
+    expect(await queueExists(conn, q)).toBe(true);
+  });
+
   it("an auto-delete queue goes when the channel of its last consumer closes", async () => {
     const conn = await connect();
     const ch = await conn.createChannel();
