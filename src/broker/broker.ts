@@ -13,6 +13,7 @@ export type QueueApi = Pick<
   | "consume"
   | "cancel"
   | "resume"
+  | "keepAlive"
   | "get"
   | "settle"
   | "releaseChannel"

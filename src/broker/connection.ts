@@ -41,6 +41,8 @@ export const DEFAULT_LIMITS: ConnectionLimits = { heartbeat: 60, frameMax: 13107
 type State = "header" | "start" | "tune" | "open" | "running" | "closing" | "closed";
 
 const SERVER_VERSION = "0.1.0";
+/** How often queues we consume from hear from us: workerd evicts an object idle for ~10 s. */
+const KEEP_ALIVE_MS = 3_000;
 /** How long we wait for connection.close-ok before dropping the socket anyway. */
 const CLOSE_OK_TIMEOUT_MS = 3000;
 
@@ -71,6 +73,7 @@ export class Connection {
   private lastReceived: number;
   private lastSent: number;
   private heartbeatTimer: ReturnType<typeof setInterval> | undefined;
+  private keepAliveTimer: ReturnType<typeof setInterval> | undefined;
   private closeTimer: ReturnType<typeof setTimeout> | undefined;
   private negotiatedChannelMax: number;
 
@@ -352,6 +355,23 @@ export class Connection {
     this.vhost = vhost;
     this.state = "running";
     this.send(0, { name: "connection.open-ok", args: { knownHosts: "" } });
+    this.keepAliveTimer = setInterval(() => this.keepQueuesAlive(), KEEP_ALIVE_MS);
+  }
+
+  /**
+   * The runtime evicts a Durable Object that has received nothing for a while, and a queue keeps
+   * its consumers and unacked deliveries in memory: a queue this connection consumes from (or
+   * holds messages of) gets a ping now and then, however idle the connection is.
+   */
+  private keepQueuesAlive(): void {
+    const queues = new Set<string>();
+    for (const ch of this.channels.values()) for (const q of ch.touched) queues.add(q);
+    for (const q of queues) {
+      this.broker
+        .queue(this.vhost, q)
+        .keepAlive()
+        .catch((err: unknown) => this.broker.log(`connection ${this.id}: keep-alive of queue '${q}' failed: ${String(err)}`));
+    }
   }
 
   private startHeartbeats(): void {
@@ -404,6 +424,7 @@ export class Connection {
     if (this.state === "closed") return;
     this.state = "closed";
     if (this.heartbeatTimer) clearInterval(this.heartbeatTimer);
+    if (this.keepAliveTimer) clearInterval(this.keepAliveTimer);
     if (this.closeTimer) clearTimeout(this.closeTimer);
     try {
       this.transport.close();

@@ -187,6 +187,9 @@ export class QueueDO extends DurableObject<Env> {
    * Lets paused consumers receive again (their channel has room or flow is back on); with
    * `prefetch`, their limit changes too (basic.qos global=true on their channel).
    */
+  /** A request that keeps this object in memory while connections consume from it. */
+  async keepAlive(): Promise<void> {}
+
   async resume(connId: string, tags: string[], prefetch?: number): Promise<void> {
     const at = ++this.resumes;
     for (const c of this.consumers.all()) {
