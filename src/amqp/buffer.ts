@@ -23,6 +23,20 @@ export function decodeUtf8(bytes: Uint8Array): string {
   return utf8Decoder.decode(bytes);
 }
 
+/** Joins byte arrays; a single part is returned as it is, without copying. */
+export function concatBytes(parts: readonly Uint8Array[]): Uint8Array {
+  if (parts.length === 1) return parts[0]!;
+  let size = 0;
+  for (const p of parts) size += p.length;
+  const out = new Uint8Array(size);
+  let at = 0;
+  for (const p of parts) {
+    out.set(p, at);
+    at += p.length;
+  }
+  return out;
+}
+
 export function encodeUtf8(s: string): Uint8Array {
   return utf8Encoder.encode(s);
 }

@@ -5,7 +5,7 @@ import { connectionError } from "./errors";
 import type { Frame } from "./frame-reader";
 import { decodeMethod, methodHasContent, methodIds, type AnyMethod } from "./methods";
 import { decodeProperties, peekContentHeader, type BasicProperties } from "./properties";
-import { Reader } from "./buffer";
+import { Reader, concatBytes } from "./buffer";
 
 export interface Command {
   channel: number;
@@ -123,22 +123,12 @@ export class CommandAssembler {
       method: state.method,
       properties: state.properties,
       header: state.header ?? new Uint8Array(0),
-      body: concat(state.parts, state.bodySize),
+      body: concatBytes(state.parts),
     };
   }
 }
 
 /** One body frame: its own view, no copy. Several: one allocation of the known size. */
-function concat(parts: Uint8Array[], size: number): Uint8Array {
-  if (parts.length === 1) return parts[0] as Uint8Array;
-  const out = new Uint8Array(size);
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.length;
-  }
-  return out;
-}
 
 function unexpected(state: PendingContent, text: string) {
   return connectionError(ReplyCode.UNEXPECTED_FRAME, `${text} (${state.method.name})`, state.classId, state.methodId);

@@ -1,3 +1,4 @@
+import { concatBytes } from "../amqp/buffer";
 import type { IncomingMessage, QueuedMessage } from "./types";
 
 interface MessageRow extends Record<string, SqlStorageValue> {
@@ -169,7 +170,7 @@ export class MessageStore {
     for (const m of this.ready) {
       const rest = pieces.get(m.seq);
       if (!rest) continue;
-      m.body = concat([m.body, ...rest]);
+      m.body = concatBytes([m.body, ...rest]);
       this.chunked.add(m.seq);
     }
   }
@@ -274,15 +275,6 @@ export class MessageStore {
   }
 }
 
-function concat(parts: readonly Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let off = 0;
-  for (const p of parts) {
-    out.set(p, off);
-    off += p.length;
-  }
-  return out;
-}
 
 /** Six bound parameters a row; DO SQLite allows 100 per statement. */
 const ROWS_PER_INSERT = 16;
