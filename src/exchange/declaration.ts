@@ -1,4 +1,5 @@
-import { fieldValueEquals, fromFieldValue, type FieldTable, type FieldValue } from "../amqp";
+import type { FieldTable } from "../amqp";
+import { inequivalence } from "../broker/equivalence";
 import { describeExchange } from "../broker/names";
 import type { ExchangeType } from "./routing";
 
@@ -48,28 +49,20 @@ export function isReservedName(name: string): boolean {
 
 /** RabbitMQ's 406 text for a redeclare that differs from what exists; null when equivalent. */
 export function checkEquivalent(current: ExchangeDecl, wanted: ExchangeDecl): string | null {
-  const what = describeExchange(current.vhost, current.name);
-  const diff = (arg: string, received: unknown, now: unknown) =>
-    `inequivalent arg '${arg}' for ${what}: received '${String(received)}' but current is '${String(now)}'`;
-  if (current.type !== wanted.type) return diff("type", wanted.type, current.type);
-  if (current.durable !== wanted.durable) return diff("durable", wanted.durable, current.durable);
-  if (current.autoDelete !== wanted.autoDelete) return diff("auto_delete", wanted.autoDelete, current.autoDelete);
-  if (current.internal !== wanted.internal) return diff("internal", wanted.internal, current.internal);
-  // RabbitMQ compares only the arguments it gives a meaning to; for exchanges that is
-  // alternate-exchange (rabbit_exchange:assert_args_equivalence). Others may differ freely.
-  for (const key of EQUIVALENCE_ARGS) {
-    const now = current.arguments[key];
-    const received = wanted.arguments[key];
-    const same = now === undefined || received === undefined ? now === received : fieldValueEquals(now, received);
-    if (!same) return diff(key, showArg(received), showArg(now));
-  }
-  return null;
+  return inequivalence(
+    describeExchange(current.vhost, current.name),
+    [
+      ["type", wanted.type, current.type],
+      ["durable", wanted.durable, current.durable],
+      ["auto_delete", wanted.autoDelete, current.autoDelete],
+      ["internal", wanted.internal, current.internal],
+    ],
+    current.arguments,
+    wanted.arguments,
+    EQUIVALENCE_ARGS,
+  );
 }
 
+// For exchanges RabbitMQ compares only alternate-exchange (rabbit_exchange:assert_args_equivalence).
 const EQUIVALENCE_ARGS = ["alternate-exchange"] as const;
 
-function showArg(v: FieldValue | undefined): string {
-  if (v === undefined) return "none";
-  const plain = fromFieldValue(v);
-  return v.type === "x" ? `<${v.value.length} bytes>` : typeof plain === "object" ? v.type : String(plain);
-}

@@ -136,19 +136,24 @@ describe("transactions (over WebSocket with @cloudamqp/amqp-client)", () => {
     expect(bodies).toEqual(["committed-0", "committed-1", "committed-2"]);
   });
 
-  it("an ack inside a rolled-back transaction leaves the message unacked (redelivered after close)", async () => {
+  /** Two messages in a fresh queue; a tx channel gets the first and acks it inside the transaction. */
+  async function ackInsideTx(label: string) {
     const conn = await connectWs();
     const setup = await conn.channel();
-    const { name: q } = await setup.queueDeclare(uniqueName("tx-ack"));
+    const { name: q } = await setup.queueDeclare(uniqueName(label));
     await setup.basicPublish("", q, "one");
     await setup.basicPublish("", q, "two");
     await waitForReady(setup, q, 2);
-
     const ch = await conn.channel();
     await ch.txSelect();
     const msg = await ch.basicGet(q, { noAck: false });
     expect(msg?.bodyString()).toBe("one");
     await msg!.ack();
+    return { setup, q, ch, msg };
+  }
+
+  it("an ack inside a rolled-back transaction leaves the message unacked (redelivered after close)", async () => {
+    const { setup, q, ch, msg } = await ackInsideTx("tx-ack");
     await ch.txRollback();
     // Still unacked: not ready, not gone.
     expect(await readyCount(setup, q)).toBe(1);
@@ -163,18 +168,7 @@ describe("transactions (over WebSocket with @cloudamqp/amqp-client)", () => {
   });
 
   it("an ack inside a committed transaction removes the message for good", async () => {
-    const conn = await connectWs();
-    const setup = await conn.channel();
-    const { name: q } = await setup.queueDeclare(uniqueName("tx-commit-ack"));
-    await setup.basicPublish("", q, "one");
-    await setup.basicPublish("", q, "two");
-    await waitForReady(setup, q, 2);
-
-    const ch = await conn.channel();
-    await ch.txSelect();
-    const msg = await ch.basicGet(q, { noAck: false });
-    expect(msg?.bodyString()).toBe("one");
-    await msg!.ack();
+    const { setup, q, ch, msg } = await ackInsideTx("tx-commit-ack");
     await ch.txCommit();
     await ch.close();
     expect(await readyCount(setup, q)).toBe(1);
