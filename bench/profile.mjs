@@ -8,6 +8,10 @@ import { startWarren } from "../scripts/warren-server.mjs";
 import * as scenarios from "./scenarios.mjs";
 
 const which = process.argv[2] ?? "transient";
+// --inclusive: time under each function (its callees included) instead of self time.
+const inclusive = process.argv.includes("--inclusive");
+// --callers <name>: the call paths (3 levels up) that lead to self time in functions named so.
+const callersOf = process.argv.includes("--callers") ? process.argv[process.argv.indexOf("--callers") + 1] : undefined;
 const inspectorPort = 9229 + Math.floor(Math.random() * 500);
 const server = await startWarren({ httpPort: 0, amqpPort: 0, dataDir: await mkdtemp(join(tmpdir(), "warren-prof-")), quiet: true, inspectorPort });
 const targets = await (await fetch(`http://127.0.0.1:${inspectorPort}/json`)).json();
@@ -45,13 +49,29 @@ for (const s of sessions) {
   const dt = profile.timeDeltas;
   const counts = new Map();
   profile.samples.forEach((id, i) => counts.set(id, (counts.get(id) ?? 0) + (dt[i] ?? 0)));
+  const parent = new Map();
+  for (const n of profile.nodes) for (const c of n.children ?? []) parent.set(c, n.id);
+  const keyOf = (n) => `${n.callFrame.functionName || "(anon)"} ${n.callFrame.url.split("/").pop()}:${n.callFrame.lineNumber}`;
   let total = 0;
   for (const [id, t] of counts) {
-    const n = byId.get(id);
-    const f = n.callFrame;
-    const key = `${f.functionName || "(anon)"} ${f.url.split("/").pop()}:${f.lineNumber}`;
-    self.set(key, (self.get(key) ?? 0) + t);
     total += t;
+    if (callersOf) {
+      const n = byId.get(id);
+      if (n.callFrame.functionName !== callersOf) continue;
+      const path = [];
+      for (let at = parent.get(id), k = 0; at !== undefined && k < 4; at = parent.get(at), k++) path.push(keyOf(byId.get(at)));
+      const key = path.join(" < ");
+      self.set(key, (self.get(key) ?? 0) + t);
+      continue;
+    }
+    if (!inclusive) {
+      const key = keyOf(byId.get(id));
+      self.set(key, (self.get(key) ?? 0) + t);
+      continue;
+    }
+    const seen = new Set();
+    for (let at = id; at !== undefined; at = parent.get(at)) seen.add(keyOf(byId.get(at)));
+    for (const key of seen) self.set(key, (self.get(key) ?? 0) + t);
   }
   console.log(`total sampled ${(total / 1000).toFixed(0)} ms`);
   for (const [k, t] of [...self].sort((a, b) => b[1] - a[1]).slice(0, 40)) console.log(`${(t / 1000).toFixed(1).padStart(8)} ms ${((100 * t) / total).toFixed(1).padStart(5)}%  ${k}`);

@@ -82,12 +82,12 @@ export async function transient(url, { count = 100_000 } = {}) {
   }
 }
 
-export async function persistent(url, { count = 30_000, size = 128, label = "persistent" } = {}) {
+export async function persistent(url, { count = 30_000, size = 128, label = "persistent", prefetch = 100 } = {}) {
   const pubConn = await amqp.connect(url);
   const subConn = await amqp.connect(url);
   try {
     const sub = await subConn.createChannel();
-    await sub.prefetch(100);
+    await sub.prefetch(prefetch);
     const queue = uniqueName(label);
     await sub.assertQueue(queue, { durable: true });
     const done = consumeCount(sub, queue, count, { noAck: false });
@@ -95,10 +95,12 @@ export async function persistent(url, { count = 30_000, size = 128, label = "per
     const body = Buffer.alloc(size, 2);
     const start = performance.now();
     await publishConfirmed(pub, "", queue, count, body, { persistent: true }, size > 4096 ? 64 : 1000);
+    // When the last confirm came: tells a slow publisher side from a slow consumer side.
+    const confirmedSeconds = (performance.now() - start) / 1000;
     await withTimeout(done, label);
     const seconds = (performance.now() - start) / 1000;
     await sub.deleteQueue(queue);
-    return { msgsPerSec: count / seconds, mbPerSec: (count * size) / seconds / 1e6 };
+    return { msgsPerSec: count / seconds, mbPerSec: (count * size) / seconds / 1e6, confirmedSeconds, seconds };
   } finally {
     await pubConn.close().catch(() => {});
     await subConn.close().catch(() => {});

@@ -70,6 +70,23 @@ export class FrameReader {
     try {
       for (;;) {
         if (!this.pending) {
+          // Fast path: a whole frame inside the current chunk becomes a view on it directly.
+          const c = this.chunks[this.first];
+          const h = this.head;
+          if (c !== undefined && c.length - h > FRAME_HEADER_SIZE) {
+            const type = c[h]!;
+            const channel = (c[h + 1]! << 8) | c[h + 2]!;
+            const size = ((c[h + 3]! << 24) | (c[h + 4]! << 16) | (c[h + 5]! << 8) | c[h + 6]!) >>> 0;
+            const endAt = h + FRAME_HEADER_SIZE + size;
+            if (endAt < c.length) {
+              this.checkHeader(type, channel, size);
+              if (c[endAt] !== FRAME_END) throw frameError(`invalid frame end marker 0x${c[endAt]!.toString(16)}`, channel);
+              frames.push({ type, channel, payload: c.subarray(h + FRAME_HEADER_SIZE, endAt) });
+              this.buffered -= size + FRAME_OVERHEAD;
+              this.advance(c, size + FRAME_OVERHEAD);
+              continue;
+            }
+          }
           if (this.buffered < FRAME_HEADER_SIZE) break;
           this.pending = this.readHeader();
         }
@@ -97,6 +114,11 @@ export class FrameReader {
     const type = h[0] as number;
     const channel = ((h[1] as number) << 8) | (h[2] as number);
     const size = (((h[3] as number) << 24) | ((h[4] as number) << 16) | ((h[5] as number) << 8) | (h[6] as number)) >>> 0;
+    this.checkHeader(type, channel, size);
+    return { type, channel, size };
+  }
+
+  private checkHeader(type: number, channel: number, size: number): void {
     if (type !== FrameType.Method && type !== FrameType.Header && type !== FrameType.Body && type !== FrameType.Heartbeat) {
       throw frameError(`unknown frame type ${type}`, channel);
     }
@@ -108,7 +130,6 @@ export class FrameReader {
       // Spec 4.2.7: an invalid heartbeat frame is a 501 frame error.
       throw frameError(`invalid heartbeat frame (channel ${channel}, ${size} payload bytes)`);
     }
-    return { type, channel, size };
   }
 
   /** Consumes n buffered bytes (caller checked availability). */

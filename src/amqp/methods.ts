@@ -4,6 +4,7 @@ import { Reader, Writer } from "./buffer";
 import { AmqpError, connectionError, encodeError } from "./errors";
 import { decodeFieldTable, writeFieldTable, type FieldTable } from "./field-table";
 import { METHOD_TABLE, type ArgType, type MethodSpec } from "./method-table";
+import { decodeHotMethod } from "./hot-decoders";
 
 export { METHOD_TABLE, type ArgType, type MethodSpec } from "./method-table";
 
@@ -171,6 +172,11 @@ export function encodeMethod(m: AnyMethod): Uint8Array {
  *  - truncated/invalid arguments or trailing bytes: SYNTAX_ERROR 502.
  */
 export function decodeMethod(payload: Uint8Array): AnyMethod {
+  return decodeHotMethod(payload) ?? decodeMethodGeneric(payload);
+}
+
+/** The table-driven decoder for every method (decodeMethod tries the hot ones first). */
+export function decodeMethodGeneric(payload: Uint8Array): AnyMethod {
   if (payload.length < 4) {
     throw connectionError(ReplyCode.FRAME_ERROR, `method frame payload too short (${payload.length} bytes)`);
   }

@@ -90,15 +90,16 @@ export function decodeProperties(src: Reader | Uint8Array): BasicProperties {
     more = extra & 1;
   }
   const props: Record<string, unknown> = {};
-  BASIC_PROPERTIES.forEach(([name, type], i) => {
-    if (!(flags & (1 << (15 - i)))) return;
+  for (let i = 0; i < BASIC_PROPERTIES.length; i++) {
+    if (!(flags & (1 << (15 - i)))) continue;
+    const [name, type] = BASIC_PROPERTIES[i]!;
     switch (type) {
       case "shortstr": props[name] = r.shortstr(); break;
       case "octet": props[name] = r.u8(); break;
       case "timestamp": props[name] = r.u64(); break;
       case "table": props[name] = decodeFieldTable(r); break;
     }
-  });
+  }
   if (!r.atEnd()) throw connectionError(ReplyCode.SYNTAX_ERROR, `${r.remaining} trailing bytes after content properties`);
   return props as BasicProperties;
 }
@@ -127,10 +128,11 @@ export function peekContentHeader(payload: Uint8Array): { classId: number; weigh
   if (payload.length < CONTENT_HEADER_MIN_SIZE) {
     throw connectionError(ReplyCode.FRAME_ERROR, `content header too short (${payload.length} bytes)`);
   }
-  const r = new Reader(payload);
-  const classId = r.u16();
-  const weight = r.u16();
-  const bodySize = r.u64Safe();
-  if (bodySize === null) throw connectionError(ReplyCode.FRAME_ERROR, "content body size exceeds 2^53");
+  const p = payload;
+  const classId = (p[0]! << 8) | p[1]!;
+  const weight = (p[2]! << 8) | p[3]!;
+  const hi = ((p[4]! << 24) | (p[5]! << 16) | (p[6]! << 8) | p[7]!) >>> 0;
+  if (hi > 0x1fffff) throw connectionError(ReplyCode.FRAME_ERROR, "content body size exceeds 2^53");
+  const bodySize = hi * 2 ** 32 + (((p[8]! << 24) | (p[9]! << 16) | (p[10]! << 8) | p[11]!) >>> 0);
   return { classId, weight, bodySize };
 }

@@ -36,6 +36,8 @@ export class MessageStore {
   private readyStored = 0;
   /** Stored messages whose body has rows in message_chunks (so deletes know to look there). */
   private readonly chunked = new Set<number>();
+  /** Seqs acked (or taken by no-ack consumers) whose rows flushRemovals() has not deleted yet. */
+  private removals: number[] = [];
 
   constructor(private readonly sql: SqlStorage) {
     sql.exec(`CREATE TABLE IF NOT EXISTS messages (
@@ -221,10 +223,25 @@ export class MessageStore {
     this.head = 0;
   }
 
-  /** Deletes acked (or no-ack delivered) messages from storage. */
+  /**
+   * Acked (or no-ack delivered) messages leave storage. The delete is only noted here: the
+   * caller runs flushRemovals() in its next transaction, so many settles share one statement
+   * and one commit. Until then a crash brings these messages back, as a lost ack would.
+   */
   remove(messages: readonly QueuedMessage[]): void {
-    const seqs: number[] = [];
-    for (const m of messages) if (m.stored) seqs.push(m.seq);
+    for (const m of messages) if (m.stored) this.removals.push(m.seq);
+  }
+
+  /** Deletes not yet flushed. */
+  get pendingRemovals(): number {
+    return this.removals.length;
+  }
+
+  /** Deletes the rows of every message remove() was given so far. */
+  flushRemovals(): void {
+    const seqs = this.removals;
+    if (seqs.length === 0) return;
+    this.removals = [];
     this.bySeq("DELETE FROM messages", seqs);
     if (this.chunked.size === 0) return;
     this.bySeq("DELETE FROM message_chunks", seqs.filter((seq) => this.chunked.delete(seq)));
@@ -258,6 +275,7 @@ export class MessageStore {
     this.head = 0;
     this.readyStored = 0;
     this.remove(taken);
+    this.flushRemovals();
     return taken.length;
   }
 
@@ -265,6 +283,7 @@ export class MessageStore {
     this.ready = [];
     this.head = 0;
     this.readyStored = 0;
+    this.removals = [];
     this.chunked.clear();
     this.sql.exec("DELETE FROM messages");
     this.sql.exec("DELETE FROM message_chunks");

@@ -34,6 +34,8 @@ const DELIVERY_BATCH = 1000;
 const ROUND_LIMIT = DELIVERY_BATCH * 4;
 /** Body bytes sent to one connection in one RPC (one message may exceed it): RPC payloads stop at 32 MiB. */
 const DELIVERY_BATCH_BYTES = 8 << 20;
+/** How long acked messages may stay on disk before their delete is written. */
+const REMOVAL_FLUSH_MS = 10;
 
 /**
  * One queue of one vhost: its declaration, messages (in SQLite), consumers and unacked
@@ -48,6 +50,7 @@ export class QueueDO extends DurableObject<Env> {
   private readonly unacked = new Map<number, Unacked>();
   private hadConsumer = false;
   private dispatching = false;
+  private removalTimer: ReturnType<typeof setTimeout> | undefined;
   /** Counts resume() calls, so a pause answered before a resume arrived is not applied after it. */
   private resumes = 0;
   /** Bumped when the queue is deleted: answers to deliveries sent before that are moot. */
@@ -150,9 +153,11 @@ export class QueueDO extends DurableObject<Env> {
     // With nothing waiting and a no-ack consumer free, messages may skip the disk entirely;
     // persistent messages for a durable queue never do, so a confirm still means "on disk".
     const direct = this.store.noneStored && this.consumers.hasNoAckCapacity();
-    this.ctx.storage.transactionSync(() =>
-      this.store.append(messages, (m) => direct && !(m.persistent && decl.durable)),
-    );
+    this.ctx.storage.transactionSync(() => {
+      // This commit is paid for anyway: deletes noted by acks go along.
+      this.store.flushRemovals();
+      this.store.append(messages, (m) => direct && !(m.persistent && decl.durable));
+    });
     void this.dispatch();
     return true;
   }
@@ -208,7 +213,10 @@ export class QueueDO extends DurableObject<Env> {
     if (locked) return locked;
     const message = this.store.shift();
     if (!message) return ok({ delivery: null, messageCount: 0 });
-    if (noAck) this.store.remove([message]);
+    if (noAck) {
+      this.store.remove([message]);
+      this.scheduleRemovals();
+    }
     else {
       // It may have been on its way to a no-ack consumer, still only in memory; now it must last.
       this.store.persist([message]);
@@ -232,10 +240,9 @@ export class QueueDO extends DurableObject<Env> {
       const u = this.takeUnacked(seq, connId);
       if (u) back.push(u.message);
     }
-    this.ctx.storage.transactionSync(() => {
-      this.store.remove(acked);
-      this.store.requeue(back, true);
-    });
+    this.store.remove(acked);
+    if (back.length > 0) this.ctx.storage.transactionSync(() => this.store.requeue(back, true));
+    this.scheduleRemovals();
     void this.dispatch();
   }
 
@@ -266,6 +273,18 @@ export class QueueDO extends DurableObject<Env> {
     }
     this.ctx.storage.transactionSync(() => this.store.requeue(back, true));
     void this.dispatch();
+  }
+
+  /**
+   * Acks only note their deletes (no write, so no commit holds back the next delivery); they
+   * reach the disk with the next publish or after REMOVAL_FLUSH_MS, whichever comes first.
+   */
+  private scheduleRemovals(): void {
+    if (this.removalTimer !== undefined || this.store.pendingRemovals === 0) return;
+    this.removalTimer = setTimeout(() => {
+      this.removalTimer = undefined;
+      this.ctx.storage.transactionSync(() => this.store.flushRemovals());
+    }, REMOVAL_FLUSH_MS);
   }
 
   private takeUnacked(seq: number, connId: string): Unacked | undefined {
@@ -380,7 +399,10 @@ export class QueueDO extends DurableObject<Env> {
     const refused = new Set(result.refused);
     // No-ack messages leave storage once the connection has taken them (or vanished, as in RabbitMQ).
     const taken = messages.filter((m, i) => deliveries[i]!.noAck && (result.gone || !refused.has(m.seq)));
-    if (taken.length > 0) this.store.remove(taken);
+    if (taken.length > 0) {
+      this.store.remove(taken);
+      this.scheduleRemovals();
+    }
     if (result.gone) {
       this.release((x) => x.connId === connId);
       return;

@@ -49,4 +49,48 @@ describe("restart", () => {
       await second.close();
     }
   });
+
+  it("acked messages stay deleted after a restart (acks reach the disk within milliseconds)", async () => {
+    const dataDir = await mkdtemp(join(tmpdir(), "warren-restart-"));
+    dirs.push(dataDir);
+    const options = { httpPort: 0, amqpPort: 0, dataDir, build: false, quiet: true };
+
+    const first = await startWarren(options);
+    const conn = await amqp.connect(first.amqpUrl!);
+    const ch = await conn.createConfirmChannel();
+    await ch.assertQueue("restart.acks", { durable: true });
+    for (let i = 0; i < 100; i++) ch.sendToQueue("restart.acks", Buffer.from(`m${i}`), { persistent: true });
+    await ch.waitForConfirms();
+    // Consumed with acks (deletes are deferred), and 10 by basic.get with no-ack.
+    await ch.prefetch(7);
+    let acked = 0;
+    await new Promise<void>((resolve) => {
+      void ch.consume("restart.acks", (m) => {
+        if (!m || acked >= 50) return;
+        ch.ack(m);
+        if (++acked === 50) resolve();
+      });
+    });
+    // Closing the channel first: amqplib may write connection.close ahead of channel 1's last ack.
+    await ch.close();
+    await conn.close();
+    const conn1 = await amqp.connect(first.amqpUrl!);
+    const ch1 = await conn1.createChannel();
+    for (let i = 0; i < 10; i++) expect(await ch1.get("restart.acks", { noAck: true })).not.toBe(false);
+    await conn1.close();
+    await new Promise((r) => setTimeout(r, 200));
+    await first.close();
+
+    const second = await startWarren(options);
+    try {
+      const conn2 = await amqp.connect(second.amqpUrl!);
+      const ch2 = await conn2.createChannel();
+      expect((await ch2.checkQueue("restart.acks")).messageCount).toBe(40);
+      const m = await ch2.get("restart.acks", { noAck: true });
+      expect(m && m.content.toString()).toBe("m60");
+      await conn2.close();
+    } finally {
+      await second.close();
+    }
+  });
 });

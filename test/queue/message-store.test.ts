@@ -47,6 +47,7 @@ describe("MessageStore bodies over the SQLite row limit", () => {
     store.append([message(randomBytes(2.5 * 2 ** 20)), message(randomBytes(10)), message(randomBytes(1.5 * 2 ** 20))], () => false);
     const first = store.shift()!;
     store.remove([first]);
+    store.flushRemovals();
     expect(count(db, "SELECT COUNT(*) FROM message_chunks")).toBe(1);
     expect(count(db, "SELECT COUNT(*) FROM messages")).toBe(2);
 
@@ -55,6 +56,7 @@ describe("MessageStore bodies over the SQLite row limit", () => {
     restarted.load();
     const [a, b] = [restarted.shift()!, restarted.shift()!];
     restarted.remove([a, b]);
+    restarted.flushRemovals();
     expect(count(db, "SELECT COUNT(*) FROM message_chunks")).toBe(0);
     expect(count(db, "SELECT COUNT(*) FROM messages")).toBe(0);
 
@@ -97,6 +99,11 @@ describe("MessageStore batched statements", () => {
     // seqs 1..300: remove a run (10..150), pairs (200, 201), and scattered odd ones above 250.
     const gone = all.filter((m) => (m.seq >= 10 && m.seq <= 150) || m.seq === 200 || m.seq === 201 || (m.seq > 250 && m.seq % 2 === 1));
     store.remove(gone);
+    // remove() only notes the deletes; they reach the table with flushRemovals().
+    expect(count(db, "SELECT COUNT(*) FROM messages")).toBe(300);
+    expect(store.pendingRemovals).toBe(gone.length);
+    store.flushRemovals();
+    expect(store.pendingRemovals).toBe(0);
     const left = db.prepare("SELECT seq FROM messages ORDER BY seq").all().map((r) => Number(r["seq"]));
     const expected = all.map((m) => m.seq).filter((seq) => !gone.some((g) => g.seq === seq));
     expect(left).toEqual(expected);
