@@ -60,6 +60,9 @@ export class Channel {
   private readonly outstanding = new Map<number, Outstanding>();
   private publishes: PendingPublish[] = [];
   private settles = new Map<string, Settlements>();
+  /** Settle RPCs sent by endOfBatch(false) and not yet answered; the first failure among them. */
+  private settling: Promise<void> | null = null;
+  private settleError: unknown = null;
   private txPublishes: PendingPublish[] = [];
   /** Acks inside a transaction, with their tags so a rollback can restore them. */
   private txSettles: { tag: number; o: Outstanding; requeue: boolean }[] = [];
@@ -136,8 +139,12 @@ export class Channel {
     (this.transactional ? this.txPublishes : this.publishes).push(p);
   }
 
-  /** Sends what the batch gathered: publishes grouped per queue, then acks per queue. */
-  async endOfBatch(): Promise<void> {
+  /**
+   * Sends what the batch gathered: publishes grouped per queue, then acks per queue. With
+   * `settled` false the acks are not waited for, so the next batch of acks can go out while the
+   * queue is still answering this one (acks commute); anything else waits for them first.
+   */
+  async endOfBatch(settled = true): Promise<void> {
     if (this.publishes.length > 0) {
       const batch = this.publishes;
       this.publishes = [];
@@ -146,7 +153,22 @@ export class Channel {
     if (this.settles.size > 0) {
       const settles = this.settles;
       this.settles = new Map();
-      await this.sendSettles(settles);
+      const sent = this.sendSettles(settles).catch((err: unknown) => {
+        this.settleError ??= err;
+      });
+      const before = this.settling;
+      const all: Promise<void> = before ? Promise.all([before, sent]).then(() => undefined) : sent;
+      this.settling = all;
+      void all.then(() => {
+        if (this.settling === all) this.settling = null;
+      });
+    }
+    if (!settled) return;
+    if (this.settling) await this.settling;
+    if (this.settleError !== null) {
+      const err = this.settleError;
+      this.settleError = null;
+      throw err;
     }
   }
 

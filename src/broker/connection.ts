@@ -226,7 +226,8 @@ export class Connection {
             this.fail(err, command.channel);
           }
         }
-        await this.endOfBatch();
+        // Acks alone need not be answered before the next batch is read (see Channel.endOfBatch).
+        await this.endOfBatch(false);
       }
     } finally {
       this.pumping = false;
@@ -234,10 +235,10 @@ export class Connection {
   }
 
   /** Publishes and acks gathered during the batch go out together, one RPC per queue. */
-  private async endOfBatch(): Promise<void> {
+  private async endOfBatch(settled = true): Promise<void> {
     for (const ch of this.channels.values()) {
       try {
-        await ch.endOfBatch();
+        await ch.endOfBatch(settled);
       } catch (err) {
         this.fail(err, ch.id);
       }

@@ -1,13 +1,11 @@
 import { concatBytes } from "../amqp/buffer";
 import type { IncomingMessage, QueuedMessage } from "./types";
+import { decodeRecord, encodeRecord } from "./wire";
 
 interface MessageRow extends Record<string, SqlStorageValue> {
   seq: number;
-  exchange: string;
-  routing_key: string;
-  header: ArrayBuffer;
-  body: ArrayBuffer;
   redelivered: number;
+  data: ArrayBuffer;
 }
 
 interface ChunkRow extends Record<string, SqlStorageValue> {
@@ -16,15 +14,17 @@ interface ChunkRow extends Record<string, SqlStorageValue> {
 }
 
 /**
- * Bodies longer than this are split across rows: DO SQLite refuses any value or row over
- * 2 MB. The first piece stays in the message row, the rest go to message_chunks.
+ * Records longer than this are split across rows: DO SQLite refuses any value or row over
+ * 2 MB. The first piece stays in the message row, the rest go to message_record_chunks.
  */
 const CHUNK = 1 << 20;
 
 /**
  * A queue's messages: every message lives in the DO's SQLite until it is acked, so nothing
- * confirmed is lost on eviction or restart. Ready messages are also held in memory in seq
- * order; writes for a batch share one statement loop inside the caller's transaction.
+ * confirmed is lost on eviction or restart. Each is one row holding its record (wire.ts: the
+ * bytes it arrived with in the publish batch, so storing it copies nothing in JavaScript).
+ * Ready messages are also held in memory in seq order; writes for a batch share one statement
+ * loop inside the caller's transaction.
  */
 export class MessageStore {
   private ready: QueuedMessage[] = [];
@@ -34,39 +34,65 @@ export class MessageStore {
   private deferred = 0;
   /** Ready messages already on disk: while zero, new messages may bypass the disk. */
   private readyStored = 0;
-  /** Stored messages whose body has rows in message_chunks (so deletes know to look there). */
+  /** Stored messages whose record has rows in message_record_chunks (so deletes look there). */
   private readonly chunked = new Set<number>();
   /** Seqs acked (or taken by no-ack consumers) whose rows flushRemovals() has not deleted yet. */
   private removals: number[] = [];
 
   constructor(private readonly sql: SqlStorage) {
-    sql.exec(`CREATE TABLE IF NOT EXISTS messages (
-      seq INTEGER PRIMARY KEY, exchange TEXT NOT NULL, routing_key TEXT NOT NULL,
-      header BLOB NOT NULL, body BLOB NOT NULL, redelivered INTEGER NOT NULL)`);
-    sql.exec(`CREATE TABLE IF NOT EXISTS message_chunks (
+    sql.exec(`CREATE TABLE IF NOT EXISTS message_records (
+      seq INTEGER PRIMARY KEY, redelivered INTEGER NOT NULL, data BLOB NOT NULL)`);
+    sql.exec(`CREATE TABLE IF NOT EXISTS message_record_chunks (
       seq INTEGER NOT NULL, idx INTEGER NOT NULL, data BLOB NOT NULL, PRIMARY KEY (seq, idx))`);
+    this.migrateColumns();
   }
 
   /** Rebuilds the ready list from storage (all stored messages are ready after a restart). */
   load(): void {
+    const pieces = new Map<number, Uint8Array[]>();
+    for (const r of this.sql.exec<ChunkRow>("SELECT seq, data FROM message_record_chunks ORDER BY seq, idx")) {
+      let list = pieces.get(r.seq);
+      if (!list) pieces.set(r.seq, (list = []));
+      list.push(new Uint8Array(r.data));
+    }
     this.ready = this.sql
-      .exec<MessageRow>("SELECT * FROM messages ORDER BY seq")
+      .exec<MessageRow>("SELECT seq, redelivered, data FROM message_records ORDER BY seq")
       .toArray()
-      .map((r) => ({
-        seq: r.seq,
-        exchange: r.exchange,
-        routingKey: r.routing_key,
-        header: new Uint8Array(r.header),
-        body: new Uint8Array(r.body),
-        redelivered: r.redelivered === 1,
-        persistent: true,
-        stored: true,
-      }));
+      .map((r) => {
+        const rest = pieces.get(r.seq);
+        if (rest) this.chunked.add(r.seq);
+        const m = decodeRecord(rest ? concatBytes([new Uint8Array(r.data), ...rest]) : new Uint8Array(r.data));
+        return { ...m, seq: r.seq, redelivered: r.redelivered === 1, stored: true };
+      });
     this.head = 0;
     this.readyStored = this.ready.length;
-    this.loadChunks();
     const last = this.ready[this.ready.length - 1];
     this.nextSeq = last ? last.seq + 1 : 1;
+  }
+
+  /**
+   * Queues written before records kept each field in its own column (tables messages and
+   * message_chunks); their messages move to the record tables once.
+   */
+  private migrateColumns(): void {
+    const old = this.sql.exec("SELECT name FROM sqlite_master WHERE type = 'table' AND name = 'messages'").toArray();
+    if (old.length === 0) return;
+    const pieces = new Map<number, Uint8Array[]>();
+    for (const r of this.sql.exec<ChunkRow>("SELECT seq, data FROM message_chunks ORDER BY seq, idx")) {
+      let list = pieces.get(r.seq);
+      if (!list) pieces.set(r.seq, (list = []));
+      list.push(new Uint8Array(r.data));
+    }
+    type OldRow = { seq: number; exchange: string; routing_key: string; header: ArrayBuffer; body: ArrayBuffer; redelivered: number };
+    for (const r of this.sql.exec<OldRow>("SELECT * FROM messages ORDER BY seq")) {
+      const body = concatBytes([new Uint8Array(r.body), ...(pieces.get(r.seq) ?? [])]);
+      const m = { exchange: r.exchange, routingKey: r.routing_key, header: new Uint8Array(r.header), body, persistent: true };
+      this.sql.exec("DELETE FROM message_record_chunks WHERE seq = ?", r.seq);
+      this.write({ ...m, seq: r.seq, redelivered: r.redelivered === 1, stored: false }, "INSERT OR REPLACE");
+    }
+    this.chunked.clear();
+    this.sql.exec("DROP TABLE messages");
+    this.sql.exec("DROP TABLE IF EXISTS message_chunks");
   }
 
   get readyCount(): number {
@@ -118,8 +144,8 @@ export class MessageStore {
   private writeMany(messages: readonly QueuedMessage[]): void {
     let rows: QueuedMessage[] = [];
     for (const m of messages) {
-      if (m.body.length > CHUNK) {
-        this.write(m);
+      if (recordOf(m).length > CHUNK) {
+        this.write(m, "INSERT");
         continue;
       }
       rows.push(m);
@@ -132,49 +158,24 @@ export class MessageStore {
   }
 
   private insertRows(rows: readonly QueuedMessage[]): void {
-    const params: (string | number | Uint8Array)[] = [];
+    const params: (number | Uint8Array)[] = [];
     for (const m of rows) {
-      params.push(m.seq, m.exchange, m.routingKey, m.header, m.body, m.redelivered ? 1 : 0);
+      params.push(m.seq, m.redelivered ? 1 : 0, recordOf(m));
       m.stored = true;
     }
     this.sql.exec(insertSql(rows.length), ...params);
   }
 
-  private write(m: QueuedMessage): void {
-    this.sql.exec(
-      "INSERT INTO messages (seq, exchange, routing_key, header, body, redelivered) VALUES (?, ?, ?, ?, ?, ?)",
-      m.seq,
-      m.exchange,
-      m.routingKey,
-      m.header,
-      m.body.length > CHUNK ? m.body.subarray(0, CHUNK) : m.body,
-      m.redelivered ? 1 : 0,
-    );
-    if (m.body.length > CHUNK) {
-      for (let off = CHUNK, idx = 1; off < m.body.length; off += CHUNK, idx++) {
-        this.sql.exec("INSERT INTO message_chunks (seq, idx, data) VALUES (?, ?, ?)", m.seq, idx, m.body.subarray(off, off + CHUNK));
+  private write(m: QueuedMessage, verb: "INSERT" | "INSERT OR REPLACE"): void {
+    const record = recordOf(m);
+    this.sql.exec(`${verb} INTO message_records (seq, redelivered, data) VALUES (?, ?, ?)`, m.seq, m.redelivered ? 1 : 0, record.subarray(0, CHUNK));
+    if (record.length > CHUNK) {
+      for (let off = CHUNK, idx = 1; off < record.length; off += CHUNK, idx++) {
+        this.sql.exec("INSERT INTO message_record_chunks (seq, idx, data) VALUES (?, ?, ?)", m.seq, idx, record.subarray(off, off + CHUNK));
       }
       this.chunked.add(m.seq);
     }
     m.stored = true;
-  }
-
-  /** Reassembles bodies split by write(): the message row holds the first piece. */
-  private loadChunks(): void {
-    const rows = this.sql.exec<ChunkRow>("SELECT seq, data FROM message_chunks ORDER BY seq, idx").toArray();
-    if (rows.length === 0) return;
-    const pieces = new Map<number, Uint8Array[]>();
-    for (const r of rows) {
-      let list = pieces.get(r.seq);
-      if (!list) pieces.set(r.seq, (list = []));
-      list.push(new Uint8Array(r.data));
-    }
-    for (const m of this.ready) {
-      const rest = pieces.get(m.seq);
-      if (!rest) continue;
-      m.body = concatBytes([m.body, ...rest]);
-      this.chunked.add(m.seq);
-    }
   }
 
   /** The oldest ready message, left in place. */
@@ -242,9 +243,9 @@ export class MessageStore {
     const seqs = this.removals;
     if (seqs.length === 0) return;
     this.removals = [];
-    this.bySeq("DELETE FROM messages", seqs);
+    this.bySeq("DELETE FROM message_records", seqs);
     if (this.chunked.size === 0) return;
-    this.bySeq("DELETE FROM message_chunks", seqs.filter((seq) => this.chunked.delete(seq)));
+    this.bySeq("DELETE FROM message_record_chunks", seqs.filter((seq) => this.chunked.delete(seq)));
   }
 
   /**
@@ -285,25 +286,30 @@ export class MessageStore {
     this.readyStored = 0;
     this.removals = [];
     this.chunked.clear();
-    this.sql.exec("DELETE FROM messages");
-    this.sql.exec("DELETE FROM message_chunks");
+    this.sql.exec("DELETE FROM message_records");
+    this.sql.exec("DELETE FROM message_record_chunks");
   }
 
   private updateRedelivered(seqs: number[]): void {
-    this.bySeq("UPDATE messages SET redelivered = 1", seqs);
+    this.bySeq("UPDATE message_records SET redelivered = 1", seqs);
   }
 }
 
 
-/** Six bound parameters a row; DO SQLite allows 100 per statement. */
-const ROWS_PER_INSERT = 16;
+/** The message's record, encoded once if it did not arrive in a publish batch. */
+function recordOf(m: QueuedMessage): Uint8Array {
+  return (m.record ??= encodeRecord(m));
+}
+
+/** Three bound parameters a row; DO SQLite allows 100 per statement. */
+const ROWS_PER_INSERT = 33;
 const insertStatements = new Map<number, string>();
 
 function insertSql(rows: number): string {
   let sql = insertStatements.get(rows);
   if (!sql) {
-    const values = Array.from({ length: rows }, () => "(?, ?, ?, ?, ?, ?)").join(", ");
-    sql = `INSERT INTO messages (seq, exchange, routing_key, header, body, redelivered) VALUES ${values}`;
+    const values = Array.from({ length: rows }, () => "(?, ?, ?)").join(", ");
+    sql = `INSERT INTO message_records (seq, redelivered, data) VALUES ${values}`;
     insertStatements.set(rows, sql);
   }
   return sql;

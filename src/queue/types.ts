@@ -18,6 +18,8 @@ export interface IncomingMessage {
   body: Uint8Array;
   /** delivery-mode 2: must be on disk before a durable queue confirms it. */
   persistent: boolean;
+  /** All of the above as one byte string (see wire.ts), when the message came in a batch. */
+  record?: Uint8Array;
 }
 
 export interface QueuedMessage extends IncomingMessage {

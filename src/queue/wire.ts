@@ -9,19 +9,54 @@ const PERSISTENT = 1;
 const NO_ACK = 1;
 const REDELIVERED = 2;
 
-/** Packs a publish batch: flags, exchange, routing key, content header, body per message. */
+// A message record: flags, exchange, routing key, content header, body. A publish batch is a
+// count followed by records, and a queue stores each record as it arrived, as one SQLite value.
+
+function recordSize(m: IncomingMessage): number {
+  return 1 + 2 + m.exchange.length * 3 + m.routingKey.length * 3 + 8 + m.header.length + m.body.length;
+}
+
+function writeRecord(w: Writer, m: IncomingMessage): void {
+  w.u8(m.persistent ? PERSISTENT : 0);
+  w.shortstr(m.exchange);
+  w.shortstr(m.routingKey);
+  w.u32(m.header.length).bytes(m.header);
+  w.u32(m.body.length).bytes(m.body);
+}
+
+/** Reads one record; the message's header, body and record are views into `r`'s buffer. */
+function readRecord(r: Reader): IncomingMessage {
+  const start = r.offset;
+  const flags = r.u8();
+  const exchange = r.shortstr();
+  const routingKey = r.shortstr();
+  const header = r.bytes(r.u32());
+  const body = r.bytes(r.u32());
+  const record = r.buf.subarray(start, r.offset);
+  return { exchange, routingKey, header, body, persistent: (flags & PERSISTENT) !== 0, record };
+}
+
+/** The record of a message that did not arrive in a publish batch. */
+export function encodeRecord(m: IncomingMessage): Uint8Array {
+  const w = new Writer(recordSize(m));
+  writeRecord(w, m);
+  return w.finish();
+}
+
+export function decodeRecord(bytes: Uint8Array): IncomingMessage {
+  const r = new Reader(bytes);
+  const m = readRecord(r);
+  if (!r.atEnd()) throw new Error(`message record has ${r.remaining} trailing bytes`);
+  return m;
+}
+
+/** Packs a publish batch: a count, then one record per message. */
 export function encodePublishBatch(messages: readonly IncomingMessage[]): Uint8Array {
   let size = 4;
-  for (const m of messages) size += 1 + 2 + m.exchange.length * 3 + m.routingKey.length * 3 + 8 + m.header.length + m.body.length;
+  for (const m of messages) size += recordSize(m);
   const w = new Writer(size);
   w.u32(messages.length);
-  for (const m of messages) {
-    w.u8(m.persistent ? PERSISTENT : 0);
-    w.shortstr(m.exchange);
-    w.shortstr(m.routingKey);
-    w.u32(m.header.length).bytes(m.header);
-    w.u32(m.body.length).bytes(m.body);
-  }
+  for (const m of messages) writeRecord(w, m);
   return exact(w.finish());
 }
 
@@ -29,14 +64,7 @@ export function decodePublishBatch(bytes: Uint8Array): IncomingMessage[] {
   const r = new Reader(bytes);
   const count = r.u32();
   const out: IncomingMessage[] = new Array(count);
-  for (let i = 0; i < count; i++) {
-    const flags = r.u8();
-    const exchange = r.shortstr();
-    const routingKey = r.shortstr();
-    const header = r.bytes(r.u32());
-    const body = r.bytes(r.u32());
-    out[i] = { exchange, routingKey, header, body, persistent: (flags & PERSISTENT) !== 0 };
-  }
+  for (let i = 0; i < count; i++) out[i] = readRecord(r);
   return out;
 }
 

@@ -10,7 +10,7 @@ function sqlStorage(db: DatabaseSync): SqlStorage {
     const stmt = db.prepare(query);
     const args = bindings as SQLInputValue[];
     const rows = /^\s*SELECT/i.test(query) ? stmt.all(...args) : (stmt.run(...args), []);
-    return { toArray: () => rows };
+    return { toArray: () => rows, [Symbol.iterator]: () => rows[Symbol.iterator]() };
   };
   return { exec } as unknown as SqlStorage;
 }
@@ -29,9 +29,10 @@ describe("MessageStore bodies over the SQLite row limit", () => {
     const small = randomBytes(100);
     const exact = randomBytes(2 ** 20);
     store.append([message(small), message(big), message(exact)], () => false);
-    expect(count(db, "SELECT MAX(LENGTH(body)) FROM messages")).toBeLessThanOrEqual(2 ** 20);
-    expect(count(db, "SELECT MAX(LENGTH(data)) FROM message_chunks")).toBeLessThanOrEqual(2 ** 20);
-    expect(count(db, "SELECT COUNT(*) FROM message_chunks")).toBe(3);
+    expect(count(db, "SELECT MAX(LENGTH(data)) FROM message_records")).toBeLessThanOrEqual(2 ** 20);
+    expect(count(db, "SELECT MAX(LENGTH(data)) FROM message_record_chunks")).toBeLessThanOrEqual(2 ** 20);
+    // The record (fields + body) is split: 3.5 MiB + a few bytes in 4 pieces, 1 MiB + a few in 2.
+    expect(count(db, "SELECT COUNT(*) FROM message_record_chunks")).toBe(4);
 
     const restarted = new MessageStore(sqlStorage(db));
     restarted.load();
@@ -48,8 +49,8 @@ describe("MessageStore bodies over the SQLite row limit", () => {
     const first = store.shift()!;
     store.remove([first]);
     store.flushRemovals();
-    expect(count(db, "SELECT COUNT(*) FROM message_chunks")).toBe(1);
-    expect(count(db, "SELECT COUNT(*) FROM messages")).toBe(2);
+    expect(count(db, "SELECT COUNT(*) FROM message_record_chunks")).toBe(1);
+    expect(count(db, "SELECT COUNT(*) FROM message_records")).toBe(2);
 
     // After a restart the store still knows which messages have extra rows.
     const restarted = new MessageStore(sqlStorage(db));
@@ -57,12 +58,12 @@ describe("MessageStore bodies over the SQLite row limit", () => {
     const [a, b] = [restarted.shift()!, restarted.shift()!];
     restarted.remove([a, b]);
     restarted.flushRemovals();
-    expect(count(db, "SELECT COUNT(*) FROM message_chunks")).toBe(0);
-    expect(count(db, "SELECT COUNT(*) FROM messages")).toBe(0);
+    expect(count(db, "SELECT COUNT(*) FROM message_record_chunks")).toBe(0);
+    expect(count(db, "SELECT COUNT(*) FROM message_records")).toBe(0);
 
     restarted.append([message(randomBytes(3 * 2 ** 20))], () => false);
     restarted.clear();
-    expect(count(db, "SELECT COUNT(*) FROM message_chunks")).toBe(0);
+    expect(count(db, "SELECT COUNT(*) FROM message_record_chunks")).toBe(0);
   });
 
   it("a message first kept only in memory is split when it is written later", () => {
@@ -70,9 +71,9 @@ describe("MessageStore bodies over the SQLite row limit", () => {
     const store = new MessageStore(sqlStorage(db));
     const big = randomBytes(2 * 2 ** 20 + 5);
     store.append([message(big)], () => true);
-    expect(count(db, "SELECT COUNT(*) FROM messages")).toBe(0);
+    expect(count(db, "SELECT COUNT(*) FROM message_records")).toBe(0);
     store.persistReady();
-    expect(count(db, "SELECT COUNT(*) FROM message_chunks")).toBe(2);
+    expect(count(db, "SELECT COUNT(*) FROM message_record_chunks")).toBe(2);
     const restarted = new MessageStore(sqlStorage(db));
     restarted.load();
     expect(Buffer.from(restarted.shift()!.body).equals(big)).toBe(true);
@@ -100,12 +101,54 @@ describe("MessageStore batched statements", () => {
     const gone = all.filter((m) => (m.seq >= 10 && m.seq <= 150) || m.seq === 200 || m.seq === 201 || (m.seq > 250 && m.seq % 2 === 1));
     store.remove(gone);
     // remove() only notes the deletes; they reach the table with flushRemovals().
-    expect(count(db, "SELECT COUNT(*) FROM messages")).toBe(300);
+    expect(count(db, "SELECT COUNT(*) FROM message_records")).toBe(300);
     expect(store.pendingRemovals).toBe(gone.length);
     store.flushRemovals();
     expect(store.pendingRemovals).toBe(0);
-    const left = db.prepare("SELECT seq FROM messages ORDER BY seq").all().map((r) => Number(r["seq"]));
+    const left = db.prepare("SELECT seq FROM message_records ORDER BY seq").all().map((r) => Number(r["seq"]));
     const expected = all.map((m) => m.seq).filter((seq) => !gone.some((g) => g.seq === seq));
     expect(left).toEqual(expected);
+  });
+});
+
+describe("MessageStore schema", () => {
+  it("moves messages stored one field per column (the first schema) into records, once", () => {
+    const db = new DatabaseSync(":memory:");
+    db.exec(`CREATE TABLE messages (seq INTEGER PRIMARY KEY, exchange TEXT NOT NULL, routing_key TEXT NOT NULL,
+      header BLOB NOT NULL, body BLOB NOT NULL, redelivered INTEGER NOT NULL)`);
+    db.exec("CREATE TABLE message_chunks (seq INTEGER NOT NULL, idx INTEGER NOT NULL, data BLOB NOT NULL, PRIMARY KEY (seq, idx))");
+    const header = new Uint8Array([0, 60, 0, 0, 0, 0, 0, 0, 0, 3, 0, 0]);
+    const big = randomBytes(2 ** 20 + 10);
+    const insert = db.prepare("INSERT INTO messages VALUES (?, ?, ?, ?, ?, ?)");
+    insert.run(5, "amq.topic", "a.b", header, new Uint8Array([1, 2, 3]), 1);
+    insert.run(9, "", "q", header, big.subarray(0, 2 ** 20), 0);
+    db.prepare("INSERT INTO message_chunks VALUES (?, ?, ?)").run(9, 1, big.subarray(2 ** 20));
+
+    const store = new MessageStore(sqlStorage(db));
+    store.load();
+    expect(count(db, "SELECT COUNT(*) FROM sqlite_master WHERE name IN ('messages', 'message_chunks')")).toBe(0);
+    const a = store.shift()!;
+    const b = store.shift()!;
+    expect([a.seq, a.exchange, a.routingKey, a.redelivered, [...a.body]]).toEqual([5, "amq.topic", "a.b", true, [1, 2, 3]]);
+    expect([...a.header]).toEqual([...header]);
+    expect([b.seq, b.exchange, b.routingKey, b.redelivered]).toEqual([9, "", "q", false]);
+    expect(Buffer.from(b.body).equals(big)).toBe(true);
+    expect(store.shift()).toBeUndefined();
+
+    // A second start finds nothing left to move and the same messages.
+    const again = new MessageStore(sqlStorage(db));
+    again.load();
+    expect([again.shift()!.seq, again.shift()!.seq]).toEqual([5, 9]);
+  });
+
+  it("keeps the redelivered flag across a restart", () => {
+    const db = new DatabaseSync(":memory:");
+    const store = new MessageStore(sqlStorage(db));
+    store.append([message(new Uint8Array([7])), message(new Uint8Array([8]))], () => false);
+    const first = store.shift()!;
+    store.requeue([first], true);
+    const restarted = new MessageStore(sqlStorage(db));
+    restarted.load();
+    expect([restarted.shift()!.redelivered, restarted.shift()!.redelivered]).toEqual([true, false]);
   });
 });

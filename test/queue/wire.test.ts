@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { decodeDeliveries, decodePublishBatch, encodeDeliveries, encodePublishBatch } from "../../src/queue/wire";
+import { decodeDeliveries, decodePublishBatch, decodeRecord, encodeDeliveries, encodePublishBatch, encodeRecord } from "../../src/queue/wire";
 import type { Delivery, IncomingMessage } from "../../src/queue/types";
 
 const bytes = (...b: number[]) => new Uint8Array(b);
@@ -12,7 +12,14 @@ describe("RPC batch wire format", () => {
     ];
     const encoded = encodePublishBatch(messages);
     expect(encoded.byteLength).toBe(encoded.buffer.byteLength);
-    expect(decodePublishBatch(encoded)).toEqual(messages);
+    const decoded = decodePublishBatch(encoded);
+    expect(decoded.map(({ record: _, ...m }) => m)).toEqual(messages);
+    // Each message keeps its record: the same bytes as encodeRecord gives, and it decodes back.
+    decoded.forEach((m, i) => {
+      expect([...m.record!]).toEqual([...encodeRecord(messages[i]!)]);
+      const { record: _, ...again } = decodeRecord(m.record!);
+      expect(again).toEqual(messages[i]);
+    });
   });
 
   it("round-trips deliveries with flags and large sequence numbers", () => {
