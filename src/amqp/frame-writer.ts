@@ -6,6 +6,8 @@ import { encodeError } from "./errors";
 import { methodIds, writeMethod, type AnyMethod } from "./methods";
 import { peekContentHeader, writeProperties, type BasicProperties } from "./properties";
 
+const DELIVER = methodIds("basic.deliver");
+
 /** Body slices at least this long are referenced, not copied, until take(). */
 const INLINE_LIMIT = 1024;
 
@@ -85,27 +87,56 @@ export class FrameWriter {
    * body.length) or properties to encode.
    */
   content(channel: number, m: AnyMethod, header: Uint8Array | BasicProperties, body: Uint8Array): void {
+    const maxPayload = this.checkContent(header, body);
+    this.atomically(() => {
+      const mAt = this.begin(FrameType.Method, channel);
+      writeMethod(this.writer(), m);
+      this.end(mAt);
+      this.headerFrame(channel, methodIds(m.name).classId, header, body);
+    });
+    this.bodyFrames(channel, body, maxPayload);
+  }
+
+  /**
+   * basic.deliver, written without building a method object: `route` is the exchange and the
+   * routing key as two ready-encoded short strings (a queue keeps them so). The frames are the
+   * ones content() writes for the same delivery; a test checks they are byte-identical.
+   */
+  deliver(channel: number, consumerTag: string, deliveryTag: number, redelivered: boolean, route: Uint8Array, header: Uint8Array, body: Uint8Array): void {
+    const maxPayload = this.checkContent(header, body);
+    this.atomically(() => {
+      const at = this.begin(FrameType.Method, channel);
+      this.writer().u16(DELIVER.classId).u16(DELIVER.methodId).shortstr(consumerTag).u64n(deliveryTag).u8(redelivered ? 1 : 0).bytes(route);
+      this.end(at);
+      this.headerFrame(channel, DELIVER.classId, header, body);
+    });
+    this.bodyFrames(channel, body, maxPayload);
+  }
+
+  /** Validates a content command before anything is written; returns the body frame size. */
+  private checkContent(header: Uint8Array | BasicProperties, body: Uint8Array): number {
     if (header instanceof Uint8Array) {
       const { bodySize } = peekContentHeader(header);
       if (bodySize !== body.length) throw encodeError(`content header body-size ${bodySize} != body length ${body.length}`);
     }
     const maxPayload = this.frameMax === 0 ? Math.max(body.length, 1) : this.frameMax - FRAME_OVERHEAD;
     if (maxPayload < 1) throw encodeError(`frame_max ${this.frameMax} too small`);
-    this.atomically(() => {
-      const mAt = this.begin(FrameType.Method, channel);
-      writeMethod(this.writer(), m);
-      this.end(mAt);
-      const hAt = this.begin(FrameType.Header, channel);
-      const w = this.writer();
-      if (header instanceof Uint8Array) {
-        w.bytes(header);
-      } else {
-        w.u16(methodIds(m.name).classId).u16(0).u64n(body.length);
-        writeProperties(w, header);
-      }
-      this.end(hAt);
-    });
+    return maxPayload;
+  }
 
+  private headerFrame(channel: number, classId: number, header: Uint8Array | BasicProperties, body: Uint8Array): void {
+    const hAt = this.begin(FrameType.Header, channel);
+    const w = this.writer();
+    if (header instanceof Uint8Array) {
+      w.bytes(header);
+    } else {
+      w.u16(classId).u16(0).u64n(body.length);
+      writeProperties(w, header);
+    }
+    this.end(hAt);
+  }
+
+  private bodyFrames(channel: number, body: Uint8Array, maxPayload: number): void {
     for (let off = 0; off < body.length; off += maxPayload) {
       const slice = body.subarray(off, Math.min(off + maxPayload, body.length));
       const at = this.begin(FrameType.Body, channel);

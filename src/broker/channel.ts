@@ -339,15 +339,7 @@ export class Channel {
 
   private emit(d: Delivery): void {
     const deliveryTag = this.nextDeliveryTag(d.queue, d.seq, d.noAck);
-    this.connection.sendContent(
-      this.id,
-      {
-        name: "basic.deliver",
-        args: { consumerTag: d.consumerTag, deliveryTag, redelivered: d.redelivered, exchange: d.exchange, routingKey: d.routingKey },
-      },
-      d.header,
-      d.body,
-    );
+    this.connection.sendDelivery(this.id, d.consumerTag, deliveryTag, d.redelivered, d.record);
   }
 
   private async resumePaused(): Promise<void> {

@@ -22,6 +22,7 @@ import type { Broker } from "./broker";
 import { BATCHED } from "./handlers";
 import { RouteCache } from "./route-cache";
 import type { DeliverResult, Delivery } from "../queue/types";
+import { splitRecord } from "../queue/wire";
 
 /** Where the connection's bytes go; the DO implements it with a WebSocket. */
 export interface Transport {
@@ -160,6 +161,13 @@ export class Connection {
 
   sendContent(channel: number, m: AnyMethod, header: Uint8Array, body: Uint8Array): void {
     this.writer.content(channel, m, header, body);
+    this.scheduleFlush();
+  }
+
+  /** basic.deliver of a message record, its exchange and routing key copied as they are. */
+  sendDelivery(channel: number, consumerTag: string, deliveryTag: number, redelivered: boolean, record: Uint8Array): void {
+    const { route, header, body } = splitRecord(record);
+    this.writer.deliver(channel, consumerTag, deliveryTag, redelivered, route, header, body);
     this.scheduleFlush();
   }
 

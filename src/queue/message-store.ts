@@ -1,6 +1,6 @@
 import { concatBytes } from "../amqp/buffer";
 import type { IncomingMessage, QueuedMessage } from "./types";
-import { decodeRecord, encodeRecord } from "./wire";
+import { decodeRecord, recordOf } from "./wire";
 
 interface MessageRow extends Record<string, SqlStorageValue> {
   seq: number;
@@ -295,11 +295,6 @@ export class MessageStore {
   }
 }
 
-
-/** The message's record, encoded once if it did not arrive in a publish batch. */
-function recordOf(m: QueuedMessage): Uint8Array {
-  return (m.record ??= encodeRecord(m));
-}
 
 /** Three bound parameters a row; DO SQLite allows 100 per statement. */
 const ROWS_PER_INSERT = 33;

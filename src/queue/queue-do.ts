@@ -8,7 +8,7 @@ import { tableFromBytes, tableToBytes } from "../broker/table-bytes";
 import { ConsumerList, type Consumer } from "./consumers";
 import { checkEquivalent, lockedText } from "./declaration";
 import { MessageStore } from "./message-store";
-import { decodePublishBatch, encodeDeliveries } from "./wire";
+import { decodePublishBatch, encodeDeliveries, recordOf } from "./wire";
 import type { ConsumeOptions, DeliverResult, Delivery, QueueBinding, QueueDecl, QueuedMessage } from "./types";
 
 interface DeclRow extends Record<string, SqlStorageValue> {
@@ -222,7 +222,9 @@ export class QueueDO extends DurableObject<Env> {
       this.store.persist([message]);
       this.unacked.set(message.seq, { message, connId, channel, consumer: null });
     }
-    return ok({ delivery: toDelivery(decl.name, message, channel, "", noAck), messageCount: this.store.readyCount });
+    // A copy: the record may be a view into a whole publish batch, which RPC would clone entire.
+    const delivery = { ...toDelivery(decl.name, message, channel, "", noAck), record: recordOf(message).slice() };
+    return ok({ delivery, messageCount: this.store.readyCount });
   }
 
   /**
@@ -437,9 +439,6 @@ function toDelivery(queue: string, m: QueuedMessage, channel: number, consumerTa
     consumerTag,
     noAck,
     redelivered: m.redelivered,
-    exchange: m.exchange,
-    routingKey: m.routingKey,
-    header: m.header,
-    body: m.body,
+    record: recordOf(m),
   };
 }

@@ -37,10 +37,8 @@ export interface Delivery {
   consumerTag: string;
   noAck: boolean;
   redelivered: boolean;
-  exchange: string;
-  routingKey: string;
-  header: Uint8Array;
-  body: Uint8Array;
+  /** The message's record (wire.ts): exchange, routing key, content header and body. */
+  record: Uint8Array;
 }
 
 export interface ConsumeOptions {

@@ -68,24 +68,50 @@ export function decodePublishBatch(bytes: Uint8Array): IncomingMessage[] {
   return out;
 }
 
-/** Packs deliveries from one queue to one connection (the queue name is written once). */
+/** The message's record, encoded once if it did not arrive in a publish batch. */
+export function recordOf(m: IncomingMessage): Uint8Array {
+  return (m.record ??= encodeRecord(m));
+}
+
+/**
+ * Where a record's parts sit, without decoding its strings: `route` is the exchange and the
+ * routing key as two AMQP short strings, exactly as basic.deliver carries them.
+ */
+export function splitRecord(record: Uint8Array): { route: Uint8Array; header: Uint8Array; body: Uint8Array } {
+  const r = new Reader(record, 1);
+  r.offset += 1 + r.u8();
+  r.offset += 1 + r.u8();
+  const route = record.subarray(1, r.offset);
+  const header = r.bytes(r.u32());
+  const body = r.bytes(r.u32());
+  return { route, header, body };
+}
+
+/**
+ * Packs deliveries from one queue to one connection: the queue name and the consumer tags are
+ * written once, then per delivery its seq, channel, flags, tag index and the message's record.
+ */
 export function encodeDeliveries(queue: string, deliveries: readonly Delivery[]): Uint8Array {
-  let size = 2 + queue.length * 3 + 4;
+  const tags = new Map<string, number>();
+  let size = 2 + queue.length * 3 + 2 + 4;
   for (const d of deliveries) {
-    size += 8 + 2 + 1 + 3 + (d.consumerTag.length + d.exchange.length + d.routingKey.length) * 3 + 8 + d.header.length + d.body.length;
+    if (!tags.has(d.consumerTag)) {
+      tags.set(d.consumerTag, tags.size);
+      size += 1 + d.consumerTag.length * 3;
+    }
+    size += 8 + 2 + 1 + 2 + 4 + d.record.length;
   }
   const w = new Writer(size);
   w.shortstr(queue);
+  w.u16(tags.size);
+  for (const tag of tags.keys()) w.shortstr(tag);
   w.u32(deliveries.length);
   for (const d of deliveries) {
     w.f64(d.seq);
     w.u16(d.channel);
     w.u8((d.noAck ? NO_ACK : 0) | (d.redelivered ? REDELIVERED : 0));
-    w.shortstr(d.consumerTag);
-    w.shortstr(d.exchange);
-    w.shortstr(d.routingKey);
-    w.u32(d.header.length).bytes(d.header);
-    w.u32(d.body.length).bytes(d.body);
+    w.u16(tags.get(d.consumerTag)!);
+    w.u32(d.record.length).bytes(d.record);
   }
   return exact(w.finish());
 }
@@ -93,29 +119,18 @@ export function encodeDeliveries(queue: string, deliveries: readonly Delivery[])
 export function decodeDeliveries(bytes: Uint8Array): Delivery[] {
   const r = new Reader(bytes);
   const queue = r.shortstr();
+  const tags: string[] = new Array(r.u16());
+  for (let i = 0; i < tags.length; i++) tags[i] = r.shortstr();
   const count = r.u32();
   const out: Delivery[] = new Array(count);
   for (let i = 0; i < count; i++) {
     const seq = r.f64();
     const channel = r.u16();
     const flags = r.u8();
-    const consumerTag = r.shortstr();
-    const exchange = r.shortstr();
-    const routingKey = r.shortstr();
-    const header = r.bytes(r.u32());
-    const body = r.bytes(r.u32());
-    out[i] = {
-      queue,
-      seq,
-      channel,
-      consumerTag,
-      noAck: (flags & NO_ACK) !== 0,
-      redelivered: (flags & REDELIVERED) !== 0,
-      exchange,
-      routingKey,
-      header,
-      body,
-    };
+    const consumerTag = tags[r.u16()];
+    if (consumerTag === undefined) throw new Error("delivery batch: consumer tag index out of range");
+    const record = r.bytes(r.u32());
+    out[i] = { queue, seq, channel, consumerTag, noAck: (flags & NO_ACK) !== 0, redelivered: (flags & REDELIVERED) !== 0, record };
   }
   return out;
 }

@@ -113,3 +113,34 @@ describe("FrameWriter coalescing", () => {
     expect(cmds[1999]?.method).toEqual(makeMethod("basic.ack", { deliveryTag: 2000 }));
   });
 });
+
+describe("FrameWriter.deliver", () => {
+  const shortstr = (s: string) => {
+    const b = new TextEncoder().encode(s);
+    return [b.length, ...b];
+  };
+
+  it("writes the same bytes as content() with a basic.deliver method", () => {
+    const cases = [
+      { tag: "ct", deliveryTag: 1, redelivered: false, exchange: "", routingKey: "q", size: 0, frameMax: 4096 },
+      { tag: "amq.ctag-ünï", deliveryTag: 2 ** 40 + 9, redelivered: true, exchange: "amq.topic", routingKey: "a.b.c", size: 5000, frameMax: 4096 },
+      { tag: "x".repeat(255), deliveryTag: 77, redelivered: false, exchange: "日本", routingKey: "k".repeat(255), size: 4088, frameMax: 4096 },
+      { tag: "c", deliveryTag: 3, redelivered: true, exchange: "e", routingKey: "", size: 70_000, frameMax: 0 },
+    ];
+    for (const c of cases) {
+      const body = new Uint8Array(c.size).map((_, i) => i * 7);
+      const header = encodeContentHeader(60, body.length, { deliveryMode: 2, headers: { a: { type: "I", value: 1 } } });
+      const generic = new FrameWriter(c.frameMax);
+      generic.content(7, makeMethod("basic.deliver", { consumerTag: c.tag, deliveryTag: c.deliveryTag, redelivered: c.redelivered, exchange: c.exchange, routingKey: c.routingKey }), header, body);
+      const fast = new FrameWriter(c.frameMax);
+      fast.deliver(7, c.tag, c.deliveryTag, c.redelivered, new Uint8Array([...shortstr(c.exchange), ...shortstr(c.routingKey)]), header, body);
+      expect(Buffer.from(fast.take()!).equals(Buffer.from(generic.take()!))).toBe(true);
+    }
+  });
+
+  it("refuses a header whose body-size disagrees, leaving nothing half written", () => {
+    const w = new FrameWriter(4096);
+    expect(() => w.deliver(1, "t", 1, false, new Uint8Array([0, 1, 113]), encodeContentHeader(60, 5, {}), new Uint8Array(4))).toThrow();
+    expect(w.take()).toBeNull();
+  });
+});

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { decodeDeliveries, decodePublishBatch, decodeRecord, encodeDeliveries, encodePublishBatch, encodeRecord } from "../../src/queue/wire";
+import { decodeDeliveries, decodePublishBatch, decodeRecord, encodeDeliveries, encodePublishBatch, encodeRecord, splitRecord } from "../../src/queue/wire";
 import type { Delivery, IncomingMessage } from "../../src/queue/types";
 
 const bytes = (...b: number[]) => new Uint8Array(b);
@@ -22,12 +22,24 @@ describe("RPC batch wire format", () => {
     });
   });
 
-  it("round-trips deliveries with flags and large sequence numbers", () => {
+  it("round-trips deliveries with flags, large sequence numbers and shared consumer tags", () => {
+    const r1 = encodeRecord({ exchange: "", routingKey: "jobs", header: bytes(9), body: bytes(1, 2), persistent: true });
+    const r2 = encodeRecord({ exchange: "amq.direct", routingKey: "k", header: bytes(), body: bytes(), persistent: false });
     const deliveries: Delivery[] = [
-      { queue: "jobs", seq: 1, channel: 1, consumerTag: "amq.ctag-x", noAck: true, redelivered: false, exchange: "", routingKey: "jobs", header: bytes(9), body: bytes(1, 2) },
-      { queue: "jobs", seq: 2 ** 40 + 3, channel: 65535, consumerTag: "c2", noAck: false, redelivered: true, exchange: "amq.direct", routingKey: "k", header: bytes(), body: bytes() },
+      { queue: "jobs", seq: 1, channel: 1, consumerTag: "amq.ctag-x", noAck: true, redelivered: false, record: r1 },
+      { queue: "jobs", seq: 2 ** 40 + 3, channel: 65535, consumerTag: "c2", noAck: false, redelivered: true, record: r2 },
+      { queue: "jobs", seq: 7, channel: 1, consumerTag: "amq.ctag-x", noAck: false, redelivered: false, record: r2 },
     ];
     expect(decodeDeliveries(encodeDeliveries("jobs", deliveries))).toEqual(deliveries);
+  });
+
+  it("splits a record into the short strings basic.deliver carries, header and body", () => {
+    const record = encodeRecord({ exchange: "ëx", routingKey: "a.b", header: bytes(5, 6), body: bytes(7, 8, 9), persistent: true });
+    const { route, header, body } = splitRecord(record);
+    const ex = new TextEncoder().encode("ëx");
+    expect([...route]).toEqual([ex.length, ...ex, 3, ..."a.b".split("").map((c) => c.charCodeAt(0))]);
+    expect([...header]).toEqual([5, 6]);
+    expect([...body]).toEqual([7, 8, 9]);
   });
 
   it("encodes an empty batch", () => {

@@ -4,6 +4,7 @@ import { ids } from "../connection";
 import { generatedName } from "../names";
 import { unwrap } from "../rpc-result";
 import { methodOf, queueName } from "./context";
+import { decodeRecord } from "../../queue/wire";
 
 const EMPTY = new Uint8Array(0);
 
@@ -99,12 +100,12 @@ export async function basicGet(ch: Channel, command: Command): Promise<void> {
     return;
   }
   const deliveryTag = ch.nextDeliveryTag(queue, delivery.seq, m.args.noAck);
-  const { redelivered, exchange, routingKey } = delivery;
+  const { exchange, routingKey, header, body } = decodeRecord(delivery.record);
   c.sendContent(
     ch.id,
-    { name: "basic.get-ok", args: { deliveryTag, redelivered, exchange, routingKey, messageCount } },
-    delivery.header,
-    delivery.body,
+    { name: "basic.get-ok", args: { deliveryTag, redelivered: delivery.redelivered, exchange, routingKey, messageCount } },
+    header,
+    body,
   );
 }
 
