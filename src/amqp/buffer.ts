@@ -46,7 +46,7 @@ function checkInt(v: number, min: number, max: number, what: string): number {
   return v;
 }
 
-/** A growable big-endian writer. Call finish() once; do not write afterwards. */
+/** A growable big-endian writer. Call finish() once and stop writing, or takeCopy() and go on. */
 export class Writer {
   private buf: Uint8Array;
   private view: DataView;
@@ -207,6 +207,20 @@ export class Writer {
   /** The written bytes (a view on the internal buffer, no copy). */
   finish(): Uint8Array {
     return this.buf.subarray(0, this.pos);
+  }
+
+  /**
+   * A copy of what was written, then empty again for reuse: one exact-size allocation instead
+   * of a new buffer regrown from scratch each time. A buffer grown past `keep` is let go.
+   */
+  takeCopy(keep = 1 << 20): Uint8Array {
+    const out = this.buf.slice(0, this.pos);
+    this.pos = 0;
+    if (this.buf.length > keep) {
+      this.buf = new Uint8Array(4096);
+      this.view = new DataView(this.buf.buffer);
+    }
+    return out;
   }
 }
 

@@ -23,7 +23,9 @@ export class FrameWriter {
   frameMax: number;
   private parts: Uint8Array[] = [];
   private partsSize = 0;
-  private w: Writer | null = null;
+  /** Reused across flushes (see Writer.takeCopy); `flushes` tells atomically() it moved on. */
+  private readonly w = new Writer(4096);
+  private flushes = 0;
 
   constructor(frameMax: number = FRAME_MIN_SIZE) {
     this.frameMax = frameMax;
@@ -31,11 +33,11 @@ export class FrameWriter {
 
   /** Pending bytes not yet taken. */
   get size(): number {
-    return this.partsSize + (this.w?.length ?? 0);
+    return this.partsSize + this.w.length;
   }
 
   private writer(): Writer {
-    return (this.w ??= new Writer(512));
+    return this.w;
   }
 
   /** Starts a frame in the current writer; returns where its size goes. */
@@ -50,23 +52,23 @@ export class FrameWriter {
   }
 
   private flushWriter(): void {
-    if (this.w && this.w.length > 0) {
-      this.parts.push(this.w.finish());
-      this.partsSize += this.w.length;
-    }
-    this.w = null;
+    if (this.w.length === 0) return;
+    const bytes = this.w.takeCopy();
+    this.parts.push(bytes);
+    this.partsSize += bytes.length;
+    this.flushes++;
   }
 
   // An encode error (bad argument) must not leave half a frame queued:
   // undo everything written since the call began. Nothing can throw after
   // content() starts moving body slices out of the writer.
   private atomically(fn: () => void): void {
-    const w = this.writer();
-    const mark = w.length;
+    const mark = this.w.length;
+    const flushes = this.flushes;
     try {
       fn();
     } catch (err) {
-      if (this.w === w) w.truncate(mark);
+      if (this.flushes === flushes) this.w.truncate(mark);
       throw err;
     }
   }
