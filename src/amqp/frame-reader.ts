@@ -23,6 +23,13 @@ interface PendingHeader {
   size: number;
 }
 
+/** The 7 header bytes at `at`: type, channel, payload size. */
+function headerAt(b: Uint8Array, at: number): PendingHeader {
+  const channel = (b[at + 1]! << 8) | b[at + 2]!;
+  const size = ((b[at + 3]! << 24) | (b[at + 4]! << 16) | (b[at + 5]! << 8) | b[at + 6]!) >>> 0;
+  return { type: b[at]!, channel, size };
+}
+
 /**
  * Incremental frame parser. Chunks are kept by reference (not copied) until
  * their frames are complete, so callers must not reuse a pushed buffer.
@@ -74,9 +81,7 @@ export class FrameReader {
           const c = this.chunks[this.first];
           const h = this.head;
           if (c !== undefined && c.length - h > FRAME_HEADER_SIZE) {
-            const type = c[h]!;
-            const channel = (c[h + 1]! << 8) | c[h + 2]!;
-            const size = ((c[h + 3]! << 24) | (c[h + 4]! << 16) | (c[h + 5]! << 8) | c[h + 6]!) >>> 0;
+            const { type, channel, size } = headerAt(c, h);
             const endAt = h + FRAME_HEADER_SIZE + size;
             if (endAt < c.length) {
               this.checkHeader(type, channel, size);
@@ -110,12 +115,9 @@ export class FrameReader {
   // Validates as soon as the 7 header bytes are in: an oversized or bogus
   // frame is refused before we wait for (and buffer) its payload.
   private readHeader(): PendingHeader {
-    const h = this.take(FRAME_HEADER_SIZE);
-    const type = h[0] as number;
-    const channel = ((h[1] as number) << 8) | (h[2] as number);
-    const size = (((h[3] as number) << 24) | ((h[4] as number) << 16) | ((h[5] as number) << 8) | (h[6] as number)) >>> 0;
-    this.checkHeader(type, channel, size);
-    return { type, channel, size };
+    const header = headerAt(this.take(FRAME_HEADER_SIZE), 0);
+    this.checkHeader(header.type, header.channel, header.size);
+    return header;
   }
 
   private checkHeader(type: number, channel: number, size: number): void {

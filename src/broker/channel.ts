@@ -156,8 +156,8 @@ export class Channel {
       const sent = this.sendSettles(settles).catch((err: unknown) => {
         this.settleError ??= err;
       });
-      const before = this.settling;
-      const all: Promise<void> = before ? Promise.all([before, sent]).then(() => undefined) : sent;
+      // Neither promise rejects (failures land in settleError): chaining waits for both.
+      const all = this.settling ? this.settling.then(() => sent) : sent;
       this.settling = all;
       void all.then(() => {
         if (this.settling === all) this.settling = null;

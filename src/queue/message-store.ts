@@ -49,12 +49,7 @@ export class MessageStore {
 
   /** Rebuilds the ready list from storage (all stored messages are ready after a restart). */
   load(): void {
-    const pieces = new Map<number, Uint8Array[]>();
-    for (const r of this.sql.exec<ChunkRow>("SELECT seq, data FROM message_record_chunks ORDER BY seq, idx")) {
-      let list = pieces.get(r.seq);
-      if (!list) pieces.set(r.seq, (list = []));
-      list.push(new Uint8Array(r.data));
-    }
+    const pieces = this.chunksOf("message_record_chunks");
     this.ready = this.sql
       .exec<MessageRow>("SELECT seq, redelivered, data FROM message_records ORDER BY seq")
       .toArray()
@@ -77,12 +72,7 @@ export class MessageStore {
   private migrateColumns(): void {
     const old = this.sql.exec("SELECT name FROM sqlite_master WHERE type = 'table' AND name = 'messages'").toArray();
     if (old.length === 0) return;
-    const pieces = new Map<number, Uint8Array[]>();
-    for (const r of this.sql.exec<ChunkRow>("SELECT seq, data FROM message_chunks ORDER BY seq, idx")) {
-      let list = pieces.get(r.seq);
-      if (!list) pieces.set(r.seq, (list = []));
-      list.push(new Uint8Array(r.data));
-    }
+    const pieces = this.chunksOf("message_chunks");
     type OldRow = { seq: number; exchange: string; routing_key: string; header: ArrayBuffer; body: ArrayBuffer; redelivered: number };
     for (const r of this.sql.exec<OldRow>("SELECT * FROM messages ORDER BY seq")) {
       const body = concatBytes([new Uint8Array(r.body), ...(pieces.get(r.seq) ?? [])]);
@@ -93,6 +83,17 @@ export class MessageStore {
     this.chunked.clear();
     this.sql.exec("DROP TABLE messages");
     this.sql.exec("DROP TABLE IF EXISTS message_chunks");
+  }
+
+  /** The extra pieces of split values, per seq in order (a chunk table: seq, idx, data). */
+  private chunksOf(table: "message_record_chunks" | "message_chunks"): Map<number, Uint8Array[]> {
+    const pieces = new Map<number, Uint8Array[]>();
+    for (const r of this.sql.exec<ChunkRow>(`SELECT seq, data FROM ${table} ORDER BY seq, idx`)) {
+      let list = pieces.get(r.seq);
+      if (!list) pieces.set(r.seq, (list = []));
+      list.push(new Uint8Array(r.data));
+    }
+    return pieces;
   }
 
   get readyCount(): number {

@@ -213,10 +213,7 @@ export class QueueDO extends DurableObject<Env> {
     if (locked) return locked;
     const message = this.store.shift();
     if (!message) return ok({ delivery: null, messageCount: 0 });
-    if (noAck) {
-      this.store.remove([message]);
-      this.scheduleRemovals();
-    }
+    if (noAck) this.removeLater([message]);
     else {
       // It may have been on its way to a no-ack consumer, still only in memory; now it must last.
       this.store.persist([message]);
@@ -242,9 +239,8 @@ export class QueueDO extends DurableObject<Env> {
       const u = this.takeUnacked(seq, connId);
       if (u) back.push(u.message);
     }
-    this.store.remove(acked);
+    this.removeLater(acked);
     if (back.length > 0) this.ctx.storage.transactionSync(() => this.store.requeue(back, true));
-    this.scheduleRemovals();
     void this.dispatch();
   }
 
@@ -278,10 +274,12 @@ export class QueueDO extends DurableObject<Env> {
   }
 
   /**
-   * Acks only note their deletes (no write, so no commit holds back the next delivery); they
-   * reach the disk with the next publish or after REMOVAL_FLUSH_MS, whichever comes first.
+   * Acked or no-ack-taken messages leave storage. Only their deletes are noted (no write, so no
+   * commit holds back the next delivery); they reach the disk with the next publish or after
+   * REMOVAL_FLUSH_MS, whichever comes first.
    */
-  private scheduleRemovals(): void {
+  private removeLater(messages: readonly QueuedMessage[]): void {
+    this.store.remove(messages);
     if (this.removalTimer !== undefined || this.store.pendingRemovals === 0) return;
     this.removalTimer = setTimeout(() => {
       this.removalTimer = undefined;
@@ -401,10 +399,7 @@ export class QueueDO extends DurableObject<Env> {
     const refused = new Set(result.refused);
     // No-ack messages leave storage once the connection has taken them (or vanished, as in RabbitMQ).
     const taken = messages.filter((m, i) => deliveries[i]!.noAck && (result.gone || !refused.has(m.seq)));
-    if (taken.length > 0) {
-      this.store.remove(taken);
-      this.scheduleRemovals();
-    }
+    this.removeLater(taken);
     if (result.gone) {
       this.release((x) => x.connId === connId);
       return;

@@ -11,10 +11,15 @@ describe("restart", () => {
     await Promise.all(dirs.map((d) => rm(d, { recursive: true, force: true })));
   });
 
-  it("keeps confirmed persistent messages, durable queues, exchanges and bindings across a restart", async () => {
+  /** Server options over a new, empty data directory (removed after the file's tests). */
+  async function freshOptions() {
     const dataDir = await mkdtemp(join(tmpdir(), "warren-restart-"));
     dirs.push(dataDir);
-    const options = { httpPort: 0, amqpPort: 0, dataDir, build: false, quiet: true };
+    return { httpPort: 0, amqpPort: 0, dataDir, build: false, quiet: true };
+  }
+
+  it("keeps confirmed persistent messages, durable queues, exchanges and bindings across a restart", async () => {
+    const options = await freshOptions();
 
     const first = await startWarren(options);
     const conn = await amqp.connect(first.amqpUrl!);
@@ -51,9 +56,7 @@ describe("restart", () => {
   });
 
   it("acked messages stay deleted after a restart (acks reach the disk within milliseconds)", async () => {
-    const dataDir = await mkdtemp(join(tmpdir(), "warren-restart-"));
-    dirs.push(dataDir);
-    const options = { httpPort: 0, amqpPort: 0, dataDir, build: false, quiet: true };
+    const options = await freshOptions();
 
     const first = await startWarren(options);
     const conn = await amqp.connect(first.amqpUrl!);
