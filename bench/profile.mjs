@@ -7,13 +7,22 @@ import WebSocket from "ws";
 import { startWarren } from "../scripts/warren-server.mjs";
 import * as scenarios from "./scenarios.mjs";
 
+/** @type {Record<string, (url: string) => Promise<unknown>>} */
+const byName = { ...scenarios };
+
 const which = process.argv[2] ?? "transient";
 // --inclusive: time under each function (its callees included) instead of self time.
 const inclusive = process.argv.includes("--inclusive");
 // --callers <name>: the call paths (3 levels up) that lead to self time in functions named so.
 const callersOf = process.argv.includes("--callers") ? process.argv[process.argv.indexOf("--callers") + 1] : undefined;
 const inspectorPort = 9229 + Math.floor(Math.random() * 500);
-const server = await startWarren({ httpPort: 0, amqpPort: 0, dataDir: await mkdtemp(join(tmpdir(), "warren-prof-")), quiet: true, inspectorPort });
+const server = await startWarren({
+  httpPort: 0,
+  amqpPort: 0,
+  dataDir: await mkdtemp(join(tmpdir(), "warren-prof-")),
+  quiet: true,
+  inspectorPort,
+});
 const targets = await (await fetch(`http://127.0.0.1:${inspectorPort}/json`)).json();
 const sessions = await Promise.all(targets.map((t) => open(t.webSocketDebuggerUrl)));
 
@@ -36,13 +45,14 @@ function open(url) {
 }
 
 // --warm: run the scenario once before profiling, so the profile shows optimised code.
-if (process.argv.includes("--warm")) await (which === "websocket" ? scenarios.websocket(server.wsUrl, { count: 20000 }) : scenarios[which](server.amqpUrl));
+if (process.argv.includes("--warm"))
+  await (which === "websocket" ? scenarios.websocket(server.wsUrl, { count: 20000 }) : byName[which](server.amqpUrl));
 for (const s of sessions) {
   await s.call("Profiler.enable");
   await s.call("Profiler.setSamplingInterval", { interval: 200 });
   await s.call("Profiler.start");
 }
-const result = which === "websocket" ? await scenarios.websocket(server.wsUrl, { count: 20000 }) : await scenarios[which](server.amqpUrl);
+const result = which === "websocket" ? await scenarios.websocket(server.wsUrl, { count: 20000 }) : await byName[which](server.amqpUrl);
 console.log(which, result);
 for (const s of sessions) {
   const { profile } = await s.call("Profiler.stop");
@@ -50,7 +60,9 @@ for (const s of sessions) {
   const byId = new Map(profile.nodes.map((n) => [n.id, n]));
   const dt = profile.timeDeltas;
   const counts = new Map();
-  profile.samples.forEach((id, i) => counts.set(id, (counts.get(id) ?? 0) + (dt[i] ?? 0)));
+  profile.samples.forEach((id, i) => {
+    counts.set(id, (counts.get(id) ?? 0) + (dt[i] ?? 0));
+  });
   const parent = new Map();
   for (const n of profile.nodes) for (const c of n.children ?? []) parent.set(c, n.id);
   const keyOf = (n) => `${n.callFrame.functionName || "(anon)"} ${n.callFrame.url.split("/").pop()}:${n.callFrame.lineNumber}`;
@@ -76,7 +88,8 @@ for (const s of sessions) {
     for (const key of seen) self.set(key, (self.get(key) ?? 0) + t);
   }
   console.log(`total sampled ${(total / 1000).toFixed(0)} ms`);
-  for (const [k, t] of [...self].sort((a, b) => b[1] - a[1]).slice(0, 40)) console.log(`${(t / 1000).toFixed(1).padStart(8)} ms ${((100 * t) / total).toFixed(1).padStart(5)}%  ${k}`);
+  for (const [k, t] of [...self].sort((a, b) => b[1] - a[1]).slice(0, 40))
+    console.log(`${(t / 1000).toFixed(1).padStart(8)} ms ${((100 * t) / total).toFixed(1).padStart(5)}%  ${k}`);
   s.ws.close();
 }
 await server.close();

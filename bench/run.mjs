@@ -17,12 +17,46 @@ const n = (x) => Math.max(1, Math.round(x * scale));
 
 // Each run takes a size factor k: 1 for the measured run, WARMUP for the warm-up run before it.
 const SCENARIOS = [
-  { key: "transient", label: "transient 128 B, no-ack (msgs/s)", run: (url, k) => scenarios.transient(url, { count: n(100_000 * k) }), metric: "msgsPerSec" },
-  { key: "persistent", label: "persistent + confirms + ack, prefetch 100 (msgs/s)", run: (url, k) => scenarios.persistent(url, { count: n(30_000 * k) }), metric: "msgsPerSec" },
-  { key: "large", label: "64 KB persistent (msgs/s)", run: (url, k) => scenarios.persistent(url, { count: n(2_000 * k), size: 65536, label: "large" }), metric: "msgsPerSec", extra: "mbPerSec" },
-  { key: "fanout", label: "fanout to 4 queues (deliveries/s)", run: (url, k) => scenarios.fanout(url, { count: n(25_000 * k) }), metric: "deliveriesPerSec" },
-  { key: "latency", label: "round trip latency p50 (ms)", run: (url, k) => scenarios.latency(url, { count: n(1_000 * k) }), metric: "p50Ms", extra: "p99Ms", lowerIsBetter: true },
-  { key: "manyQueues", label: "1000 queues, one message each (s)", run: (url, k) => scenarios.manyQueues(url, { count: k === 1 ? n(1_000) : 50 }), metric: "totalSeconds", lowerIsBetter: true },
+  {
+    key: "transient",
+    label: "transient 128 B, no-ack (msgs/s)",
+    run: (url, k) => scenarios.transient(url, { count: n(100_000 * k) }),
+    metric: "msgsPerSec",
+  },
+  {
+    key: "persistent",
+    label: "persistent + confirms + ack, prefetch 100 (msgs/s)",
+    run: (url, k) => scenarios.persistent(url, { count: n(30_000 * k) }),
+    metric: "msgsPerSec",
+  },
+  {
+    key: "large",
+    label: "64 KB persistent (msgs/s)",
+    run: (url, k) => scenarios.persistent(url, { count: n(2_000 * k), size: 65536, label: "large" }),
+    metric: "msgsPerSec",
+    extra: "mbPerSec",
+  },
+  {
+    key: "fanout",
+    label: "fanout to 4 queues (deliveries/s)",
+    run: (url, k) => scenarios.fanout(url, { count: n(25_000 * k) }),
+    metric: "deliveriesPerSec",
+  },
+  {
+    key: "latency",
+    label: "round trip latency p50 (ms)",
+    run: (url, k) => scenarios.latency(url, { count: n(1_000 * k) }),
+    metric: "p50Ms",
+    extra: "p99Ms",
+    lowerIsBetter: true,
+  },
+  {
+    key: "manyQueues",
+    label: "1000 queues, one message each (s)",
+    run: (url, k) => scenarios.manyQueues(url, { count: k === 1 ? n(1_000) : 50 }),
+    metric: "totalSeconds",
+    lowerIsBetter: true,
+  },
 ];
 
 /**
@@ -92,12 +126,21 @@ function table(warren, rabbit) {
     const r = rabbit?.[s.key];
     const wv = w[s.metric];
     const rv = r?.[s.metric];
-    const extra = s.extra && w[s.extra] !== undefined ? ` (${s.extra} ${fmt(w[s.extra])}${r?.[s.extra] !== undefined ? ` vs ${fmt(r[s.extra])}` : ""})` : "";
-    const ratio = wv !== undefined && rv !== undefined ? (wv / rv).toFixed(2) + "×" : "—";
+    const extra =
+      s.extra && w[s.extra] !== undefined
+        ? ` (${s.extra} ${fmt(w[s.extra])}${r?.[s.extra] !== undefined ? ` vs ${fmt(r[s.extra])}` : ""})`
+        : "";
+    const ratio = wv !== undefined && rv !== undefined ? `${(wv / rv).toFixed(2)}×` : "—";
     rows.push([s.label + extra, w.error ? "error" : fmt(wv), r?.error ? "error" : fmt(rv), ratio]);
   }
   const widths = rows[0].map((_, i) => Math.max(...rows.map((r) => r[i].length)));
-  return rows.map((r, j) => r.map((c, i) => (i === 0 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join(" | ") + (j === 0 ? "\n" + widths.map((w) => "-".repeat(w)).join("-|-") : "")).join("\n");
+  return rows
+    .map(
+      (r, j) =>
+        r.map((c, i) => (i === 0 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join(" | ") +
+        (j === 0 ? `\n${widths.map((w) => "-".repeat(w)).join("-|-")}` : ""),
+    )
+    .join("\n");
 }
 
 function freePort() {
@@ -114,7 +157,14 @@ async function startWarrenProcess(dataDir) {
   await buildWorker({ quiet: true });
   const [httpPort, amqpPort] = [await freePort(), await freePort()];
   const child = spawn(process.execPath, [join(here, "..", "scripts", "start.mjs")], {
-    env: { ...process.env, WARREN_HTTP_PORT: String(httpPort), WARREN_AMQP_PORT: String(amqpPort), WARREN_DATA_DIR: dataDir, WARREN_QUIET: "1", WARREN_NO_BUILD: "1" },
+    env: {
+      ...process.env,
+      WARREN_HTTP_PORT: String(httpPort),
+      WARREN_AMQP_PORT: String(amqpPort),
+      WARREN_DATA_DIR: dataDir,
+      WARREN_QUIET: "1",
+      WARREN_NO_BUILD: "1",
+    },
     stdio: ["ignore", "pipe", "inherit"],
   });
   await new Promise((resolve, reject) => {
@@ -128,10 +178,11 @@ async function startWarrenProcess(dataDir) {
   return {
     amqpUrl: `amqp://guest:guest@127.0.0.1:${amqpPort}`,
     wsUrl: `ws://127.0.0.1:${httpPort}/amqp`,
-    close: () => new Promise((resolve) => {
-      child.once("exit", resolve);
-      child.kill("SIGINT");
-    }),
+    close: () =>
+      new Promise((resolve) => {
+        child.once("exit", resolve);
+        child.kill("SIGINT");
+      }),
   };
 }
 
@@ -147,7 +198,7 @@ const rabbit = haveRabbit ? await runAll("RabbitMQ", rabbitUrl, null) : null;
 await warrenServer.close();
 await rm(dataDir, { recursive: true, force: true });
 
-console.log("\n" + table(warren, rabbit) + "\n");
+console.log(`\n${table(warren, rabbit)}\n`);
 let commit = "unknown";
 try {
   commit = execSync("git rev-parse --short HEAD", { cwd: here }).toString().trim();

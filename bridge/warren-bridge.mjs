@@ -5,15 +5,15 @@
 //   client ──TCP──▶ bridge ──WS (binary, subprotocol "amqp")──▶ Warren Worker
 //
 // The bridge never parses AMQP: bytes go both ways unchanged and in order.
-import net from 'node:net';
-import { realpathSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
-import { parseArgs } from 'node:util';
-import { WebSocket } from 'ws';
+import net from "node:net";
+import { realpathSync } from "node:fs";
+import { fileURLToPath } from "node:url";
+import { parseArgs } from "node:util";
+import { WebSocket } from "ws";
 
-const DEFAULT_HOST = '127.0.0.1';
+const DEFAULT_HOST = "127.0.0.1";
 const DEFAULT_PORT = 5672;
-const DEFAULT_UPSTREAM = 'ws://127.0.0.1:8787/amqp';
+const DEFAULT_UPSTREAM = "ws://127.0.0.1:8787/amqp";
 
 // Warren handles every AMQP frame of one WS message in one go, so fewer, larger
 // messages are much cheaper than one message per TCP read. Cap the size so a
@@ -51,7 +51,7 @@ const SHUTDOWN_GRACE_MS = 2_000;
  */
 export async function startBridge(options = {}) {
   const { host = DEFAULT_HOST, port = DEFAULT_PORT, upstream = DEFAULT_UPSTREAM } = options;
-  const log = options.quiet || options.log === false ? () => {} : options.log ?? console.log;
+  const log = options.quiet || options.log === false ? () => {} : (options.log ?? console.log);
   if (!/^wss?:\/\//i.test(upstream)) throw new Error(`upstream must be a ws:// or wss:// URL, got ${upstream}`);
 
   /** @type {Set<() => Promise<void>>} shutdown functions of live connections */
@@ -63,13 +63,13 @@ export async function startBridge(options = {}) {
   });
 
   await new Promise((resolve, reject) => {
-    server.once('error', reject);
+    server.once("error", reject);
     server.listen(port, host, () => {
-      server.off('error', reject);
+      server.off("error", reject);
       resolve(undefined);
     });
   });
-  server.on('error', (err) => log(`listener error: ${err.message}`));
+  server.on("error", (err) => log(`listener error: ${err.message}`));
   const address = /** @type {net.AddressInfo} */ (server.address());
   log(`listening on ${formatAddress(address.address, address.port)} -> ${upstream}`);
 
@@ -83,7 +83,7 @@ export async function startBridge(options = {}) {
         const stopped = new Promise((resolve) => server.close(() => resolve(undefined)));
         await Promise.all([...live].map((shutdown) => shutdown()));
         await stopped;
-        log('bridge closed');
+        log("bridge closed");
       })();
       return closing;
     },
@@ -104,17 +104,19 @@ function relay(tcp, upstream, id, log, onDone) {
   const started = Date.now();
   let bytesUp = 0; // client -> upstream
   let bytesDown = 0; // upstream -> client
-  let reason = '';
-  const note = (/** @type {string} */ why) => { reason ||= why; };
+  let reason = "";
+  const note = (/** @type {string} */ why) => {
+    reason ||= why;
+  };
 
   tcp.setNoDelay(true); // AMQP is chatty request/response; don't let Nagle add latency
   log(`#${id} open ${peer}`);
 
-  const ws = new WebSocket(upstream, 'amqp', {
+  const ws = new WebSocket(upstream, "amqp", {
     perMessageDeflate: false,
     handshakeTimeout: HANDSHAKE_TIMEOUT_MS,
   });
-  ws.binaryType = 'nodebuffer';
+  ws.binaryType = "nodebuffer";
 
   // ---- TCP -> WS -----------------------------------------------------------
   // Chunks are gathered and sent on setImmediate, i.e. after all the socket
@@ -128,10 +130,23 @@ function relay(tcp, upstream, id, log, onDone) {
   let tcpEnded = false; // client sent FIN: close the WS once pending data is sent
   let tcpFailed = false;
   let aborted = false; // we cut a still-connecting WS ourselves: its error is expected
-  const abort = () => { aborted = true; ws.terminate(); };
+  const abort = () => {
+    aborted = true;
+    ws.terminate();
+  };
 
-  const pauseTcp = () => { if (!tcpPaused) { tcpPaused = true; tcp.pause(); } };
-  const resumeTcp = () => { if (tcpPaused) { tcpPaused = false; tcp.resume(); } };
+  const pauseTcp = () => {
+    if (!tcpPaused) {
+      tcpPaused = true;
+      tcp.pause();
+    }
+  };
+  const resumeTcp = () => {
+    if (tcpPaused) {
+      tcpPaused = false;
+      tcp.resume();
+    }
+  };
 
   const flush = () => {
     flushScheduled = false;
@@ -150,7 +165,7 @@ function relay(tcp, upstream, id, log, onDone) {
     if (!err && tcpPaused && ws.bufferedAmount <= LOW_WATER) resumeTcp();
   };
 
-  tcp.on('data', (/** @type {Buffer} */ chunk) => {
+  tcp.on("data", (/** @type {Buffer} */ chunk) => {
     if (ws.readyState > WebSocket.OPEN) return; // upstream is closing/gone: nowhere to send it
     bytesUp += chunk.length;
     pending.push(chunk);
@@ -165,22 +180,22 @@ function relay(tcp, upstream, id, log, onDone) {
     }
   });
 
-  tcp.on('end', () => {
+  tcp.on("end", () => {
     tcpEnded = true;
-    note('client closed');
+    note("client closed");
     if (ws.readyState === WebSocket.OPEN) {
       flush();
       ws.close(1000);
     } // if still connecting, the 'open' handler sends what we have, then closes
   });
 
-  tcp.on('error', (err) => {
+  tcp.on("error", (err) => {
     tcpFailed = true;
     note(`client error: ${err.message}`);
     log(`#${id} client error: ${err.message}`);
   });
 
-  tcp.on('close', () => {
+  tcp.on("close", () => {
     // After a clean end, data still pending (WS not open yet) is sent on 'open'.
     if (tcpFailed || !tcpEnded) {
       // Abrupt TCP loss: the stream is incomplete anyway, so drop the WS.
@@ -189,19 +204,19 @@ function relay(tcp, upstream, id, log, onDone) {
       if (ws.readyState === WebSocket.OPEN) ws.close(1011);
       else if (ws.readyState === WebSocket.CONNECTING) abort();
     }
-    log(`#${id} closed ${peer} (${reason || 'closed'}; up ${bytesUp} B, down ${bytesDown} B, ${Date.now() - started} ms)`);
+    log(`#${id} closed ${peer} (${reason || "closed"}; up ${bytesUp} B, down ${bytesDown} B, ${Date.now() - started} ms)`);
     maybeDone();
   });
 
   // ---- WS -> TCP -----------------------------------------------------------
   let wsPaused = false;
-  ws.on('open', () => {
+  ws.on("open", () => {
     flush();
     if (tcpEnded) ws.close(1000);
     else if (ws.bufferedAmount <= HIGH_WATER) resumeTcp(); // lift the pre-open pause
   });
 
-  ws.on('message', (data) => {
+  ws.on("message", (data) => {
     const buf = /** @type {Buffer} */ (data);
     if (tcp.destroyed || tcp.writableEnded) return; // client is gone; nobody to deliver to
     bytesDown += buf.length;
@@ -211,7 +226,7 @@ function relay(tcp, upstream, id, log, onDone) {
       ws.pause();
     }
   });
-  tcp.on('drain', () => {
+  tcp.on("drain", () => {
     if (wsPaused) {
       wsPaused = false;
       ws.resume();
@@ -219,7 +234,7 @@ function relay(tcp, upstream, id, log, onDone) {
   });
 
   let wsError = false;
-  ws.on('error', (err) => {
+  ws.on("error", (err) => {
     wsError = true;
     if (aborted) return;
     note(`upstream error: ${err.message}`);
@@ -227,8 +242,8 @@ function relay(tcp, upstream, id, log, onDone) {
     tcp.destroy();
   });
 
-  ws.on('close', (code, why) => {
-    note(`upstream closed ${code}${why.length ? ` ${why}` : ''}`);
+  ws.on("close", (code, why) => {
+    note(`upstream closed ${code}${why.length ? ` ${why}` : ""}`);
     if (!wsError && !tcp.destroyed) {
       tcp.end(); // sends whatever is still queued, then FIN
       resumeTcp(); // keep reading so the client's FIN (and 'close') is seen
@@ -244,21 +259,26 @@ function relay(tcp, upstream, id, log, onDone) {
     }
   }
 
-  return () => new Promise((resolve) => {
-    const finish = () => { clearTimeout(timer); resolve(undefined); };
-    const timer = setTimeout(abort, SHUTDOWN_GRACE_MS);
-    note('bridge shutting down');
-    if (ws.readyState === WebSocket.CLOSED) finish();
-    else ws.once('close', finish);
-    if (ws.readyState === WebSocket.OPEN) ws.close(1001); // 1001 = going away
-    else if (ws.readyState === WebSocket.CONNECTING) abort();
-    tcp.destroy();
-  });
+  return () =>
+    new Promise((resolve) => {
+      const finish = () => {
+        clearTimeout(timer);
+        resolve(undefined);
+      };
+      const timer = setTimeout(abort, SHUTDOWN_GRACE_MS);
+      note("bridge shutting down");
+      if (ws.readyState === WebSocket.CLOSED) finish();
+      else ws.once("close", finish);
+      if (ws.readyState === WebSocket.OPEN)
+        ws.close(1001); // 1001 = going away
+      else if (ws.readyState === WebSocket.CONNECTING) abort();
+      tcp.destroy();
+    });
 }
 
 /** @param {string | undefined} host @param {number | undefined} port */
 function formatAddress(host, port) {
-  return host?.includes(':') ? `[${host}]:${port}` : `${host}:${port}`;
+  return host?.includes(":") ? `[${host}]:${port}` : `${host}:${port}`;
 }
 
 // ---- CLI ---------------------------------------------------------------------
@@ -279,11 +299,11 @@ async function main() {
   try {
     ({ values } = parseArgs({
       options: {
-        host: { type: 'string' },
-        port: { type: 'string' },
-        upstream: { type: 'string' },
-        quiet: { type: 'boolean' },
-        help: { type: 'boolean', short: 'h' },
+        host: { type: "string" },
+        port: { type: "string" },
+        upstream: { type: "string" },
+        quiet: { type: "boolean" },
+        help: { type: "boolean", short: "h" },
       },
     }));
   } catch (err) {
@@ -304,7 +324,7 @@ async function main() {
   const stamp = (/** @type {string} */ line) => `${new Date().toISOString()} warren-bridge ${line}`;
   const quiet = Boolean(values.quiet);
   const log = (/** @type {string} */ line) => {
-    if (!quiet || line.includes('error')) console.log(stamp(line));
+    if (!quiet || line.includes("error")) console.log(stamp(line));
   };
 
   let bridge;
@@ -323,12 +343,15 @@ async function main() {
   const stop = (/** @type {string} */ signal) => {
     console.log(stamp(`${signal} received, closing`));
     // A second signal while closing means "now".
-    process.once('SIGINT', () => process.exit(130));
-    process.once('SIGTERM', () => process.exit(143));
-    b.close().then(() => process.exit(0), () => process.exit(1));
+    process.once("SIGINT", () => process.exit(130));
+    process.once("SIGTERM", () => process.exit(143));
+    b.close().then(
+      () => process.exit(0),
+      () => process.exit(1),
+    );
   };
-  process.once('SIGINT', () => stop('SIGINT'));
-  process.once('SIGTERM', () => stop('SIGTERM'));
+  process.once("SIGINT", () => stop("SIGINT"));
+  process.once("SIGTERM", () => stop("SIGTERM"));
 }
 
 const isMain = (() => {

@@ -69,7 +69,12 @@ export class CommandAssembler {
     switch (frame.type) {
       case FrameType.Method: {
         if (state) {
-          throw unexpected(state, state.header ? "expected content body, got method frame instead" : `expected content header for class ${state.classId}, got method frame instead`);
+          throw unexpected(
+            state,
+            state.header
+              ? "expected content body, got method frame instead"
+              : `expected content header for class ${state.classId}, got method frame instead`,
+          );
         }
         const method = decodeMethod(frame.payload);
         if (!methodHasContent(method.name)) return { channel, method };
@@ -89,7 +94,12 @@ export class CommandAssembler {
         }
         if (weight !== 0) throw unexpected(state, `content header weight ${weight}, expected 0`);
         if (bodySize > this.maxBodySize) {
-          throw connectionError(ReplyCode.FRAME_ERROR, `content body size ${bodySize} exceeds maximum allowed size ${this.maxBodySize}`, state.classId, state.methodId);
+          throw connectionError(
+            ReplyCode.FRAME_ERROR,
+            `content body size ${bodySize} exceeds maximum allowed size ${this.maxBodySize}`,
+            state.classId,
+            state.methodId,
+          );
         }
         state.properties = decodeProperties(new Reader(frame.payload, 12));
         state.header = frame.payload;
@@ -103,7 +113,12 @@ export class CommandAssembler {
         }
         const remaining = state.bodySize - state.received;
         if (frame.payload.length > remaining) {
-          throw connectionError(ReplyCode.FRAME_ERROR, `content body frame of ${frame.payload.length} bytes exceeds remaining content size ${remaining}`, state.classId, state.methodId);
+          throw connectionError(
+            ReplyCode.FRAME_ERROR,
+            `content body frame of ${frame.payload.length} bytes exceeds remaining content size ${remaining}`,
+            state.classId,
+            state.methodId,
+          );
         }
         if (frame.payload.length > 0) state.parts.push(frame.payload);
         state.received += frame.payload.length;

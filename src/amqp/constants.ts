@@ -46,9 +46,7 @@ export const ReplyCode = {
 export type ReplyCodeName = keyof typeof ReplyCode;
 export type ReplyCodeValue = (typeof ReplyCode)[ReplyCodeName];
 
-const replyNames = new Map<number, ReplyCodeName>(
-  (Object.keys(ReplyCode) as ReplyCodeName[]).map((name) => [ReplyCode[name], name]),
-);
+const replyNames = new Map<number, ReplyCodeName>((Object.keys(ReplyCode) as ReplyCodeName[]).map((name) => [ReplyCode[name], name]));
 
 /** The constant's name, e.g. 404 → "NOT_FOUND" (RabbitMQ prefixes reply-text with it). */
 export function replyText(code: number): string {

@@ -37,25 +37,60 @@ function setEntry(t: Record<string, unknown>, key: string, v: unknown): void {
 export function writeFieldValue(w: Writer, v: FieldValue): void {
   w.u8(v.type.charCodeAt(0));
   switch (v.type) {
-    case "t": return void w.u8(v.value ? 1 : 0);
-    case "b": return void w.i8(v.value);
-    case "B": return void w.u8(v.value);
-    case "s": return void w.i16(v.value);
-    case "u": return void w.u16(v.value);
-    case "I": return void w.i32(v.value);
-    case "i": return void w.u32(v.value);
-    case "l": return void w.i64(v.value);
+    case "t":
+      w.u8(v.value ? 1 : 0);
+      return;
+    case "b":
+      w.i8(v.value);
+      return;
+    case "B":
+      w.u8(v.value);
+      return;
+    case "s":
+      w.i16(v.value);
+      return;
+    case "u":
+      w.u16(v.value);
+      return;
+    case "I":
+      w.i32(v.value);
+      return;
+    case "i":
+      w.u32(v.value);
+      return;
+    case "l":
+      w.i64(v.value);
+      return;
     // RabbitMQ reads 'L' as signed; accept either reading of the 64 bits.
-    case "L": return void w.u64(v.value < 0n ? BigInt.asUintN(64, v.value) : v.value);
-    case "T": return void w.u64(v.value);
-    case "f": return void w.f32(v.value);
-    case "d": return void w.f64(v.value);
-    case "D": return void w.u8(v.value.scale).u32(v.value.value);
-    case "S": return void w.longstr(v.value);
-    case "x": return void w.longstr(v.value);
-    case "A": return writeFieldArray(w, v.value);
-    case "F": return writeFieldTable(w, v.value);
-    case "V": return;
+    case "L":
+      w.u64(v.value < 0n ? BigInt.asUintN(64, v.value) : v.value);
+      return;
+    case "T":
+      w.u64(v.value);
+      return;
+    case "f":
+      w.f32(v.value);
+      return;
+    case "d":
+      w.f64(v.value);
+      return;
+    case "D":
+      w.u8(v.value.scale).u32(v.value.value);
+      return;
+    case "S":
+      w.longstr(v.value);
+      return;
+    case "x":
+      w.longstr(v.value);
+      return;
+    case "A":
+      writeFieldArray(w, v.value);
+      return;
+    case "F":
+      writeFieldTable(w, v.value);
+      return;
+    case "V":
+      return;
     default:
       throw encodeError(`unknown field value type ${JSON.stringify((v as { type: unknown }).type)}`);
   }
@@ -91,27 +126,44 @@ export function encodeFieldTable(t: FieldTable): Uint8Array {
 function readFieldValue(r: Reader, depth: number): FieldValue {
   const tag = r.u8();
   switch (tag) {
-    case 0x74: return { type: "t", value: r.u8() !== 0 };
-    case 0x62: return { type: "b", value: r.i8() };
-    case 0x42: return { type: "B", value: r.u8() };
-    case 0x73: return { type: "s", value: r.i16() };
-    case 0x75: return { type: "u", value: r.u16() };
-    case 0x49: return { type: "I", value: r.i32() };
-    case 0x69: return { type: "i", value: r.u32() };
-    case 0x6c: return { type: "l", value: r.i64() };
-    case 0x4c: return { type: "L", value: r.i64() }; // signed, as RabbitMQ decodes it
-    case 0x54: return { type: "T", value: r.u64() };
-    case 0x66: return { type: "f", value: r.f32() };
-    case 0x64: return { type: "d", value: r.f64() };
+    case 0x74:
+      return { type: "t", value: r.u8() !== 0 };
+    case 0x62:
+      return { type: "b", value: r.i8() };
+    case 0x42:
+      return { type: "B", value: r.u8() };
+    case 0x73:
+      return { type: "s", value: r.i16() };
+    case 0x75:
+      return { type: "u", value: r.u16() };
+    case 0x49:
+      return { type: "I", value: r.i32() };
+    case 0x69:
+      return { type: "i", value: r.u32() };
+    case 0x6c:
+      return { type: "l", value: r.i64() };
+    case 0x4c:
+      return { type: "L", value: r.i64() }; // signed, as RabbitMQ decodes it
+    case 0x54:
+      return { type: "T", value: r.u64() };
+    case 0x66:
+      return { type: "f", value: r.f32() };
+    case 0x64:
+      return { type: "d", value: r.f64() };
     case 0x44: {
       const scale = r.u8();
       return { type: "D", value: { scale, value: r.u32() } };
     }
-    case 0x53: return { type: "S", value: r.longstr() };
-    case 0x78: return { type: "x", value: r.longstrBytes() };
-    case 0x41: return { type: "A", value: readArrayBody(new Reader(r.longstrBytes()), depth + 1) };
-    case 0x46: return { type: "F", value: readTableBody(new Reader(r.longstrBytes()), depth + 1) };
-    case 0x56: return { type: "V", value: null };
+    case 0x53:
+      return { type: "S", value: r.longstr() };
+    case 0x78:
+      return { type: "x", value: r.longstrBytes() };
+    case 0x41:
+      return { type: "A", value: readArrayBody(new Reader(r.longstrBytes()), depth + 1) };
+    case 0x46:
+      return { type: "F", value: readTableBody(new Reader(r.longstrBytes()), depth + 1) };
+    case 0x56:
+      return { type: "V", value: null };
     default:
       throw syntaxError(`unknown field value type 0x${tag.toString(16)}`);
   }
@@ -151,9 +203,18 @@ export function decodeFieldTable(src: Reader | Uint8Array): FieldTable {
 // never match, values of the same class compare with Erlang `==`.
 function typeClass(t: FieldType): string {
   switch (t) {
-    case "b": case "B": case "s": case "u": case "I": case "i": case "l": case "L": case "D":
+    case "b":
+    case "B":
+    case "s":
+    case "u":
+    case "I":
+    case "i":
+    case "l":
+    case "L":
+    case "D":
       return "int";
-    case "f": case "d":
+    case "f":
+    case "d":
       return "float";
     default:
       return t;
@@ -184,14 +245,17 @@ export function fieldValueEquals(a: FieldValue, b: FieldValue): boolean {
     return a.type === "D" && b.type === "D" && a.value.scale === b.value.scale && a.value.value === b.value.value;
   }
   switch (a.type) {
-    case "x": return b.type === "x" && bytesEqual(a.value, b.value);
+    case "x":
+      return b.type === "x" && bytesEqual(a.value, b.value);
     case "A": {
       if (b.type !== "A" || a.value.length !== b.value.length) return false;
       const bv = b.value;
       return a.value.every((v, i) => fieldValueEquals(v, bv[i] as FieldValue));
     }
-    case "F": return b.type === "F" && fieldTableEquals(a.value, b.value);
-    case "V": return true;
+    case "F":
+      return b.type === "F" && fieldTableEquals(a.value, b.value);
+    case "V":
+      return true;
     default: {
       const x = a.value as number | bigint | boolean | string;
       const y = b.value as number | bigint | boolean | string;
@@ -230,9 +294,12 @@ function isPlainObject(v: object): boolean {
  */
 export function toFieldValue(js: unknown): FieldValue {
   switch (typeof js) {
-    case "boolean": return { type: "t", value: js };
-    case "string": return { type: "S", value: js };
-    case "undefined": return { type: "V", value: null };
+    case "boolean":
+      return { type: "t", value: js };
+    case "string":
+      return { type: "S", value: js };
+    case "undefined":
+      return { type: "V", value: null };
     case "number":
       if (Number.isInteger(js)) {
         if (js >= INT32_MIN && js <= INT32_MAX) return { type: "I", value: js };
@@ -267,10 +334,14 @@ export function table(obj: Record<string, unknown>): FieldTable {
  */
 export function fromFieldValue(v: FieldValue): unknown {
   switch (v.type) {
-    case "D": return v.value.value / 10 ** v.value.scale;
-    case "A": return v.value.map(fromFieldValue);
-    case "F": return plainTable(v.value);
-    default: return v.value;
+    case "D":
+      return v.value.value / 10 ** v.value.scale;
+    case "A":
+      return v.value.map(fromFieldValue);
+    case "F":
+      return plainTable(v.value);
+    default:
+      return v.value;
   }
 }
 
@@ -284,9 +355,18 @@ export function plainTable(t: FieldTable): Record<string, unknown> {
 export function fieldNumber(v: FieldValue | undefined): number | undefined {
   if (!v) return undefined;
   switch (v.type) {
-    case "b": case "B": case "s": case "u": case "I": case "i": case "f": case "d":
+    case "b":
+    case "B":
+    case "s":
+    case "u":
+    case "I":
+    case "i":
+    case "f":
+    case "d":
       return v.value;
-    case "l": case "L": case "T":
+    case "l":
+    case "L":
+    case "T":
       return Number(v.value);
     case "D":
       return v.value.value / 10 ** v.value.scale;

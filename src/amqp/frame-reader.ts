@@ -1,12 +1,5 @@
 // Splits a byte stream (after the 8-byte protocol header) into frames.
-import {
-  FRAME_END,
-  FRAME_HEADER_SIZE,
-  FRAME_MAX_UNLIMITED_CAP,
-  FRAME_OVERHEAD,
-  FrameType,
-  ReplyCode,
-} from "./constants";
+import { FRAME_END, FRAME_HEADER_SIZE, FRAME_MAX_UNLIMITED_CAP, FRAME_OVERHEAD, FrameType, ReplyCode } from "./constants";
 import { AmqpError, connectionError } from "./errors";
 
 export interface Frame {

@@ -104,11 +104,25 @@ export class FrameWriter {
    * routing key as two ready-encoded short strings (a queue keeps them so). The frames are the
    * ones content() writes for the same delivery; a test checks they are byte-identical.
    */
-  deliver(channel: number, consumerTag: string, deliveryTag: number, redelivered: boolean, route: Uint8Array, header: Uint8Array, body: Uint8Array): void {
+  deliver(
+    channel: number,
+    consumerTag: string,
+    deliveryTag: number,
+    redelivered: boolean,
+    route: Uint8Array,
+    header: Uint8Array,
+    body: Uint8Array,
+  ): void {
     const maxPayload = this.checkContent(header, body);
     this.atomically(() => {
       const at = this.begin(FrameType.Method, channel);
-      this.writer().u16(DELIVER.classId).u16(DELIVER.methodId).shortstr(consumerTag).u64n(deliveryTag).u8(redelivered ? 1 : 0).bytes(route);
+      this.writer()
+        .u16(DELIVER.classId)
+        .u16(DELIVER.methodId)
+        .shortstr(consumerTag)
+        .u64n(deliveryTag)
+        .u8(redelivered ? 1 : 0)
+        .bytes(route);
       this.end(at);
       this.headerFrame(channel, DELIVER.classId, header, body);
     });

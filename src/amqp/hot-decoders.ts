@@ -14,10 +14,26 @@ function sameFields(name: keyof typeof METHOD_TABLE, expected: readonly (readonl
   return fields.length === expected.length && fields.every((f, i) => f[0] === expected[i]![0] && f[1] === expected[i]![1]);
 }
 
-const PUBLISH_OK = sameFields("basic.publish", [["ticket", "short"], ["exchange", "shortstr"], ["routingKey", "shortstr"], ["mandatory", "bit"], ["immediate", "bit"]]);
-const ACK_OK = sameFields("basic.ack", [["deliveryTag", "longlong"], ["multiple", "bit"]]);
-const REJECT_OK = sameFields("basic.reject", [["deliveryTag", "longlong"], ["requeue", "bit"]]);
-const NACK_OK = sameFields("basic.nack", [["deliveryTag", "longlong"], ["multiple", "bit"], ["requeue", "bit"]]);
+const PUBLISH_OK = sameFields("basic.publish", [
+  ["ticket", "short"],
+  ["exchange", "shortstr"],
+  ["routingKey", "shortstr"],
+  ["mandatory", "bit"],
+  ["immediate", "bit"],
+]);
+const ACK_OK = sameFields("basic.ack", [
+  ["deliveryTag", "longlong"],
+  ["multiple", "bit"],
+]);
+const REJECT_OK = sameFields("basic.reject", [
+  ["deliveryTag", "longlong"],
+  ["requeue", "bit"],
+]);
+const NACK_OK = sameFields("basic.nack", [
+  ["deliveryTag", "longlong"],
+  ["multiple", "bit"],
+  ["requeue", "bit"],
+]);
 const BASIC = METHOD_TABLE["basic.publish"].classId;
 const PUBLISH = METHOD_TABLE["basic.publish"].methodId;
 const ACK = METHOD_TABLE["basic.ack"].methodId;

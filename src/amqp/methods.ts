@@ -245,13 +245,21 @@ function compileDecoder(fields: MethodSpec["fields"]): DecodeStep[] {
 
 function readArg(r: Reader, type: Exclude<ArgType, "bit">): unknown {
   switch (type) {
-    case "octet": return r.u8();
-    case "short": return r.u16();
-    case "long": return r.u32();
-    case "longlong": return r.u64n();
-    case "timestamp": return r.u64();
-    case "shortstr": return r.shortstr();
-    case "longstr": return r.longstr();
-    case "table": return decodeFieldTable(r);
+    case "octet":
+      return r.u8();
+    case "short":
+      return r.u16();
+    case "long":
+      return r.u32();
+    case "longlong":
+      return r.u64n();
+    case "timestamp":
+      return r.u64();
+    case "shortstr":
+      return r.shortstr();
+    case "longstr":
+      return r.longstr();
+    case "table":
+      return decodeFieldTable(r);
   }
 }

@@ -57,10 +57,18 @@ export function writeProperties(w: Writer, props: BasicProperties): void {
     const v = values[name];
     if (v === undefined) continue;
     switch (type) {
-      case "shortstr": w.shortstr(v as string); break;
-      case "octet": w.u8(v as number); break;
-      case "timestamp": w.u64(v as bigint); break;
-      case "table": writeFieldTable(w, v as FieldTable); break;
+      case "shortstr":
+        w.shortstr(v as string);
+        break;
+      case "octet":
+        w.u8(v as number);
+        break;
+      case "timestamp":
+        w.u64(v as bigint);
+        break;
+      case "table":
+        writeFieldTable(w, v as FieldTable);
+        break;
     }
   }
 }
@@ -94,10 +102,18 @@ export function decodeProperties(src: Reader | Uint8Array): BasicProperties {
     if (!(flags & (1 << (15 - i)))) continue;
     const [name, type] = BASIC_PROPERTIES[i]!;
     switch (type) {
-      case "shortstr": props[name] = r.shortstr(); break;
-      case "octet": props[name] = r.u8(); break;
-      case "timestamp": props[name] = r.u64(); break;
-      case "table": props[name] = decodeFieldTable(r); break;
+      case "shortstr":
+        props[name] = r.shortstr();
+        break;
+      case "octet":
+        props[name] = r.u8();
+        break;
+      case "timestamp":
+        props[name] = r.u64();
+        break;
+      case "table":
+        props[name] = decodeFieldTable(r);
+        break;
     }
   }
   if (!r.atEnd()) throw connectionError(ReplyCode.SYNTAX_ERROR, `${r.remaining} trailing bytes after content properties`);

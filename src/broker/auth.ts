@@ -38,8 +38,8 @@ function parseAmqplain(response: Uint8Array): Credentials | null {
   prefixed.set(response, 4);
   try {
     const table = decodeFieldTable(new Reader(prefixed));
-    const login = table["LOGIN"];
-    const password = table["PASSWORD"];
+    const login = table.LOGIN;
+    const password = table.PASSWORD;
     if (!login || !password) return null;
     return { username: String(fromFieldValue(login)), password: String(fromFieldValue(password)) };
   } catch {

@@ -193,7 +193,8 @@ export class Channel {
           const whole = start === 0 && end === g.messages.length;
           const owners = whole ? g.owners : g.owners.slice(start, end);
           try {
-            if (await stub.publish(encodePublishBatch(whole ? g.messages : g.messages.slice(start, end)))) for (const i of owners) routed[i]!++;
+            if (await stub.publish(encodePublishBatch(whole ? g.messages : g.messages.slice(start, end))))
+              for (const i of owners) routed[i]!++;
           } catch (err) {
             broker.log(`publish to queue '${queue}' failed: ${String(err)}`);
             for (const i of owners) failed[i] = 1;

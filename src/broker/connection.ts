@@ -118,8 +118,8 @@ export class Connection {
   consumerCancelled(channelId: number, tag: string): void {
     const channel = this.channels.get(channelId);
     if (!channel?.isOpen || !channel.consumers.delete(tag)) return;
-    const caps = this.clientProperties["capabilities"];
-    const notify = caps && typeof caps === "object" && (caps as Record<string, unknown>)["consumer_cancel_notify"] === true;
+    const caps = this.clientProperties.capabilities;
+    const notify = caps && typeof caps === "object" && (caps as Record<string, unknown>).consumer_cancel_notify === true;
     if (notify) this.send(channelId, { name: "basic.cancel", args: { consumerTag: tag, noWait: true } });
   }
 
@@ -505,4 +505,3 @@ function serverProperties() {
 function bytesOf(v: string | Uint8Array): Uint8Array {
   return typeof v === "string" ? new TextEncoder().encode(v) : v;
 }
-

@@ -24,6 +24,9 @@ export function parseDestination(key: string): { kind: DestinationKind; name: st
 
 export function generatedName(prefix: string): string {
   const bytes = crypto.getRandomValues(new Uint8Array(16));
-  const b64 = btoa(String.fromCharCode(...bytes)).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
+  const b64 = btoa(String.fromCharCode(...bytes))
+    .replace(/\+/g, "-")
+    .replace(/\//g, "_")
+    .replace(/=+$/, "");
   return `${prefix}${b64}`;
 }

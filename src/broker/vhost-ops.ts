@@ -20,7 +20,6 @@ export class VhostOps {
     private readonly ids: [number, number] = [0, 0],
   ) {}
 
-
   /**
    * exchange.declare, checked in RabbitMQ's order: the type (503, a connection error), the
    * default exchange (403), then equivalence with an existing exchange (406). The reserved
@@ -80,7 +79,10 @@ export class VhostOps {
    * queue.declare; an empty name (not passive) gets a server-generated amq.gen-* name. As in
    * RabbitMQ, a client may never name a queue amq.*, not even an existing server-named one.
    */
-  async declareQueue(d: Omit<QueueDecl, "vhost">, passive: boolean): Promise<{ name: string; messageCount: number; consumerCount: number }> {
+  async declareQueue(
+    d: Omit<QueueDecl, "vhost">,
+    passive: boolean,
+  ): Promise<{ name: string; messageCount: number; consumerCount: number }> {
     if (!passive && isReservedName(d.name)) {
       throw this.error(ReplyCode.ACCESS_REFUSED, `queue name '${d.name}' contains reserved prefix 'amq.*'`);
     }

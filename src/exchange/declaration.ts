@@ -65,4 +65,3 @@ export function checkEquivalent(current: ExchangeDecl, wanted: ExchangeDecl): st
 
 // For exchanges RabbitMQ compares only alternate-exchange (rabbit_exchange:assert_args_equivalence).
 const EQUIVALENCE_ARGS = ["alternate-exchange"] as const;
-

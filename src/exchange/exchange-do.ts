@@ -107,9 +107,10 @@ export class ExchangeDO extends DurableObject<Env> {
     const invalid = decl.type === "headers" ? validateHeadersBindingArgs(b.arguments) : null;
     if (invalid) return fail(ReplyCode.PRECONDITION_FAILED, invalid);
     const key = tableKey(b.arguments);
-    const exists = this.sql
-      .exec("SELECT 1 FROM bindings WHERE destination = ? AND routing_key = ? AND args_key = ?", b.destination, b.routingKey, key)
-      .toArray().length > 0;
+    const exists =
+      this.sql
+        .exec("SELECT 1 FROM bindings WHERE destination = ? AND routing_key = ? AND args_key = ?", b.destination, b.routingKey, key)
+        .toArray().length > 0;
     if (exists) return ok(false);
     this.sql.exec(
       "INSERT INTO bindings (destination, routing_key, args_key, arguments) VALUES (?, ?, ?, ?)",
@@ -205,7 +206,10 @@ export class ExchangeDO extends DurableObject<Env> {
   }
 
   private subscriberIds(): string[] {
-    return this.sql.exec<{ id: string }>("SELECT id FROM subscribers").toArray().map((r) => r.id);
+    return this.sql
+      .exec<{ id: string }>("SELECT id FROM subscribers")
+      .toArray()
+      .map((r) => r.id);
   }
 
   /**
@@ -216,7 +220,10 @@ export class ExchangeDO extends DurableObject<Env> {
     const decl = this.decl;
     if (!decl) return;
     const outbound = this.bindings();
-    const sources = this.sql.exec<{ source: string }>("SELECT DISTINCT source FROM inbound").toArray().map((r) => r.source);
+    const sources = this.sql
+      .exec<{ source: string }>("SELECT DISTINCT source FROM inbound")
+      .toArray()
+      .map((r) => r.source);
     const subscribers = this.subscriberIds();
     this.decl = null;
     this.bindingCache = null;

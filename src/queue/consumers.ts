@@ -29,7 +29,6 @@ export class ConsumerList {
     this.list.push(c);
   }
 
-
   hasExclusive(): boolean {
     return this.list.some((c) => c.exclusive);
   }

@@ -32,7 +32,6 @@ const CHECKED_ARGUMENTS = [
   "x-delivery-limit",
 ] as const;
 
-
 export function lockedText(vhost: string, name: string): string {
   return (
     `cannot obtain exclusive access to locked ${describeQueue(vhost, name)}. It could be originally declared ` +

@@ -169,7 +169,12 @@ export class MessageStore {
 
   private write(m: QueuedMessage, verb: "INSERT" | "INSERT OR REPLACE"): void {
     const record = recordOf(m);
-    this.sql.exec(`${verb} INTO message_records (seq, redelivered, data) VALUES (?, ?, ?)`, m.seq, m.redelivered ? 1 : 0, record.subarray(0, CHUNK));
+    this.sql.exec(
+      `${verb} INTO message_records (seq, redelivered, data) VALUES (?, ?, ?)`,
+      m.seq,
+      m.redelivered ? 1 : 0,
+      record.subarray(0, CHUNK),
+    );
     if (record.length > CHUNK) {
       for (let off = CHUNK, idx = 1; off < record.length; off += CHUNK, idx++) {
         this.sql.exec("INSERT INTO message_record_chunks (seq, idx, data) VALUES (?, ?, ?)", m.seq, idx, record.subarray(off, off + CHUNK));
@@ -246,7 +251,10 @@ export class MessageStore {
     this.removals = [];
     this.bySeq("DELETE FROM message_records", seqs);
     if (this.chunked.size === 0) return;
-    this.bySeq("DELETE FROM message_record_chunks", seqs.filter((seq) => this.chunked.delete(seq)));
+    this.bySeq(
+      "DELETE FROM message_record_chunks",
+      seqs.filter((seq) => this.chunked.delete(seq)),
+    );
   }
 
   /**
@@ -295,7 +303,6 @@ export class MessageStore {
     this.bySeq("UPDATE message_records SET redelivered = 1", seqs);
   }
 }
-
 
 /** Three bound parameters a row; DO SQLite allows 100 per statement. */
 const ROWS_PER_INSERT = 33;

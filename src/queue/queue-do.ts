@@ -315,9 +315,7 @@ export class QueueDO extends DurableObject<Env> {
     this.incarnation++;
     this.owner = null;
     const consumers = this.consumers.removeWhere(() => true);
-    const bindings = this.sql
-      .exec<{ exchange: string; routing_key: string; arguments: ArrayBuffer }>("SELECT * FROM bindings")
-      .toArray();
+    const bindings = this.sql.exec<{ exchange: string; routing_key: string; arguments: ArrayBuffer }>("SELECT * FROM bindings").toArray();
     this.unacked.clear();
     this.store.clear();
     this.sql.exec("DELETE FROM bindings");

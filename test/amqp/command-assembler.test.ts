@@ -38,7 +38,13 @@ describe("CommandAssembler", () => {
     expect(a.push(bodyFrame(1, [1, 2]))).toBeNull();
     expect(a.push(bodyFrame(1, []))).toBeNull(); // empty body frames are allowed, as in RabbitMQ
     const cmd = a.push(bodyFrame(1, [3, 4, 5]));
-    expect(cmd).toEqual({ channel: 1, method: publish, properties: { messageId: "m" }, header: h.payload, body: new Uint8Array([1, 2, 3, 4, 5]) });
+    expect(cmd).toEqual({
+      channel: 1,
+      method: publish,
+      properties: { messageId: "m" },
+      header: h.payload,
+      body: new Uint8Array([1, 2, 3, 4, 5]),
+    });
     expect(cmd?.header).toBe(h.payload);
     expect(a.isAssembling(1)).toBe(false);
   });
@@ -116,7 +122,10 @@ describe("CommandAssembler errors (connection-level, as RabbitMQ)", () => {
     expectAmqpError(() => a.push(headerFrame(1, 5, 50)), ReplyCode.UNEXPECTED_FRAME);
     const b = new CommandAssembler();
     b.push(methodFrame(1));
-    expectAmqpError(() => b.push({ type: FrameType.Header, channel: 1, payload: hex("003c 0001 0000000000000000 0000") }), ReplyCode.UNEXPECTED_FRAME);
+    expectAmqpError(
+      () => b.push({ type: FrameType.Header, channel: 1, payload: hex("003c 0001 0000000000000000 0000") }),
+      ReplyCode.UNEXPECTED_FRAME,
+    );
   });
 
   it("body overrunning the declared size → FRAME_ERROR (RabbitMQ's code)", () => {
@@ -143,7 +152,10 @@ describe("CommandAssembler errors (connection-level, as RabbitMQ)", () => {
   it("malformed properties in the header → SYNTAX_ERROR", () => {
     const a = new CommandAssembler();
     a.push(methodFrame(1));
-    expectAmqpError(() => a.push({ type: FrameType.Header, channel: 1, payload: hex("003c 0000 0000000000000001 8000 05 61") }), ReplyCode.SYNTAX_ERROR);
+    expectAmqpError(
+      () => a.push({ type: FrameType.Header, channel: 1, payload: hex("003c 0000 0000000000000001 8000 05 61") }),
+      ReplyCode.SYNTAX_ERROR,
+    );
   });
 
   it("works end to end with the reader", () => {

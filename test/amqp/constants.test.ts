@@ -35,7 +35,11 @@ describe("protocol constants", () => {
     const hard = [320, 402, 501, 502, 503, 504, 505, 506, 530, 540, 541];
     for (const c of soft) expect(isHardError(c), String(c)).toBe(false);
     for (const c of hard) expect(isHardError(c), String(c)).toBe(true);
-    expect(Object.values(ReplyCode).filter((c) => c !== 200).sort()).toEqual([...soft, ...hard].sort());
+    expect(
+      Object.values(ReplyCode)
+        .filter((c) => c !== 200)
+        .sort(),
+    ).toEqual([...soft, ...hard].sort());
   });
 });
 
@@ -45,7 +49,11 @@ describe("errors", () => {
     expect(soft).toBeInstanceOf(AmqpError);
     expect(soft).toBeInstanceOf(Error);
     expect({ code: soft.code, hard: soft.hard, classId: soft.classId, methodId: soft.methodId, message: soft.message }).toEqual({
-      code: 404, hard: false, classId: 50, methodId: 10, message: "no queue 'q'",
+      code: 404,
+      hard: false,
+      classId: 50,
+      methodId: 10,
+      message: "no queue 'q'",
     });
     expect(channelError(ReplyCode.COMMAND_INVALID, "x").hard).toBe(true);
   });

@@ -34,7 +34,7 @@ describe("field table decoding", () => {
   it("reads 'L' as signed 64-bit, like RabbitMQ, and re-encodes the same bytes", () => {
     const bytes = hex("0000000b 01 4c 4c ffffffffffffffff");
     const t = decodeFieldTable(bytes);
-    expect(t["L"]).toEqual({ type: "L", value: -1n });
+    expect(t.L).toEqual({ type: "L", value: -1n });
     expect(encodeFieldTable(t)).toEqual(bytes);
     expect(encodeFieldTable({ L: { type: "L", value: 2n ** 64n - 1n } })).toEqual(bytes);
   });
@@ -45,7 +45,7 @@ describe("field table decoding", () => {
 
   it("byte arrays are views, not copies", () => {
     const bytes = hex("00000009 01 78 78 00000002 0102");
-    const x = decodeFieldTable(bytes)["x"];
+    const x = decodeFieldTable(bytes).x;
     expect(x?.type).toBe("x");
     if (x?.type === "x") expect(x.value.buffer).toBe(bytes.buffer);
   });
@@ -99,7 +99,13 @@ describe("plain JS conversion", () => {
     expect(toFieldValue(7n)).toEqual({ type: "l", value: 7n });
     expect(toFieldValue("s")).toEqual({ type: "S", value: "s" });
     expect(toFieldValue(new Uint8Array([1]))).toEqual({ type: "x", value: new Uint8Array([1]) });
-    expect(toFieldValue([1, "a"])).toEqual({ type: "A", value: [{ type: "I", value: 1 }, { type: "S", value: "a" }] });
+    expect(toFieldValue([1, "a"])).toEqual({
+      type: "A",
+      value: [
+        { type: "I", value: 1 },
+        { type: "S", value: "a" },
+      ],
+    });
     expect(toFieldValue({ k: null })).toEqual({ type: "F", value: { k: { type: "V", value: null } } });
     expect(toFieldValue(undefined)).toEqual({ type: "V", value: null });
     expect(toFieldValue(new Date(1700000000999))).toEqual({ type: "T", value: 1700000000n });

@@ -29,7 +29,12 @@ const bodyOf = (n: number) => new Uint8Array(n).map((_, i) => (i * 7) % 256);
 
 describe("FrameWriter content splitting", () => {
   it("body of frameMax-8 → one body frame; frameMax-7 → two", () => {
-    for (const [len, expected] of [[4088, [4088]], [4089, [4088, 1]], [3 * 4088, [4088, 4088, 4088]], [1, [1]]] as const) {
+    for (const [len, expected] of [
+      [4088, [4088]],
+      [4089, [4088, 1]],
+      [3 * 4088, [4088, 4088, 4088]],
+      [1, [1]],
+    ] as const) {
       const w = new FrameWriter(4096);
       const body = bodyOf(len);
       w.content(1, deliver, { contentType: "a" }, body);
@@ -48,7 +53,11 @@ describe("FrameWriter content splitting", () => {
     expect(parse(w.take() as Uint8Array).map((f) => f.type)).toEqual([FrameType.Method, FrameType.Header]);
     const u = new FrameWriter(0);
     u.content(1, deliver, {}, bodyOf(100_000));
-    expect(parse(u.take() as Uint8Array).map((f) => f.payload.length).slice(2)).toEqual([100_000]);
+    expect(
+      parse(u.take() as Uint8Array)
+        .map((f) => f.payload.length)
+        .slice(2),
+    ).toEqual([100_000]);
   });
 
   it("a raw header payload is forwarded byte for byte", () => {
@@ -89,7 +98,14 @@ describe("FrameWriter coalescing", () => {
     expect(w.take()).toBeNull();
     const frames = parse(bytes, 4096);
     expect(frames.map((f) => [f.type, f.channel])).toEqual([
-      [1, 1], [8, 0], [1, 2], [2, 2], [3, 2], [3, 2], [3, 2], [1, 3],
+      [1, 1],
+      [8, 0],
+      [1, 2],
+      [2, 2],
+      [3, 2],
+      [3, 2],
+      [3, 2],
+      [1, 3],
     ]);
     const cmds = commands(frames);
     expect(cmds.map((c) => c.method.name)).toEqual(["basic.ack", "basic.deliver", "channel.close-ok"]);
@@ -123,17 +139,52 @@ describe("FrameWriter.deliver", () => {
   it("writes the same bytes as content() with a basic.deliver method", () => {
     const cases = [
       { tag: "ct", deliveryTag: 1, redelivered: false, exchange: "", routingKey: "q", size: 0, frameMax: 4096 },
-      { tag: "amq.ctag-ünï", deliveryTag: 2 ** 40 + 9, redelivered: true, exchange: "amq.topic", routingKey: "a.b.c", size: 5000, frameMax: 4096 },
-      { tag: "x".repeat(255), deliveryTag: 77, redelivered: false, exchange: "日本", routingKey: "k".repeat(255), size: 4088, frameMax: 4096 },
+      {
+        tag: "amq.ctag-ünï",
+        deliveryTag: 2 ** 40 + 9,
+        redelivered: true,
+        exchange: "amq.topic",
+        routingKey: "a.b.c",
+        size: 5000,
+        frameMax: 4096,
+      },
+      {
+        tag: "x".repeat(255),
+        deliveryTag: 77,
+        redelivered: false,
+        exchange: "日本",
+        routingKey: "k".repeat(255),
+        size: 4088,
+        frameMax: 4096,
+      },
       { tag: "c", deliveryTag: 3, redelivered: true, exchange: "e", routingKey: "", size: 70_000, frameMax: 0 },
     ];
     for (const c of cases) {
       const body = new Uint8Array(c.size).map((_, i) => i * 7);
       const header = encodeContentHeader(60, body.length, { deliveryMode: 2, headers: { a: { type: "I", value: 1 } } });
       const generic = new FrameWriter(c.frameMax);
-      generic.content(7, makeMethod("basic.deliver", { consumerTag: c.tag, deliveryTag: c.deliveryTag, redelivered: c.redelivered, exchange: c.exchange, routingKey: c.routingKey }), header, body);
+      generic.content(
+        7,
+        makeMethod("basic.deliver", {
+          consumerTag: c.tag,
+          deliveryTag: c.deliveryTag,
+          redelivered: c.redelivered,
+          exchange: c.exchange,
+          routingKey: c.routingKey,
+        }),
+        header,
+        body,
+      );
       const fast = new FrameWriter(c.frameMax);
-      fast.deliver(7, c.tag, c.deliveryTag, c.redelivered, new Uint8Array([...shortstr(c.exchange), ...shortstr(c.routingKey)]), header, body);
+      fast.deliver(
+        7,
+        c.tag,
+        c.deliveryTag,
+        c.redelivered,
+        new Uint8Array([...shortstr(c.exchange), ...shortstr(c.routingKey)]),
+        header,
+        body,
+      );
       expect(Buffer.from(fast.take()!).equals(Buffer.from(generic.take()!))).toBe(true);
     }
   });

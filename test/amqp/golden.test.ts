@@ -67,11 +67,7 @@ const golden: [string, AnyMethod, string][] = [
     makeMethod("basic.deliver", { consumerTag: "ct", deliveryTag: 2 ** 32 + 5, redelivered: true, exchange: "", routingKey: "rk" }),
     "003c 003c  02 6374  00000001 00000005  01  00  02 726b",
   ],
-  [
-    "basic.nack requeue",
-    makeMethod("basic.nack", { deliveryTag: 7, multiple: false, requeue: true }),
-    "003c 0078  00000000 00000007  02",
-  ],
+  ["basic.nack requeue", makeMethod("basic.nack", { deliveryTag: 7, multiple: false, requeue: true }), "003c 0078  00000000 00000007  02"],
 ];
 
 describe("golden method payloads", () => {
@@ -159,7 +155,13 @@ describe("golden field table with every type", () => {
     D: { type: "D", value: { scale: 2, value: 12345 } },
     S: { type: "S", value: "hé" },
     x: { type: "x", value: new Uint8Array([0, 255]) },
-    A: { type: "A", value: [{ type: "I", value: 1 }, { type: "S", value: "a" }] },
+    A: {
+      type: "A",
+      value: [
+        { type: "I", value: 1 },
+        { type: "S", value: "a" },
+      ],
+    },
     T: { type: "T", value: 1700000000n },
     F: { type: "F", value: { k: { type: "V", value: null } } },
     V: { type: "V", value: null },

@@ -30,7 +30,12 @@ for (const deliveryTag of TAGS) {
 }
 for (const exchange of STRINGS) {
   for (const routingKey of STRINGS) {
-    for (const [mandatory, immediate] of [[false, false], [true, false], [false, true], [true, true]] as const) {
+    for (const [mandatory, immediate] of [
+      [false, false],
+      [true, false],
+      [false, true],
+      [true, true],
+    ] as const) {
       samples.push(makeMethod("basic.publish", { ticket: 7, exchange, routingKey, mandatory, immediate }));
     }
   }

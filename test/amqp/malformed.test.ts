@@ -1,13 +1,6 @@
 // Malformed input through the decoders; codes are connection errors.
 import { describe, expect, it } from "vitest";
-import {
-  FrameWriter,
-  ReplyCode,
-  Writer,
-  decodeMethod,
-  encodeMethod,
-  makeMethod,
-} from "../../src/amqp";
+import { FrameWriter, ReplyCode, Writer, decodeMethod, encodeMethod, makeMethod } from "../../src/amqp";
 import { expectAmqpError, hex } from "./helpers";
 
 describe("decodeMethod", () => {
@@ -56,7 +49,7 @@ describe("encoding refuses values it cannot represent", () => {
   it("shortstr over 255 bytes (ASCII and multi-byte)", () => {
     expectAmqpError(() => new Writer().shortstr("a".repeat(256)), ReplyCode.INTERNAL_ERROR);
     expectAmqpError(() => new Writer().shortstr("é".repeat(128)), ReplyCode.INTERNAL_ERROR); // 256 bytes, 128 chars
-    expect(new Writer().shortstr("é".repeat(127) + "a").finish()).toHaveLength(256);
+    expect(new Writer().shortstr(`${"é".repeat(127)}a`).finish()).toHaveLength(256);
     expect(new Writer().shortstr("a".repeat(255)).finish()).toHaveLength(256);
     expectAmqpError(() => encodeMethod(makeMethod("queue.declare", { queue: "q".repeat(256) })), ReplyCode.INTERNAL_ERROR);
   });
@@ -65,7 +58,9 @@ describe("encoding refuses values it cannot represent", () => {
     expectAmqpError(() => encodeMethod(makeMethod("basic.qos", { prefetchCount: 65536 })), ReplyCode.INTERNAL_ERROR);
     expectAmqpError(() => encodeMethod(makeMethod("basic.ack", { deliveryTag: -1 })), ReplyCode.INTERNAL_ERROR);
     expectAmqpError(() => encodeMethod(makeMethod("basic.ack", { deliveryTag: 1.5 })), ReplyCode.INTERNAL_ERROR);
-    const wrong = { name: "basic.qos", args: { prefetchSize: "0", prefetchCount: 1, global: false } } as unknown as Parameters<typeof encodeMethod>[0];
+    const wrong = { name: "basic.qos", args: { prefetchSize: "0", prefetchCount: 1, global: false } } as unknown as Parameters<
+      typeof encodeMethod
+    >[0];
     expectAmqpError(() => encodeMethod(wrong), ReplyCode.INTERNAL_ERROR);
   });
 
@@ -74,7 +69,10 @@ describe("encoding refuses values it cannot represent", () => {
     w.method(1, makeMethod("channel.open"));
     const before = w.size;
     expectAmqpError(() => w.method(1, makeMethod("queue.declare", { queue: "q".repeat(300) })), ReplyCode.INTERNAL_ERROR);
-    expectAmqpError(() => w.content(1, makeMethod("basic.publish"), { type: "t".repeat(300) }, new Uint8Array(5000)), ReplyCode.INTERNAL_ERROR);
+    expectAmqpError(
+      () => w.content(1, makeMethod("basic.publish"), { type: "t".repeat(300) }, new Uint8Array(5000)),
+      ReplyCode.INTERNAL_ERROR,
+    );
     expect(w.size).toBe(before);
     expect(w.take()).toEqual(hex("01 0001 00000005 0014000a00 ce"));
   });

@@ -20,15 +20,24 @@ import {
 // A distinct non-default value for every argument type.
 function sample(type: ArgType, field: string, name: string, i: number): unknown {
   switch (type) {
-    case "octet": return 200 + (i % 50);
-    case "short": return 40000 + i;
-    case "long": return 3_000_000_000 + i;
-    case "longlong": return 2 ** 40 + i;
-    case "shortstr": return `${name}:${field} ✓`;
-    case "longstr": return `long ${field} ünïcødé \u0000 nul`;
-    case "bit": return true;
-    case "table": return { [field]: { type: "S", value: name }, n: { type: "I", value: -(i + 1) } };
-    case "timestamp": return 1700000000n + BigInt(i);
+    case "octet":
+      return 200 + (i % 50);
+    case "short":
+      return 40000 + i;
+    case "long":
+      return 3_000_000_000 + i;
+    case "longlong":
+      return 2 ** 40 + i;
+    case "shortstr":
+      return `${name}:${field} ✓`;
+    case "longstr":
+      return `long ${field} ünïcødé \u0000 nul`;
+    case "bit":
+      return true;
+    case "table":
+      return { [field]: { type: "S", value: name }, n: { type: "I", value: -(i + 1) } };
+    case "timestamp":
+      return 1700000000n + BigInt(i);
   }
 }
 
@@ -43,20 +52,70 @@ function sampleMethod(name: MethodName, bit: (field: string, index: number) => b
 describe("method table", () => {
   it("has every method of AMQP 0-9-1 with RabbitMQ extensions", () => {
     const expected = [
-      "connection.start", "connection.start-ok", "connection.secure", "connection.secure-ok",
-      "connection.tune", "connection.tune-ok", "connection.open", "connection.open-ok",
-      "connection.close", "connection.close-ok", "connection.blocked", "connection.unblocked",
-      "connection.update-secret", "connection.update-secret-ok",
-      "channel.open", "channel.open-ok", "channel.flow", "channel.flow-ok", "channel.close", "channel.close-ok",
-      "exchange.declare", "exchange.declare-ok", "exchange.delete", "exchange.delete-ok",
-      "exchange.bind", "exchange.bind-ok", "exchange.unbind", "exchange.unbind-ok",
-      "queue.declare", "queue.declare-ok", "queue.bind", "queue.bind-ok", "queue.purge", "queue.purge-ok",
-      "queue.delete", "queue.delete-ok", "queue.unbind", "queue.unbind-ok",
-      "basic.qos", "basic.qos-ok", "basic.consume", "basic.consume-ok", "basic.cancel", "basic.cancel-ok",
-      "basic.publish", "basic.return", "basic.deliver", "basic.get", "basic.get-ok", "basic.get-empty",
-      "basic.ack", "basic.reject", "basic.recover-async", "basic.recover", "basic.recover-ok", "basic.nack",
-      "confirm.select", "confirm.select-ok",
-      "tx.select", "tx.select-ok", "tx.commit", "tx.commit-ok", "tx.rollback", "tx.rollback-ok",
+      "connection.start",
+      "connection.start-ok",
+      "connection.secure",
+      "connection.secure-ok",
+      "connection.tune",
+      "connection.tune-ok",
+      "connection.open",
+      "connection.open-ok",
+      "connection.close",
+      "connection.close-ok",
+      "connection.blocked",
+      "connection.unblocked",
+      "connection.update-secret",
+      "connection.update-secret-ok",
+      "channel.open",
+      "channel.open-ok",
+      "channel.flow",
+      "channel.flow-ok",
+      "channel.close",
+      "channel.close-ok",
+      "exchange.declare",
+      "exchange.declare-ok",
+      "exchange.delete",
+      "exchange.delete-ok",
+      "exchange.bind",
+      "exchange.bind-ok",
+      "exchange.unbind",
+      "exchange.unbind-ok",
+      "queue.declare",
+      "queue.declare-ok",
+      "queue.bind",
+      "queue.bind-ok",
+      "queue.purge",
+      "queue.purge-ok",
+      "queue.delete",
+      "queue.delete-ok",
+      "queue.unbind",
+      "queue.unbind-ok",
+      "basic.qos",
+      "basic.qos-ok",
+      "basic.consume",
+      "basic.consume-ok",
+      "basic.cancel",
+      "basic.cancel-ok",
+      "basic.publish",
+      "basic.return",
+      "basic.deliver",
+      "basic.get",
+      "basic.get-ok",
+      "basic.get-empty",
+      "basic.ack",
+      "basic.reject",
+      "basic.recover-async",
+      "basic.recover",
+      "basic.recover-ok",
+      "basic.nack",
+      "confirm.select",
+      "confirm.select-ok",
+      "tx.select",
+      "tx.select-ok",
+      "tx.commit",
+      "tx.commit-ok",
+      "tx.rollback",
+      "tx.rollback-ok",
     ];
     expect([...METHOD_NAMES].sort()).toEqual([...expected].sort());
   });
@@ -120,7 +179,14 @@ describe("method builders", () => {
 
   it("method() is typed from the table", () => {
     const m: Method<"basic.consume"> = method("basic.consume", {
-      ticket: 0, queue: "q", consumerTag: "", noLocal: false, noAck: true, exclusive: false, noWait: false, arguments: {},
+      ticket: 0,
+      queue: "q",
+      consumerTag: "",
+      noLocal: false,
+      noAck: true,
+      exclusive: false,
+      noWait: false,
+      arguments: {},
     });
     const args: MethodArgs<"basic.consume"> = m.args;
     expect(args.noAck).toBe(true);

@@ -3,16 +3,7 @@ import http from "node:http";
 import { afterEach, describe, expect, it } from "vitest";
 import type { WebSocket } from "ws";
 import { startBridge, type Bridge } from "../../bridge/warren-bridge.mjs";
-import {
-  collectUntilClose,
-  connect,
-  randomBytes,
-  readBytes,
-  sleep,
-  startUpstream,
-  until,
-  type UpstreamOptions,
-} from "./helpers";
+import { collectUntilClose, connect, randomBytes, readBytes, sleep, startUpstream, until, type UpstreamOptions } from "./helpers";
 
 // Everything started in a test is torn down afterwards, pass or fail.
 const cleanups: (() => unknown)[] = [];
@@ -262,9 +253,13 @@ describe("warren-bridge", () => {
     });
     const socks = await Promise.all(Array.from({ length: 5 }, () => client(bridge)));
     const payloads = socks.map((_, i) => Buffer.concat([Buffer.from(`c${i}:`), randomBytes(200_000)]));
-    socks.forEach((s, i) => s.write(payloads[i]!));
+    socks.forEach((s, i) => {
+      s.write(payloads[i]!);
+    });
     const echoes = await Promise.all(socks.map((s, i) => readBytes(s, payloads[i]!.length)));
-    echoes.forEach((e, i) => expect(e.equals(payloads[i]!)).toBe(true));
+    echoes.forEach((e, i) => {
+      expect(e.equals(payloads[i]!)).toBe(true);
+    });
 
     // Closing one connection's WS closes only that client; the others keep working.
     const victimWs = [...owner].find(([, tag]) => tag === "c2:")![0];
@@ -297,4 +292,3 @@ describe("warren-bridge", () => {
     await expect(startBridge({ port: 0, upstream: "http://example.com", quiet: true })).rejects.toThrow(/ws:\/\//);
   });
 });
-

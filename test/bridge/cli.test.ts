@@ -1,5 +1,5 @@
 // The bridge as a command: option/env parsing, log lines, clean exit on signals.
-import { spawn, type ChildProcess } from "node:child_process";
+import { spawn } from "node:child_process";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterEach, describe, expect, it } from "vitest";

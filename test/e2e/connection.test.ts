@@ -26,9 +26,17 @@ describe("connections", () => {
   it("server properties advertise RabbitMQ's capabilities", async () => {
     const conn = await amqp.connect(amqpUrl());
     const props = conn.connection.serverProperties as Record<string, unknown>;
-    expect(props["product"]).toBe("Warren");
-    const caps = props["capabilities"] as Record<string, boolean>;
-    for (const cap of ["publisher_confirms", "exchange_exchange_bindings", "basic.nack", "consumer_cancel_notify", "connection.blocked", "authentication_failure_close", "per_consumer_qos"]) {
+    expect(props.product).toBe("Warren");
+    const caps = props.capabilities as Record<string, boolean>;
+    for (const cap of [
+      "publisher_confirms",
+      "exchange_exchange_bindings",
+      "basic.nack",
+      "consumer_cancel_notify",
+      "connection.blocked",
+      "authentication_failure_close",
+      "per_consumer_qos",
+    ]) {
       expect(caps[cap], cap).toBe(true);
     }
     await conn.close();
@@ -48,7 +56,10 @@ describe("connections", () => {
     const raw = await RawClient.connect(port());
     raw.write(new TextEncoder().encode("AMQP\0\0\x09\x01"));
     await raw.expect("connection.start");
-    raw.send(0, { name: "connection.start-ok", args: { clientProperties: {}, mechanism: "PLAIN", response: "\0guest\0nope", locale: "en_US" } });
+    raw.send(0, {
+      name: "connection.start-ok",
+      args: { clientProperties: {}, mechanism: "PLAIN", response: "\0guest\0nope", locale: "en_US" },
+    });
     const close = await raw.expect("connection.close");
     expect(closeCode(close)).toBe(ReplyCode.ACCESS_REFUSED);
     await raw.waitClosed();
@@ -73,7 +84,10 @@ describe("connections", () => {
     const raw = await RawClient.connect(port());
     raw.write(new TextEncoder().encode("AMQP\0\0\x09\x01"));
     await raw.expect("connection.start");
-    raw.send(0, { name: "connection.start-ok", args: { clientProperties: {}, mechanism: "PLAIN", response: "\0guest\0guest", locale: "en_US" } });
+    raw.send(0, {
+      name: "connection.start-ok",
+      args: { clientProperties: {}, mechanism: "PLAIN", response: "\0guest\0guest", locale: "en_US" },
+    });
     await raw.expect("connection.tune");
     raw.send(0, { name: "connection.tune-ok", args: { channelMax: 0, frameMax: 131072, heartbeat: 0 } });
     raw.send(0, { name: "connection.open", args: { virtualHost: "nope", capabilities: "", insist: false } });

@@ -384,17 +384,29 @@ describe("exact close replies (raw client)", () => {
     return reply;
   }
 
-  const publish = (exchange: string, flags: { immediate?: boolean } = {}) => (r: RawClient) => {
-    const w = new FrameWriter();
-    w.frameMax = 131072;
-    const args = { ticket: 0, exchange, routingKey: "k", mandatory: false, immediate: flags.immediate ?? false };
-    w.content(1, { name: "basic.publish", args }, {}, new TextEncoder().encode("m"));
-    r.write(w.take()!);
-  };
+  const publish =
+    (exchange: string, flags: { immediate?: boolean } = {}) =>
+    (r: RawClient) => {
+      const w = new FrameWriter();
+      w.frameMax = 131072;
+      const args = { ticket: 0, exchange, routingKey: "k", mandatory: false, immediate: flags.immediate ?? false };
+      w.content(1, { name: "basic.publish", args }, {}, new TextEncoder().encode("m"));
+      r.write(w.take()!);
+    };
   const declare = (exchange: string, type: string) => (r: RawClient) =>
     r.send(1, {
       name: "exchange.declare",
-      args: { ticket: 0, exchange, type, passive: false, durable: false, autoDelete: false, internal: false, noWait: false, arguments: table({}) },
+      args: {
+        ticket: 0,
+        exchange,
+        type,
+        passive: false,
+        durable: false,
+        autoDelete: false,
+        internal: false,
+        noWait: false,
+        arguments: table({}),
+      },
     });
 
   it("publish to a missing exchange: channel.close 404 naming basic.publish", async () => {
@@ -402,7 +414,12 @@ describe("exact close replies (raw client)", () => {
   });
 
   it("declaring amq.foo: channel.close 403 naming exchange.declare", async () => {
-    expect(await channelClose(declare("amq.foo", "direct"))).toEqual({ method: "channel.close", replyCode: 403, classId: 40, methodId: 10 });
+    expect(await channelClose(declare("amq.foo", "direct"))).toEqual({
+      method: "channel.close",
+      replyCode: 403,
+      classId: 40,
+      methodId: 10,
+    });
   });
 
   it("unknown exchange type: connection.close 503 COMMAND_INVALID", async () => {

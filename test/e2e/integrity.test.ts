@@ -1,5 +1,5 @@
 import { createHash, randomBytes } from "node:crypto";
-import { type Channel, type ConsumeMessage, type Options } from "amqplib";
+import type { Channel, ConsumeMessage, Options } from "amqplib";
 import { AMQPWebSocketClient } from "@cloudamqp/amqp-client";
 import { describe, expect, it } from "vitest";
 import { FrameWriter, encodeContentHeader, table, type BasicProperties } from "../../src/amqp";
@@ -105,7 +105,9 @@ describe("properties", () => {
     ch.sendToQueue(q, Buffer.from("x"));
     const got = await ch.get(q, { noAck: true });
     if (!got) throw new Error("basic.get found nothing");
-    const defined = Object.entries(got.properties).filter(([k, v]) => v !== undefined && !(k === "headers" && Object.keys(v as object).length === 0));
+    const defined = Object.entries(got.properties).filter(
+      ([k, v]) => v !== undefined && !(k === "headers" && Object.keys(v as object).length === 0),
+    );
     expect(defined).toEqual([]);
   });
 
@@ -120,7 +122,16 @@ describe("properties", () => {
       }
       publisher.send(1, {
         name: "queue.declare",
-        args: { ticket: 0, queue: q, passive: false, durable: false, exclusive: false, autoDelete: false, noWait: false, arguments: table({}) },
+        args: {
+          ticket: 0,
+          queue: q,
+          passive: false,
+          durable: false,
+          exclusive: false,
+          autoDelete: false,
+          noWait: false,
+          arguments: table({}),
+        },
       });
       await publisher.expect("queue.declare-ok");
       const props: BasicProperties = {
@@ -143,7 +154,12 @@ describe("properties", () => {
       const header = encodeContentHeader(60, body.length, props);
       const w = new FrameWriter(131072);
       for (let i = 0; i < 2; i++) {
-        w.content(1, { name: "basic.publish", args: { ticket: 0, exchange: "", routingKey: q, mandatory: false, immediate: false } }, header, body);
+        w.content(
+          1,
+          { name: "basic.publish", args: { ticket: 0, exchange: "", routingKey: q, mandatory: false, immediate: false } },
+          header,
+          body,
+        );
       }
       publisher.write(w.take()!);
 

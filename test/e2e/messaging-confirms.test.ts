@@ -168,7 +168,7 @@ describe("transactions (over WebSocket with @cloudamqp/amqp-client)", () => {
   });
 
   it("an ack inside a committed transaction removes the message for good", async () => {
-    const { setup, q, ch, msg } = await ackInsideTx("tx-commit-ack");
+    const { setup, q, ch } = await ackInsideTx("tx-commit-ack");
     await ch.txCommit();
     await ch.close();
     expect(await readyCount(setup, q)).toBe(1);

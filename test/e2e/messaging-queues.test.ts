@@ -1,7 +1,16 @@
-import { type ConsumeMessage } from "amqplib";
+import type { ConsumeMessage } from "amqplib";
 import { describe, expect, it } from "vitest";
 import { useWarren } from "./harness";
-import { channelErrorCode, queueExists, serverClose, sleep, uniqueName, waitFor, waitQueueExists, amqpConnections } from "./messaging-helpers";
+import {
+  channelErrorCode,
+  queueExists,
+  serverClose,
+  sleep,
+  uniqueName,
+  waitFor,
+  waitQueueExists,
+  amqpConnections,
+} from "./messaging-helpers";
 
 const warren = useWarren();
 const connect = amqpConnections(() => warren.server.amqpUrl!);

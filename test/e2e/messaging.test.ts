@@ -1,4 +1,4 @@
-import { type Channel, type ChannelModel, type ConsumeMessage, type Message } from "amqplib";
+import type { Channel, ChannelModel, ConsumeMessage, Message } from "amqplib";
 import { describe, expect, it } from "vitest";
 import { table } from "../../src/amqp";
 import { useWarren } from "./harness";
@@ -128,7 +128,9 @@ describe("work queues", () => {
     for (let i = 0; i < 3; i++) consumers.push(await collect(await conn.createChannel(), q, { ack: true }));
     for (let i = 0; i < 30; i++) pub.sendToQueue(q, Buffer.from(`m${i}`));
     await waitFor(() => consumers.every((c) => c.got.length === 10), "10 deliveries each");
-    consumers.forEach((c, i) => expect(c.bodies()).toEqual([...Array(10).keys()].map((k) => `m${3 * k + i}`)));
+    consumers.forEach((c, i) => {
+      expect(c.bodies()).toEqual([...Array(10).keys()].map((k) => `m${3 * k + i}`));
+    });
   });
 
   it("with prefetch 1, deliveries alternate between consumers round after round", async () => {
@@ -154,7 +156,9 @@ describe("work queues", () => {
       // A synchronous method after the ack makes sure the ack reached the queue first.
       await Promise.all(chans.map((ch) => ch.checkQueue(q)));
     }
-    consumers.forEach((c, i) => expect(c.bodies()).toEqual([0, 1, 2, 3].map((r) => `m${r * 3 + i}`)));
+    consumers.forEach((c, i) => {
+      expect(c.bodies()).toEqual([0, 1, 2, 3].map((r) => `m${r * 3 + i}`));
+    });
   });
 });
 
@@ -601,5 +605,4 @@ describe("errors on acks", () => {
     const ch2 = await conn.createChannel();
     expect((await ch2.checkQueue(q)).messageCount).toBe(0);
   });
-
 });

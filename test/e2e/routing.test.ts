@@ -76,7 +76,19 @@ async function runCase(c: RouteCase): Promise<void> {
 }
 
 // Every topic pattern gets its own queue; each routing key below is published once.
-const TOPIC_KEYS = ["", "a", "b", "a.b", "a.x.b", "a.x.y.b", "a.b.c", "x.a.b", "quick.orange.rabbit", "lazy.orange.elephant", "lazy.brown.fox"];
+const TOPIC_KEYS = [
+  "",
+  "a",
+  "b",
+  "a.b",
+  "a.x.b",
+  "a.x.y.b",
+  "a.b.c",
+  "x.a.b",
+  "quick.orange.rabbit",
+  "lazy.orange.elephant",
+  "lazy.brown.fox",
+];
 const TOPIC_PATTERNS: Record<string, readonly string[]> = {
   "#": TOPIC_KEYS,
   "#.#": TOPIC_KEYS,
@@ -98,35 +110,52 @@ const CASES: RouteCase[] = [
   {
     name: "direct: exact, case-sensitive keys; one queue may have several keys",
     exchange: "direct",
-    bindings: [["q1", "a"], ["q2", "b"], ["q3", "a"], ["q1", "c"]],
+    bindings: [
+      ["q1", "a"],
+      ["q2", "b"],
+      ["q3", "a"],
+      ["q1", "c"],
+    ],
     publishes: [{ key: "a" }, { key: "b" }, { key: "c" }, { key: "d" }, { key: "A" }],
     expect: { q1: ["a", "c"], q2: ["b"], q3: ["a"] },
   },
   {
     name: "direct: the empty key is a key like any other",
     exchange: "direct",
-    bindings: [["q1", ""], ["q2", "x"]],
+    bindings: [
+      ["q1", ""],
+      ["q2", "x"],
+    ],
     publishes: [{ key: "", body: "empty" }, { key: "x" }],
     expect: { q1: ["empty"], q2: ["x"] },
   },
   {
     name: "direct: two bindings with different arguments deliver once",
     exchange: "direct",
-    bindings: [["q1", "k", { a: 1 }], ["q1", "k", { a: 2 }]],
+    bindings: [
+      ["q1", "k", { a: 1 }],
+      ["q1", "k", { a: 2 }],
+    ],
     publishes: [{ key: "k" }],
     expect: { q1: ["k"] },
   },
   {
     name: "amq.direct",
     exchange: "amq.direct",
-    bindings: [["q1", "@-k"], ["q2", "@-j"]],
+    bindings: [
+      ["q1", "@-k"],
+      ["q2", "@-j"],
+    ],
     publishes: [{ key: "@-k" }, { key: "@-other" }],
     expect: { q1: ["@-k"], q2: [] },
   },
   {
     name: "fanout: every bound queue whatever the key",
     exchange: "fanout",
-    bindings: [["q1", "x"], ["q2", ""]],
+    bindings: [
+      ["q1", "x"],
+      ["q2", ""],
+    ],
     publishes: [{ key: "anything" }, { key: "", body: "empty" }],
     expect: { q1: ["anything", "empty"], q2: ["anything", "empty"], q3: [] },
   },
@@ -147,14 +176,22 @@ const CASES: RouteCase[] = [
   {
     name: "topic: a message matching two bindings of one queue arrives once",
     exchange: "topic",
-    bindings: [["q1", "a.*"], ["q1", "*.b"], ["q1", "#"]],
+    bindings: [
+      ["q1", "a.*"],
+      ["q1", "*.b"],
+      ["q1", "#"],
+    ],
     publishes: [{ key: "a.b" }],
     expect: { q1: ["a.b"] },
   },
   {
     name: "amq.topic",
     exchange: "amq.topic",
-    bindings: [["q1", "@.*"], ["q2", "@.#"], ["q3", "*.@"]],
+    bindings: [
+      ["q1", "@.*"],
+      ["q2", "@.#"],
+      ["q3", "*.@"],
+    ],
     publishes: [{ key: "@" }, { key: "@.a" }, { key: "@.a.b" }, { key: "x.@" }],
     expect: { q1: ["@.a"], q2: ["@", "@.a", "@.a.b"], q3: ["x.@"] },
   },
@@ -196,7 +233,10 @@ const CASES: RouteCase[] = [
     // RabbitMQ compares header values with Erlang ==: 5 equals 5.0, a longstr equals the same bytes.
     name: "headers: values compare as RabbitMQ does (int = float, string = bytes)",
     exchange: "headers",
-    bindings: [["n", "", { n: 5 }], ["s", "", { s: "abc" }]],
+    bindings: [
+      ["n", "", { n: 5 }],
+      ["s", "", { s: "abc" }],
+    ],
     publishes: [
       { key: "", headers: { n: { "!": "double", value: 5 } }, body: "n-double" },
       { key: "", headers: { n: { "!": "double", value: 5.5 } }, body: "n-5.5" },
@@ -209,7 +249,10 @@ const CASES: RouteCase[] = [
     name: "amq.headers",
     exchange: "amq.headers",
     bindings: [["q1", "", { "x-match": "any", tag: "@", other: "@" }]],
-    publishes: [{ key: "", headers: { tag: "@" }, body: "yes" }, { key: "", headers: { tag: "nope" }, body: "no" }],
+    publishes: [
+      { key: "", headers: { tag: "@" }, body: "yes" },
+      { key: "", headers: { tag: "nope" }, body: "no" },
+    ],
     expect: { q1: ["yes"] },
   },
   {
@@ -273,15 +316,21 @@ describe("routing to consumers", () => {
         const { queue } = await subCh.assertQueue("", { exclusive: true });
         await subCh.bindQueue(queue, x, pattern);
         got.set(name, []);
-        await subCh.consume(queue, (m) => {
-          if (!m) return;
-          got.get(name)!.push(m.content.toString());
-          if (--left === 0) resolve();
-        }, { noAck: true });
+        await subCh.consume(
+          queue,
+          (m) => {
+            if (!m) return;
+            got.get(name)!.push(m.content.toString());
+            if (--left === 0) resolve();
+          },
+          { noAck: true },
+        );
       };
-      void consume("errors", "*.error").then(() => consume("eu", "eu.#")).then(() => {
-        for (const key of ["eu.error", "us.error", "eu.info", "us.info", "ap.error"]) ch.publish(x, key, Buffer.from(key));
-      });
+      void consume("errors", "*.error")
+        .then(() => consume("eu", "eu.#"))
+        .then(() => {
+          for (const key of ["eu.error", "us.error", "eu.info", "us.info", "ap.error"]) ch.publish(x, key, Buffer.from(key));
+        });
     });
     await done;
     expect(Object.fromEntries(got)).toEqual({ errors: ["eu.error", "us.error", "ap.error"], eu: ["eu.error", "eu.info"] });
@@ -390,7 +439,12 @@ describe("exchange-to-exchange bindings", () => {
     ch.publish(front, "any.key", Buffer.from("via-front"));
     await sync(ch);
     expect(await drain(ch, q)).toEqual(["via-front"]);
-    expect(await channelCloseCode(conn, (c) => (c.publish(internal, "k", Buffer.from("no")), sync(c)))).toBe(403);
+    expect(
+      await channelCloseCode(conn, (c) => {
+        c.publish(internal, "k", Buffer.from("no"));
+        return sync(c);
+      }),
+    ).toBe(403);
     await sync(ch);
     expect(await drain(ch, q)).toEqual([]);
   });
@@ -422,7 +476,12 @@ describe("binding changes are seen at once by other connections", () => {
     await sync(ch);
     expect(await drain(chB, q)).toEqual([]);
     await chB.deleteExchange(x);
-    expect(await channelCloseCode(conn, (c) => (c.publish(x, "k", Buffer.from("gone")), sync(c)))).toBe(404);
+    expect(
+      await channelCloseCode(conn, (c) => {
+        c.publish(x, "k", Buffer.from("gone"));
+        return sync(c);
+      }),
+    ).toBe(404);
     await chB.close();
   });
 

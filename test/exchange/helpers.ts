@@ -1,23 +1,23 @@
 // Shared builders and a table-driven runner for the routing tests.
-import { expect } from 'vitest';
-import type { FieldTable, FieldValue } from '../../src/amqp';
-import { createRouter } from '../../src/exchange/routing/types';
-import type { Binding, ExchangeType, Router } from '../../src/exchange/routing/types';
+import { expect } from "vitest";
+import type { FieldTable, FieldValue } from "../../src/amqp";
+import { createRouter } from "../../src/exchange/routing/types";
+import type { Binding, ExchangeType, Router } from "../../src/exchange/routing/types";
 
-export const S = (value: string): FieldValue => ({ type: 'S', value });
-export const I = (value: number): FieldValue => ({ type: 'I', value });
-export const b = (value: number): FieldValue => ({ type: 'b', value });
-export const u = (value: number): FieldValue => ({ type: 'u', value });
-export const l = (value: bigint): FieldValue => ({ type: 'l', value });
-export const T = (value: bigint): FieldValue => ({ type: 'T', value });
-export const d = (value: number): FieldValue => ({ type: 'd', value });
-export const f = (value: number): FieldValue => ({ type: 'f', value });
-export const D = (scale: number, value: number): FieldValue => ({ type: 'D', value: { scale, value } });
-export const t = (value: boolean): FieldValue => ({ type: 't', value });
-export const x = (...bytes: number[]): FieldValue => ({ type: 'x', value: new Uint8Array(bytes) });
-export const A = (...value: FieldValue[]): FieldValue => ({ type: 'A', value });
-export const F = (value: FieldTable): FieldValue => ({ type: 'F', value });
-export const V: FieldValue = { type: 'V', value: null };
+export const S = (value: string): FieldValue => ({ type: "S", value });
+export const I = (value: number): FieldValue => ({ type: "I", value });
+export const b = (value: number): FieldValue => ({ type: "b", value });
+export const u = (value: number): FieldValue => ({ type: "u", value });
+export const l = (value: bigint): FieldValue => ({ type: "l", value });
+export const T = (value: bigint): FieldValue => ({ type: "T", value });
+export const d = (value: number): FieldValue => ({ type: "d", value });
+export const f = (value: number): FieldValue => ({ type: "f", value });
+export const D = (scale: number, value: number): FieldValue => ({ type: "D", value: { scale, value } });
+export const t = (value: boolean): FieldValue => ({ type: "t", value });
+export const x = (...bytes: number[]): FieldValue => ({ type: "x", value: new Uint8Array(bytes) });
+export const A = (...value: FieldValue[]): FieldValue => ({ type: "A", value });
+export const F = (value: FieldTable): FieldValue => ({ type: "F", value });
+export const V: FieldValue = { type: "V", value: null };
 
 /** [destination, routingKey, arguments?] — compact binding notation for tables. */
 export type BindingSpec = readonly [string, string, FieldTable?];

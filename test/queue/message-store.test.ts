@@ -9,7 +9,9 @@ function sqlStorage(db: DatabaseSync): SqlStorage {
   const exec = (query: string, ...bindings: unknown[]) => {
     const stmt = db.prepare(query);
     const args = bindings as SQLInputValue[];
-    const rows = /^\s*SELECT/i.test(query) ? stmt.all(...args) : (stmt.run(...args), []);
+    const select = /^\s*SELECT/i.test(query);
+    if (!select) stmt.run(...args);
+    const rows = select ? stmt.all(...args) : [];
     return { toArray: () => rows, [Symbol.iterator]: () => rows[Symbol.iterator]() };
   };
   return { exec } as unknown as SqlStorage;
@@ -95,7 +97,10 @@ describe("MessageStore batched statements", () => {
   it("removes exactly the given messages, contiguous runs and scattered ones alike", () => {
     const db = new DatabaseSync(":memory:");
     const store = new MessageStore(sqlStorage(db));
-    store.append(Array.from({ length: 300 }, () => message(new Uint8Array([1]))), () => false);
+    store.append(
+      Array.from({ length: 300 }, () => message(new Uint8Array([1]))),
+      () => false,
+    );
     const all = Array.from({ length: 300 }, () => store.shift()!);
     // seqs 1..300: remove a run (10..150), pairs (200, 201), and scattered odd ones above 250.
     const gone = all.filter((m) => (m.seq >= 10 && m.seq <= 150) || m.seq === 200 || m.seq === 201 || (m.seq > 250 && m.seq % 2 === 1));
@@ -105,7 +110,10 @@ describe("MessageStore batched statements", () => {
     expect(store.pendingRemovals).toBe(gone.length);
     store.flushRemovals();
     expect(store.pendingRemovals).toBe(0);
-    const left = db.prepare("SELECT seq FROM message_records ORDER BY seq").all().map((r) => Number(r["seq"]));
+    const left = db
+      .prepare("SELECT seq FROM message_records ORDER BY seq")
+      .all()
+      .map((r) => Number(r.seq));
     const expected = all.map((m) => m.seq).filter((seq) => !gone.some((g) => g.seq === seq));
     expect(left).toEqual(expected);
   });

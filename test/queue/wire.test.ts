@@ -1,5 +1,13 @@
 import { describe, expect, it } from "vitest";
-import { decodeDeliveries, decodePublishBatch, decodeRecord, encodeDeliveries, encodePublishBatch, encodeRecord, splitRecord } from "../../src/queue/wire";
+import {
+  decodeDeliveries,
+  decodePublishBatch,
+  decodeRecord,
+  encodeDeliveries,
+  encodePublishBatch,
+  encodeRecord,
+  splitRecord,
+} from "../../src/queue/wire";
 import type { Delivery, IncomingMessage } from "../../src/queue/types";
 
 const bytes = (...b: number[]) => new Uint8Array(b);

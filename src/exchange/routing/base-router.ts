@@ -1,5 +1,5 @@
-import { fieldTableEquals, type FieldTable } from '../../amqp';
-import type { Binding, Router } from './types';
+import { fieldTableEquals, type FieldTable } from "../../amqp";
+import type { Binding, Router } from "./types";
 
 // Binding bookkeeping shared by every exchange type: identity is
 // (destination, routing key, arguments by value), as in RabbitMQ where the

@@ -1,7 +1,7 @@
-import { BaseRouter } from './base-router';
-import { CountedSet } from './counted-set';
-import type { FieldTable } from '../../amqp';
-import type { Binding } from './types';
+import { BaseRouter } from "./base-router";
+import { CountedSet } from "./counted-set";
+import type { FieldTable } from "../../amqp";
+import type { Binding } from "./types";
 
 // Direct exchange: exact, case-sensitive routing-key equality ("" is a key
 // like any other). One map lookup per route. Binding arguments are part of

@@ -1,4 +1,4 @@
-import { fieldValueEquals, type FieldValue } from '../../amqp';
+import { fieldValueEquals, type FieldValue } from "../../amqp";
 
 // How the headers exchange compares a binding value with a message header value.
 // RabbitMQ (rabbit_exchange_type_headers.erl, since rabbitmq-server#760) compares the
@@ -19,8 +19,17 @@ type NumericValue = number | bigint;
 
 function numericOf(v: FieldValue): NumericValue | undefined {
   switch (v.type) {
-    case 'b': case 'B': case 's': case 'u': case 'I': case 'i':
-    case 'f': case 'd': case 'l': case 'L': case 'T':
+    case "b":
+    case "B":
+    case "s":
+    case "u":
+    case "I":
+    case "i":
+    case "f":
+    case "d":
+    case "l":
+    case "L":
+    case "T":
       return v.value;
     default:
       return undefined;
@@ -31,13 +40,13 @@ function numericEquals(a: NumericValue, b: NumericValue): boolean {
   if (typeof a === typeof b) return a === b;
   // Mixed bigint/number: compare exactly in bigint space; a non-integral
   // (or non-finite) float can never equal an integer.
-  const [big, num] = typeof a === 'bigint' ? [a, b as number] : [b as bigint, a];
+  const [big, num] = typeof a === "bigint" ? [a, b as number] : [b as bigint, a];
   return Number.isInteger(num) && BigInt(num) === big;
 }
 
 function bytesOf(v: FieldValue): Uint8Array | undefined {
-  if (v.type === 'x') return v.value;
-  if (v.type === 'S') return utf8.encode(v.value);
+  if (v.type === "x") return v.value;
+  if (v.type === "S") return utf8.encode(v.value);
   return undefined;
 }
 
@@ -53,7 +62,7 @@ export function headerValueEquals(a: FieldValue, b: FieldValue): boolean {
   if (na !== undefined || nb !== undefined) {
     return na !== undefined && nb !== undefined && numericEquals(na, nb);
   }
-  if (a.type === 'S' && b.type === 'S') return a.value === b.value; // no encoding needed
+  if (a.type === "S" && b.type === "S") return a.value === b.value; // no encoding needed
   const ba = bytesOf(a);
   const bb = bytesOf(b);
   if (ba !== undefined || bb !== undefined) return ba !== undefined && bb !== undefined && bytesEqual(ba, bb);

@@ -1,7 +1,7 @@
-import { BaseRouter } from './base-router';
-import { CountedSet } from './counted-set';
-import type { FieldTable } from '../../amqp';
-import type { Binding } from './types';
+import { BaseRouter } from "./base-router";
+import { CountedSet } from "./counted-set";
+import type { FieldTable } from "../../amqp";
+import type { Binding } from "./types";
 
 // Fanout exchange: every bound destination, whatever the routing key.
 export class FanoutRouter extends BaseRouter {

@@ -1,7 +1,7 @@
-import { BaseRouter } from './base-router';
-import { headerValueEquals } from './equality';
-import type { FieldTable, FieldValue } from '../../amqp';
-import type { Binding } from './types';
+import { BaseRouter } from "./base-router";
+import { headerValueEquals } from "./equality";
+import type { FieldTable, FieldValue } from "../../amqp";
+import type { Binding } from "./types";
 
 // Headers exchange, following rabbit_exchange_type_headers.erl:
 // - x-match is "all" (default), "any", "all-with-x" or "any-with-x".
@@ -12,9 +12,9 @@ import type { Binding } from './types';
 //   "any" with no remaining keys matches nothing.
 // Like RabbitMQ, every binding is tested per message (no index).
 
-export type XMatch = 'all' | 'any' | 'all-with-x' | 'any-with-x';
+export type XMatch = "all" | "any" | "all-with-x" | "any-with-x";
 
-const X_MATCH_VALUES: readonly string[] = ['all', 'any', 'all-with-x', 'any-with-x'];
+const X_MATCH_VALUES: readonly string[] = ["all", "any", "all-with-x", "any-with-x"];
 
 function isXMatch(s: string): s is XMatch {
   return X_MATCH_VALUES.includes(s);
@@ -22,14 +22,13 @@ function isXMatch(s: string): s is XMatch {
 
 /** Error text for an invalid binding (to become 406 PRECONDITION_FAILED), or null. */
 export function validateHeadersBindingArgs(args: FieldTable): string | null {
-  const xm = args['x-match'];
+  const xm = args["x-match"];
   if (xm === undefined) return null; // omitted: means "all"
-  if (xm.type !== 'S') {
+  if (xm.type !== "S") {
     return `Invalid x-match field type '${xm.type}' (value ${describe(xm)}); expected longstr`;
   }
   if (!isXMatch(xm.value)) {
-    return `Invalid x-match field value ${JSON.stringify(xm.value)}; ` +
-      'expected all, any, all-with-x, or any-with-x';
+    return `Invalid x-match field value ${JSON.stringify(xm.value)}; expected all, any, all-with-x, or any-with-x`;
   }
   return null;
 }
@@ -40,8 +39,8 @@ export function validateHeadersBindingArgs(args: FieldTable): string | null {
  * been rejected by validateHeadersBindingArgs first.
  */
 export function parseXMatch(args: FieldTable): XMatch {
-  const xm = args['x-match'];
-  return xm?.type === 'S' && isXMatch(xm.value) ? xm.value : 'all';
+  const xm = args["x-match"];
+  return xm?.type === "S" && isXMatch(xm.value) ? xm.value : "all";
 }
 
 interface CompiledBinding {
@@ -53,32 +52,30 @@ interface CompiledBinding {
 
 function compile(destination: string, args: FieldTable): CompiledBinding {
   const mode = parseXMatch(args);
-  const withX = mode === 'all-with-x' || mode === 'any-with-x';
+  const withX = mode === "all-with-x" || mode === "any-with-x";
   const entries: Array<readonly [string, FieldValue]> = [];
   for (const [key, value] of Object.entries(args)) {
-    if (key === 'x-match') continue;
-    if (!withX && key.startsWith('x-')) continue;
+    if (key === "x-match") continue;
+    if (!withX && key.startsWith("x-")) continue;
     entries.push([key, value]);
   }
-  return { destination, any: mode === 'any' || mode === 'any-with-x', entries };
+  return { destination, any: mode === "any" || mode === "any-with-x", entries };
 }
 
 function entryMatches(key: string, want: FieldValue, headers: FieldTable): boolean {
   if (!Object.hasOwn(headers, key)) return false;
-  if (want.type === 'V') return true; // presence only
+  if (want.type === "V") return true; // presence only
   const got = headers[key];
   return got !== undefined && headerValueEquals(want, got);
 }
 
 function matches(b: CompiledBinding, headers: FieldTable): boolean {
-  return b.any
-    ? b.entries.some(([k, v]) => entryMatches(k, v, headers))
-    : b.entries.every(([k, v]) => entryMatches(k, v, headers));
+  return b.any ? b.entries.some(([k, v]) => entryMatches(k, v, headers)) : b.entries.every(([k, v]) => entryMatches(k, v, headers));
 }
 
 /** Whether a message with `headers` matches binding arguments `args`. */
 export function headersMatch(args: FieldTable, headers: FieldTable | undefined): boolean {
-  return matches(compile('', args), headers ?? {});
+  return matches(compile("", args), headers ?? {});
 }
 
 export class HeadersRouter extends BaseRouter {
@@ -104,12 +101,15 @@ export class HeadersRouter extends BaseRouter {
 
 function describe(v: FieldValue): string {
   switch (v.type) {
-    case 'l': case 'L': case 'T':
+    case "l":
+    case "L":
+    case "T":
       return v.value.toString();
-    case 'x':
+    case "x":
       return `<${v.value.length} bytes>`;
-    case 'A': case 'F':
-      return v.type === 'A' ? 'array' : 'table';
+    case "A":
+    case "F":
+      return v.type === "A" ? "array" : "table";
     default:
       return JSON.stringify(v.value);
   }

@@ -1,10 +1,10 @@
 // Public surface of the pure routing logic.
-export type { Binding, ExchangeType, Router } from './types';
-export { createRouter, isExchangeType } from './types';
-export { headerValueEquals } from './equality';
-export type { XMatch } from './headers';
-export { headersMatch, parseXMatch, validateHeadersBindingArgs, HeadersRouter } from './headers';
-export { DirectRouter } from './direct';
-export { FanoutRouter } from './fanout';
-export { TopicRouter } from './topic';
-export { splitTopicKey, TopicTrie } from './topic-trie';
+export type { Binding, ExchangeType, Router } from "./types";
+export { createRouter, isExchangeType } from "./types";
+export { headerValueEquals } from "./equality";
+export type { XMatch } from "./headers";
+export { headersMatch, parseXMatch, validateHeadersBindingArgs, HeadersRouter } from "./headers";
+export { DirectRouter } from "./direct";
+export { FanoutRouter } from "./fanout";
+export { TopicRouter } from "./topic";
+export { splitTopicKey, TopicTrie } from "./topic-trie";

@@ -1,4 +1,4 @@
-import { CountedSet } from './counted-set';
+import { CountedSet } from "./counted-set";
 
 // Word trie for topic bindings. Each edge is one word of a binding key; "*"
 // and "#" are ordinary edges that the matcher treats specially. Routing cost
@@ -11,7 +11,7 @@ import { CountedSet } from './counted-set';
 // "a." = ["a", ""]). "*" and "#" are wildcards only as whole words.
 
 export function splitTopicKey(key: string): string[] {
-  return key === '' ? [] : key.split('.');
+  return key === "" ? [] : key.split(".");
 }
 
 interface TrieNode {
@@ -40,7 +40,7 @@ export class TopicTrie {
     let node = this.#root;
     for (const word of splitTopicKey(bindingKey)) {
       let child = node.children.get(word);
-      if (!child) node.children.set(word, (child = this.#newNode(word === '#')));
+      if (!child) node.children.set(word, (child = this.#newNode(word === "#")));
       node = child;
     }
     node.destinations.add(destination);
@@ -104,7 +104,7 @@ export class TopicTrie {
       const i = positions.pop();
       if (node === undefined || i === undefined) break;
       states++;
-      const hash = node.children.get('#');
+      const hash = node.children.get("#");
       if (hash) push(hash, i);
       const word = words[i];
       if (word === undefined) {
@@ -112,11 +112,11 @@ export class TopicTrie {
         continue;
       }
       if (node.isHash) push(node, i + 1);
-      const star = node.children.get('*');
+      const star = node.children.get("*");
       if (star) push(star, i + 1);
       // A routing-key word spelled "*" or "#" would look up a wildcard edge
       // a second time; those edges already cover it.
-      if (word !== '*' && word !== '#') {
+      if (word !== "*" && word !== "#") {
         const literal = node.children.get(word);
         if (literal) push(literal, i + 1);
       }

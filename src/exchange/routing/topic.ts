@@ -1,7 +1,7 @@
-import { BaseRouter } from './base-router';
-import type { FieldTable } from '../../amqp';
-import { TopicTrie } from './topic-trie';
-import type { Binding } from './types';
+import { BaseRouter } from "./base-router";
+import type { FieldTable } from "../../amqp";
+import { TopicTrie } from "./topic-trie";
+import type { Binding } from "./types";
 
 // Topic exchange: binding keys are dot-separated patterns where "*" matches
 // exactly one word and "#" zero or more words; see topic-trie.ts.

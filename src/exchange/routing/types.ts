@@ -1,10 +1,10 @@
-import { DirectRouter } from './direct';
-import { FanoutRouter } from './fanout';
-import type { FieldTable } from '../../amqp';
-import { HeadersRouter } from './headers';
-import { TopicRouter } from './topic';
+import { DirectRouter } from "./direct";
+import { FanoutRouter } from "./fanout";
+import type { FieldTable } from "../../amqp";
+import { HeadersRouter } from "./headers";
+import { TopicRouter } from "./topic";
 
-export type ExchangeType = 'direct' | 'fanout' | 'topic' | 'headers';
+export type ExchangeType = "direct" | "fanout" | "topic" | "headers";
 
 export interface Binding {
   /** Opaque destination key, e.g. "q:orders" or "e:logs". */
@@ -24,7 +24,7 @@ export interface Router {
   bindings(): Binding[];
 }
 
-const EXCHANGE_TYPES: readonly string[] = ['direct', 'fanout', 'topic', 'headers'];
+const EXCHANGE_TYPES: readonly string[] = ["direct", "fanout", "topic", "headers"];
 
 export function isExchangeType(s: string): s is ExchangeType {
   return EXCHANGE_TYPES.includes(s);
@@ -32,9 +32,13 @@ export function isExchangeType(s: string): s is ExchangeType {
 
 export function createRouter(type: ExchangeType): Router {
   switch (type) {
-    case 'direct': return new DirectRouter();
-    case 'fanout': return new FanoutRouter();
-    case 'topic': return new TopicRouter();
-    case 'headers': return new HeadersRouter();
+    case "direct":
+      return new DirectRouter();
+    case "fanout":
+      return new FanoutRouter();
+    case "topic":
+      return new TopicRouter();
+    case "headers":
+      return new HeadersRouter();
   }
 }
