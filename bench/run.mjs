@@ -6,6 +6,7 @@ import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { execSync, spawn } from "node:child_process";
 import { createServer } from "node:net";
+/** @import { AddressInfo } from "node:net" */
 import amqp from "amqplib";
 import { buildWorker } from "../scripts/warren-server.mjs";
 import * as scenarios from "./scenarios.mjs";
@@ -13,9 +14,25 @@ import * as scenarios from "./scenarios.mjs";
 const here = dirname(fileURLToPath(import.meta.url));
 const scale = Number(process.env.BENCH_SCALE ?? 1);
 const only = process.env.BENCH_ONLY?.split(",");
-const n = (x) => Math.max(1, Math.round(x * scale));
+const n = (/** @type {number} */ x) => Math.max(1, Math.round(x * scale));
+
+/**
+ * What one scenario reported, by metric name, or why it failed (`error`).
+ * @typedef {{ error?: string, [metric: string]: number | string | undefined }} Outcome
+ */
+/**
+ * One row of the table.
+ * @typedef {object} Row
+ * @property {string} key
+ * @property {string} label
+ * @property {string} metric the Outcome number shown
+ * @property {string} [extra] another Outcome number shown beside it
+ * @property {boolean} [lowerIsBetter]
+ */
+/** @typedef {Row & { run: (url: string, k: number) => Promise<Outcome> }} Scenario */
 
 // Each run takes a size factor k: 1 for the measured run, WARMUP for the warm-up run before it.
+/** @type {Scenario[]} */
 const SCENARIOS = [
   {
     key: "transient",
@@ -65,6 +82,7 @@ const SCENARIOS = [
  */
 const WARMUP = Number(process.env.BENCH_WARMUP ?? 0.2);
 
+/** @param {string} url */
 async function reachableRabbit(url) {
   try {
     const conn = await amqp.connect(url, { timeout: 2000 });
@@ -76,14 +94,29 @@ async function reachableRabbit(url) {
     }
     return true;
   } catch (err) {
-    console.log(`reference: no RabbitMQ reachable at ${url} (${err.message}) — skipping the RabbitMQ side.`);
+    console.log(`reference: no RabbitMQ reachable at ${url} (${errorMessage(err)}) — skipping the RabbitMQ side.`);
     console.log("  To compare: apt-get install rabbitmq-server, then");
     console.log("  RABBITMQ_NODE_PORT=5673 rabbitmq-server -detached && RABBITMQ_URL=amqp://guest:guest@127.0.0.1:5673 npm run bench");
     return false;
   }
 }
 
+/**
+ * `err.message` as the catch blocks here read it (undefined when what was thrown has none).
+ * @param {unknown} err
+ */
+function errorMessage(err) {
+  return /** @type {{ message?: unknown }} */ (err).message;
+}
+
+/**
+ * @param {string} name
+ * @param {string} url
+ * @param {string | null} wsUrl
+ * @returns {Promise<Record<string, Outcome>>}
+ */
 async function runAll(name, url, wsUrl) {
+  /** @type {Record<string, Outcome>} */
   const results = {};
   for (const s of SCENARIOS) {
     if (only && !only.includes(s.key)) continue;
@@ -91,10 +124,11 @@ async function runAll(name, url, wsUrl) {
     try {
       if (WARMUP > 0) await s.run(url, WARMUP);
       results[s.key] = await s.run(url, 1);
-      console.log(JSON.stringify(results[s.key], (_, v) => (typeof v === "number" ? Number(v.toFixed(2)) : v)));
+      console.log(JSON.stringify(results[s.key], (_, /** @type {unknown} */ v) => (typeof v === "number" ? Number(v.toFixed(2)) : v)));
     } catch (err) {
-      results[s.key] = { error: String(err.message ?? err) };
-      console.log(`failed: ${results[s.key].error}`);
+      const failed = { error: String(errorMessage(err) ?? err) };
+      results[s.key] = failed;
+      console.log(`failed: ${failed.error}`);
     }
   }
   if (wsUrl && (!only || only.includes("websocket"))) {
@@ -104,55 +138,78 @@ async function runAll(name, url, wsUrl) {
       results.websocket = await scenarios.websocket(wsUrl, { count: n(50_000) });
       console.log(JSON.stringify(results.websocket));
     } catch (err) {
-      results.websocket = { error: String(err.message ?? err) };
+      results.websocket = { error: String(errorMessage(err) ?? err) };
       console.log(`failed: ${results.websocket.error}`);
     }
   }
   return results;
 }
 
+/** @param {number | undefined} v */
 function fmt(v) {
   if (v === undefined) return "—";
   if (v >= 1000) return Math.round(v).toLocaleString("en-US");
   return v.toFixed(2);
 }
 
+/**
+ * The number `o` reports under `name` (undefined for a failed run, which reports none).
+ * @param {Outcome | undefined} o
+ * @param {string} name
+ */
+function num(o, name) {
+  const v = o?.[name];
+  return typeof v === "number" ? v : undefined;
+}
+
+/**
+ * @param {Record<string, Outcome>} warren
+ * @param {Record<string, Outcome> | null} rabbit
+ */
 function table(warren, rabbit) {
-  const rows = [["scenario", "Warren", "RabbitMQ", "Warren/RabbitMQ"]];
+  const header = ["scenario", "Warren", "RabbitMQ", "Warren/RabbitMQ"];
+  const rows = [header];
+  /** @type {Row[]} */
   const all = [...SCENARIOS, { key: "websocket", label: "WebSocket, amqp-client, transient (msgs/s)", metric: "msgsPerSec" }];
   for (const s of all) {
     const w = warren[s.key];
     if (!w) continue;
     const r = rabbit?.[s.key];
-    const wv = w[s.metric];
-    const rv = r?.[s.metric];
+    const wv = num(w, s.metric);
+    const rv = num(r, s.metric);
     const extra =
-      s.extra && w[s.extra] !== undefined
-        ? ` (${s.extra} ${fmt(w[s.extra])}${r?.[s.extra] !== undefined ? ` vs ${fmt(r[s.extra])}` : ""})`
+      s.extra && num(w, s.extra) !== undefined
+        ? ` (${s.extra} ${fmt(num(w, s.extra))}${num(r, s.extra) !== undefined ? ` vs ${fmt(num(r, s.extra))}` : ""})`
         : "";
     const ratio = wv !== undefined && rv !== undefined ? `${(wv / rv).toFixed(2)}×` : "—";
     rows.push([s.label + extra, w.error ? "error" : fmt(wv), r?.error ? "error" : fmt(rv), ratio]);
   }
-  const widths = rows[0].map((_, i) => Math.max(...rows.map((r) => r[i].length)));
+  // Every row has header.length cells, so the `?? 0`s never apply.
+  const widths = header.map((_, i) => Math.max(...rows.map((r) => r[i]?.length ?? 0)));
   return rows
     .map(
       (r, j) =>
-        r.map((c, i) => (i === 0 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join(" | ") +
+        r.map((c, i) => (i === 0 ? c.padEnd(widths[i] ?? 0) : c.padStart(widths[i] ?? 0))).join(" | ") +
         (j === 0 ? `\n${widths.map((w) => "-".repeat(w)).join("-|-")}` : ""),
     )
     .join("\n");
 }
 
+/** @returns {Promise<number>} */
 function freePort() {
   return new Promise((resolve) => {
     const srv = createServer().listen(0, "127.0.0.1", () => {
-      const { port } = srv.address();
+      const { port } = /** @type {AddressInfo} */ (srv.address());
       srv.close(() => resolve(port));
     });
   });
 }
 
-/** Warren runs as `npm start` does, in its own process, so the bridge does not share the clients' event loop. */
+/**
+ * Warren runs as `npm start` does, in its own process, so the bridge does not share the clients' event loop.
+ * @param {string} dataDir
+ * @returns {Promise<{ amqpUrl: string, wsUrl: string, close: () => Promise<unknown> }>}
+ */
 async function startWarrenProcess(dataDir) {
   await buildWorker({ quiet: true });
   const [httpPort, amqpPort] = [await freePort(), await freePort()];
@@ -167,14 +224,16 @@ async function startWarrenProcess(dataDir) {
     },
     stdio: ["ignore", "pipe", "inherit"],
   });
-  await new Promise((resolve, reject) => {
-    let out = "";
-    child.stdout.on("data", (d) => {
-      out += d;
-      if (out.includes("Warren is running")) resolve();
-    });
-    child.once("exit", (code) => reject(new Error(`Warren exited early (${code}): ${out}`)));
-  });
+  await /** @type {Promise<void>} */ (
+    new Promise((resolve, reject) => {
+      let out = "";
+      child.stdout.on("data", (/** @type {Buffer} */ d) => {
+        out += d;
+        if (out.includes("Warren is running")) resolve();
+      });
+      child.once("exit", (code) => reject(new Error(`Warren exited early (${code}): ${out}`)));
+    })
+  );
   return {
     amqpUrl: `amqp://guest:guest@127.0.0.1:${amqpPort}`,
     wsUrl: `ws://127.0.0.1:${httpPort}/amqp`,

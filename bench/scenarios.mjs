@@ -1,36 +1,65 @@
 // Benchmark scenarios: each takes an amqplib connection factory and returns numbers.
 import amqp from "amqplib";
+/** @import { Channel, ConfirmChannel, ConsumeMessage, GetMessage, Options } from "amqplib" */
 
 const TIMEOUT_MS = 180_000;
 
+/**
+ * @template T
+ * @param {Promise<T>} promise
+ * @param {string} label
+ * @returns {Promise<T>}
+ */
 function withTimeout(promise, label) {
+  /** @type {NodeJS.Timeout | undefined} */
   let timer;
+  /** @type {Promise<never>} */
   const timeout = new Promise((_, reject) => {
     timer = setTimeout(() => reject(new Error(`${label} timed out after ${TIMEOUT_MS / 1000}s`)), TIMEOUT_MS);
   });
   return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
 }
 
+/** @param {string} prefix */
 function uniqueName(prefix) {
   return `bench.${prefix}.${Date.now().toString(36)}.${Math.random().toString(36).slice(2, 8)}`;
 }
 
-/** Publishes respecting amqplib's write buffer ('drain'), so memory stays bounded. */
+/**
+ * Publishes respecting amqplib's write buffer ('drain'), so memory stays bounded.
+ * @param {Channel} ch
+ * @param {string} exchange
+ * @param {string} key
+ * @param {number} count
+ * @param {Buffer} body
+ * @param {Options.Publish} [options]
+ */
 async function publishAll(ch, exchange, key, count, body, options = {}) {
   for (let i = 0; i < count; i++) {
-    if (!ch.publish(exchange, key, body, options)) await new Promise((r) => ch.once("drain", r));
+    if (!ch.publish(exchange, key, body, options)) await /** @type {Promise<unknown>} */ (new Promise((r) => ch.once("drain", r)));
   }
 }
 
-/** Publishes on a confirm channel with at most `window` unconfirmed messages. */
+/**
+ * Publishes on a confirm channel with at most `window` unconfirmed messages.
+ * @param {ConfirmChannel} ch
+ * @param {string} exchange
+ * @param {string} key
+ * @param {number} count
+ * @param {Buffer} body
+ * @param {Options.Publish} [options]
+ * @param {number} [window]
+ */
 async function publishConfirmed(ch, exchange, key, count, body, options = {}, window = 1000) {
   let outstanding = 0;
+  /** @type {(() => void) | null} */
   let wake = null;
+  /** @type {unknown} */
   let failed = null;
   for (let i = 0; i < count; i++) {
-    while (outstanding >= window) await new Promise((r) => (wake = r));
+    while (outstanding >= window) await /** @type {Promise<void>} */ (new Promise((r) => (wake = r)));
     outstanding++;
-    ch.publish(exchange, key, body, options, (err) => {
+    ch.publish(exchange, key, body, options, (/** @type {unknown} */ err) => {
       if (err) failed = err;
       outstanding--;
       if (wake) {
@@ -44,6 +73,14 @@ async function publishConfirmed(ch, exchange, key, count, body, options = {}, wi
   if (failed) throw failed;
 }
 
+/**
+ * Consumes from `queue` until `expected` messages came; resolves with that count.
+ * @param {Channel} ch
+ * @param {string} queue
+ * @param {number} expected
+ * @param {{ noAck?: boolean, onMessage?: (msg: ConsumeMessage) => void }} [options]
+ * @returns {Promise<number>}
+ */
 function consumeCount(ch, queue, expected, { noAck, onMessage } = {}) {
   let got = 0;
   return new Promise((resolve) => {
@@ -60,6 +97,10 @@ function consumeCount(ch, queue, expected, { noAck, onMessage } = {}) {
   });
 }
 
+/**
+ * @param {string} url
+ * @param {{ count?: number }} [options]
+ */
 export async function transient(url, { count = 100_000 } = {}) {
   const pubConn = await amqp.connect(url);
   const subConn = await amqp.connect(url);
@@ -82,6 +123,10 @@ export async function transient(url, { count = 100_000 } = {}) {
   }
 }
 
+/**
+ * @param {string} url
+ * @param {{ count?: number, size?: number, label?: string, prefetch?: number }} [options]
+ */
 export async function persistent(url, { count = 30_000, size = 128, label = "persistent", prefetch = 100 } = {}) {
   const pubConn = await amqp.connect(url);
   const subConn = await amqp.connect(url);
@@ -107,6 +152,10 @@ export async function persistent(url, { count = 30_000, size = 128, label = "per
   }
 }
 
+/**
+ * @param {string} url
+ * @param {{ count?: number, queues?: number }} [options]
+ */
 export async function fanout(url, { count = 25_000, queues = 4 } = {}) {
   const pubConn = await amqp.connect(url);
   const subConn = await amqp.connect(url);
@@ -136,17 +185,24 @@ export async function fanout(url, { count = 25_000, queues = 4 } = {}) {
   }
 }
 
+/**
+ * @param {string} url
+ * @param {{ count?: number }} [options]
+ */
 export async function latency(url, { count = 1000 } = {}) {
   const conn = await amqp.connect(url);
   try {
     const ch = await conn.createChannel();
     const { queue } = await ch.assertQueue("", { exclusive: true });
+    /** @type {(() => void) | null} */
     let resolveOne = null;
     await ch.consume(queue, () => resolveOne?.(), { noAck: true });
+    /** @type {number[]} */
     const samples = [];
     const body = Buffer.alloc(128, 4);
     const run = async () => {
       for (let i = 0; i < count; i++) {
+        /** @type {Promise<void>} */
         const got = new Promise((r) => (resolveOne = r));
         const t0 = performance.now();
         ch.publish("", queue, body);
@@ -156,13 +212,17 @@ export async function latency(url, { count = 1000 } = {}) {
     };
     await withTimeout(run(), "latency");
     samples.sort((a, b) => a - b);
-    const pct = (p) => samples[Math.min(samples.length - 1, Math.floor((p / 100) * samples.length))];
+    const pct = (/** @type {number} */ p) => samples[Math.min(samples.length - 1, Math.floor((p / 100) * samples.length))];
     return { p50Ms: pct(50), p99Ms: pct(99) };
   } finally {
     await conn.close().catch(() => {});
   }
 }
 
+/**
+ * @param {string} url
+ * @param {{ count?: number }} [options]
+ */
 export async function manyQueues(url, { count = 1000 } = {}) {
   const conn = await amqp.connect(url);
   try {
@@ -175,6 +235,7 @@ export async function manyQueues(url, { count = 1000 } = {}) {
       await Promise.all(names.map((q) => ch.assertQueue(q, { durable: false })));
       for (const q of names) ch.sendToQueue(q, body);
       for (const q of names) {
+        /** @type {GetMessage | false} */
         let msg = false;
         while (!msg) msg = await ch.get(q, { noAck: true });
       }
@@ -188,7 +249,11 @@ export async function manyQueues(url, { count = 1000 } = {}) {
   }
 }
 
-/** Transient throughput over WebSocket with @cloudamqp/amqp-client (Warren only). */
+/**
+ * Transient throughput over WebSocket with @cloudamqp/amqp-client (Warren only).
+ * @param {string} wsUrl
+ * @param {{ count?: number }} [options]
+ */
 export async function websocket(wsUrl, { count = 50_000 } = {}) {
   const { AMQPWebSocketClient } = await import("@cloudamqp/amqp-client");
   const pubClient = new AMQPWebSocketClient(wsUrl, "/", "guest", "guest");
@@ -200,6 +265,7 @@ export async function websocket(wsUrl, { count = 50_000 } = {}) {
     const queue = uniqueName("ws");
     await sub.queueDeclare(queue, { durable: false });
     let got = 0;
+    /** @type {Promise<void>} */
     const done = new Promise((resolve) => {
       sub.basicConsume(queue, { noAck: true }, () => {
         if (++got === count) resolve();

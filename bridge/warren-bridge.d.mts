@@ -1,4 +1,5 @@
-// Types for warren-bridge.mjs (plain JS, no build step).
+// Types for warren-bridge.mjs (plain JS, no build step). The .mjs takes its public types from
+// here, so `npm run typecheck` checks the implementation against these declarations.
 export interface BridgeOptions {
   /** Address to listen on (default 127.0.0.1). */
   host?: string;

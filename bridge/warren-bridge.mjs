@@ -28,21 +28,9 @@ const HANDSHAKE_TIMEOUT_MS = 10_000;
 // How long close() waits for the upstream closing handshake before cutting it.
 const SHUTDOWN_GRACE_MS = 2_000;
 
-/**
- * @typedef {object} BridgeOptions
- * @property {string} [host] Address to listen on (default 127.0.0.1).
- * @property {number} [port] TCP port to listen on; 0 picks a free one (default 5672).
- * @property {string} [upstream] Warren WebSocket URL (default ws://127.0.0.1:8787/amqp).
- * @property {((line: string) => void) | false} [log] Logger; false silences it (default console.log).
- * @property {boolean} [quiet] Same as `log: false`.
- */
-
-/**
- * @typedef {object} Bridge
- * @property {number} port The port actually listened on.
- * @property {string} host The address listened on.
- * @property {() => Promise<void>} close Stop listening and close every open connection.
- */
+// BridgeOptions and Bridge are declared (and documented) in warren-bridge.d.mts, which the TS
+// tests import; taking them from there makes `npm run typecheck` check this file against it.
+/** @import { Bridge, BridgeOptions } from "./warren-bridge.d.mts" */
 
 /**
  * Start a TCP listener that relays each accepted connection to `upstream`.
@@ -62,13 +50,15 @@ export async function startBridge(options = {}) {
     live.add(shutdown);
   });
 
-  await new Promise((resolve, reject) => {
-    server.once("error", reject);
-    server.listen(port, host, () => {
-      server.off("error", reject);
-      resolve(undefined);
-    });
-  });
+  await /** @type {Promise<void>} */ (
+    new Promise((resolve, reject) => {
+      server.once("error", reject);
+      server.listen(port, host, () => {
+        server.off("error", reject);
+        resolve(undefined);
+      });
+    })
+  );
   server.on("error", (err) => log(`listener error: ${err.message}`));
   const address = /** @type {net.AddressInfo} */ (server.address());
   log(`listening on ${formatAddress(address.address, address.port)} -> ${upstream}`);
@@ -80,6 +70,7 @@ export async function startBridge(options = {}) {
     host: address.address,
     close() {
       closing ??= (async () => {
+        /** @type {Promise<void>} */
         const stopped = new Promise((resolve) => server.close(() => resolve(undefined)));
         await Promise.all([...live].map((shutdown) => shutdown()));
         await stopped;

@@ -1,3 +1,5 @@
+// Types for warren-server.mjs (plain JS, no build step). The .mjs takes its public types from
+// here, so `npm run typecheck` checks the implementation against these declarations.
 export declare const BUILD_DIR: string;
 export declare function buildWorker(options?: { quiet?: boolean }): Promise<void>;
 export interface WarrenServer {
@@ -7,9 +9,10 @@ export interface WarrenServer {
   amqpPort: number | null;
   close(): Promise<void>;
 }
-export declare function startWarren(options?: {
+export interface WarrenOptions {
   host?: string;
   httpPort?: number;
+  /** null: no TCP bridge (then amqpUrl and amqpPort are null). */
   amqpPort?: number | null;
   dataDir?: string;
   heartbeat?: number;
@@ -17,4 +20,5 @@ export declare function startWarren(options?: {
   quiet?: boolean;
   /** Opens workerd's V8 inspector on this port (for profiling). */
   inspectorPort?: number;
-}): Promise<WarrenServer>;
+}
+export declare function startWarren(options?: WarrenOptions): Promise<WarrenServer>;

@@ -7,17 +7,23 @@ import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
 import { Miniflare, Log, LogLevel } from "miniflare";
 import { startBridge } from "../bridge/warren-bridge.mjs";
+/** @import { WarrenOptions, WarrenServer } from "./warren-server.d.mts" */
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), "..");
 export const BUILD_DIR = join(root, ".warren", "build");
 
-/** Bundles src/ with wrangler (no deploy) into .warren/build/index.js. */
+/**
+ * Bundles src/ with wrangler (no deploy) into .warren/build/index.js.
+ * @param {{ quiet?: boolean }} [options]
+ * @returns {Promise<void>}
+ */
 export async function buildWorker({ quiet = false } = {}) {
   const wrangler = join(root, "node_modules", ".bin", "wrangler");
   await promisify(execFile)(process.execPath, [wrangler, "deploy", "--dry-run", "--outdir", BUILD_DIR], {
     cwd: root,
     env: { ...process.env, WRANGLER_SEND_METRICS: "false", CI: "true" },
-  }).catch((err) => {
+  }).catch((/** @type {{ stdout?: string, stderr?: string }} */ err) => {
+    // execFile's promise rejects with an error that carries the child's stdout and stderr.
     throw new Error(`wrangler build failed:\n${err.stdout ?? ""}${err.stderr ?? ""}`);
   });
   if (!quiet) console.log(`warren: built worker into ${BUILD_DIR}`);
@@ -34,8 +40,8 @@ async function wranglerConfig() {
 }
 
 /**
- * @param {{ host?: string, httpPort?: number, amqpPort?: number | null, dataDir?: string,
- *   heartbeat?: number, build?: boolean, quiet?: boolean }} [options]
+ * @param {WarrenOptions} [options]
+ * @returns {Promise<WarrenServer>}
  */
 export async function startWarren(options = {}) {
   const host = options.host ?? "127.0.0.1";
