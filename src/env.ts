@@ -1,4 +1,4 @@
-import type { ConnectionDO } from "./broker/connection-do";
+import type { ConnectionDO } from "./session/connection-do";
 import type { ExchangeDO } from "./exchange/exchange-do";
 import type { QueueDO } from "./queue/queue-do";
 

@@ -1,7 +1,7 @@
 import { Hono } from "hono";
 import type { Env } from "./env";
 
-export { ConnectionDO } from "./broker/connection-do";
+export { ConnectionDO } from "./session/connection-do";
 export { ExchangeDO } from "./exchange/exchange-do";
 export { QueueDO } from "./queue/queue-do";
 

@@ -19,3 +19,4 @@ export * from "./properties";
 export * from "./frame-reader";
 export * from "./frame-writer";
 export * from "./command-assembler";
+export * from "./close";

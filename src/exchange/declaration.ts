@@ -1,9 +1,7 @@
 import type { FieldTable } from "../amqp";
-import { inequivalence } from "../broker/equivalence";
-import { describeExchange } from "../broker/names";
-import type { ExchangeType } from "./routing";
-
-export { isExchangeType, type ExchangeType } from "./routing";
+import { inequivalence } from "../core/equivalence";
+import { describeExchange } from "../core/names";
+import type { ExchangeType } from "./registry";
 
 export interface ExchangeDecl {
   vhost: string;

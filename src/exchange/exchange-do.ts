@@ -1,10 +1,14 @@
 import { DurableObject } from "cloudflare:workers";
-import { ReplyCode, type FieldTable } from "../amqp";
+import { ReplyCode } from "../amqp";
 import type { Env } from "../env";
-import { describeExchange, destinationKey, entityKey, parseDestination } from "../broker/names";
-import { fail, ok, type RpcResult } from "../broker/rpc-result";
-import { recordBindingRow } from "../broker/binding-rows";
-import { tableFromBytes, tableKey, tableToBytes } from "../broker/table-bytes";
+import { describeExchange, destinationKey, parseDestination, parseSubscriberKey } from "../core/names";
+import type { ExchangePort } from "../core/ports";
+import { fail, ok, type RpcResult } from "../core/rpc-result";
+import { WorkerBroker } from "../core/worker-broker";
+import { recordBindingRow } from "../storage/binding-rows";
+import { migrate } from "../storage/migrate";
+import { EXCHANGE_MIGRATIONS } from "../storage/migrations/exchange";
+import { tableFromBytes, tableKey, tableToBytes } from "../storage/table-bytes";
 import {
   checkEquivalent,
   isReservedName,
@@ -13,7 +17,7 @@ import {
   type ExchangeSnapshot,
   type StoredBinding,
 } from "./declaration";
-import { validateHeadersBindingArgs } from "./routing";
+import { validateBinding } from "./registry";
 
 interface DeclRow extends Record<string, SqlStorageValue> {
   vhost: string;
@@ -36,25 +40,18 @@ interface BindingRow extends Record<string, SqlStorageValue> {
  * When it goes (deleted or auto-deleted) it tidies the other ends of its bindings itself,
  * so every caller (AMQP, a queue deleting itself, later the HTTP API) gets the same result.
  */
-export class ExchangeDO extends DurableObject<Env> {
+export class ExchangeDO extends DurableObject<Env> implements ExchangePort {
   private decl: ExchangeDecl | null = null;
   private bindingCache: StoredBinding[] | null = null;
   private readonly sql: SqlStorage;
+  private readonly broker: WorkerBroker;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
     this.sql = ctx.storage.sql;
+    this.broker = new WorkerBroker(env);
     ctx.blockConcurrencyWhile(async () => {
-      this.sql.exec(`CREATE TABLE IF NOT EXISTS exchange (
-        id INTEGER PRIMARY KEY CHECK (id = 1), vhost TEXT NOT NULL, name TEXT NOT NULL, type TEXT NOT NULL,
-        durable INTEGER NOT NULL, auto_delete INTEGER NOT NULL, internal INTEGER NOT NULL, arguments BLOB NOT NULL)`);
-      this.sql.exec(`CREATE TABLE IF NOT EXISTS bindings (
-        destination TEXT NOT NULL, routing_key TEXT NOT NULL, args_key TEXT NOT NULL, arguments BLOB NOT NULL,
-        PRIMARY KEY (destination, routing_key, args_key))`);
-      this.sql.exec(`CREATE TABLE IF NOT EXISTS inbound (
-        source TEXT NOT NULL, routing_key TEXT NOT NULL, args_key TEXT NOT NULL, arguments BLOB NOT NULL,
-        PRIMARY KEY (source, routing_key, args_key))`);
-      this.sql.exec(`CREATE TABLE IF NOT EXISTS subscribers (id TEXT PRIMARY KEY)`);
+      migrate(ctx.storage, EXCHANGE_MIGRATIONS);
       const row = this.sql.exec<DeclRow>("SELECT * FROM exchange").toArray()[0];
       if (row) {
         this.decl = {
@@ -103,8 +100,8 @@ export class ExchangeDO extends DurableObject<Env> {
   async bind(vhost: string, name: string, b: StoredBinding): Promise<RpcResult<boolean>> {
     const decl = this.current(vhost, name);
     if (!decl) return fail(ReplyCode.NOT_FOUND, `no ${describeExchange(vhost, name)}`);
-    // Like RabbitMQ, only the headers type gives x-match a meaning, so only it validates it.
-    const invalid = decl.type === "headers" ? validateHeadersBindingArgs(b.arguments) : null;
+    // As RabbitMQ's validate_binding: the type decides what its binding arguments mean.
+    const invalid = validateBinding(decl.type, b.arguments);
     if (invalid) return fail(ReplyCode.PRECONDITION_FAILED, invalid);
     const key = tableKey(b.arguments);
     const exists =
@@ -241,32 +238,30 @@ export class ExchangeDO extends DurableObject<Env> {
     for (const b of outbound) {
       const dest = parseDestination(b.destination);
       if (dest.kind === "queue") {
-        const queue = this.env.QUEUE.get(this.env.QUEUE.idFromName(entityKey(vhost, dest.name)));
-        work.push(queue.recordBinding({ exchange: name, routingKey: b.routingKey, arguments: b.arguments }, false));
+        work.push(
+          this.broker.queue(vhost, dest.name).recordBinding({ exchange: name, routingKey: b.routingKey, arguments: b.arguments }, false),
+        );
       } else {
         const back = { destination: name, routingKey: b.routingKey, arguments: b.arguments };
-        work.push(this.exchange(vhost, dest.name).inbound(vhost, dest.name, back, false));
+        work.push(this.broker.exchange(vhost, dest.name).inbound(vhost, dest.name, back, false));
       }
     }
     const self = { destination: destinationKey("exchange", name) };
-    for (const source of sources) work.push(this.exchange(vhost, source).unbind(vhost, source, self));
+    for (const source of sources) work.push(this.broker.exchange(vhost, source).unbind(vhost, source, self));
     await Promise.allSettled(work);
   }
 
-  private exchange(vhost: string, name: string) {
-    return this.env.EXCHANGE.get(this.env.EXCHANGE.idFromName(entityKey(vhost, name)));
-  }
-
-  /** Tells every connection that cached this exchange to drop it; forgets connections that are gone. */
+  /** Tells every subscriber that cached this exchange to drop it; forgets those that are gone. */
   private async notifySubscribers(ids: string[], { vhost, name }: ExchangeDecl): Promise<void> {
     if (ids.length === 0) return;
     const results = await Promise.allSettled(
-      ids.map((id) => this.env.CONNECTION.get(this.env.CONNECTION.idFromString(id)).invalidateExchange(vhost, name)),
+      ids.map((id) => {
+        const address = parseSubscriberKey(id);
+        return address ? this.broker.subscriber(address).invalidateExchange(vhost, name) : false;
+      }),
     );
     results.forEach((r, i) => {
       if (r.status === "rejected" || r.value === false) this.sql.exec("DELETE FROM subscribers WHERE id = ?", ids[i]!);
     });
   }
 }
-
-export type { FieldTable };

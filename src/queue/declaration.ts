@@ -1,6 +1,10 @@
-import { inequivalence } from "../broker/equivalence";
-import { describeQueue } from "../broker/names";
+import { inequivalence } from "../core/equivalence";
+import { describeQueue } from "../core/names";
+import { equivalenceArguments } from "./arguments";
 import type { QueueDecl } from "./types";
+
+// The queue arguments RabbitMQ compares (rabbit_amqqueue:assert_args_equivalence).
+const CHECKED_ARGUMENTS = equivalenceArguments();
 
 /** RabbitMQ's 406 text for a redeclare that differs from what exists; null when equivalent. */
 export function checkEquivalent(current: QueueDecl, wanted: QueueDecl): string | null {
@@ -15,22 +19,6 @@ export function checkEquivalent(current: QueueDecl, wanted: QueueDecl): string |
     CHECKED_ARGUMENTS,
   );
 }
-
-// The queue arguments RabbitMQ compares (rabbit_amqqueue:assert_args_equivalence).
-const CHECKED_ARGUMENTS = [
-  "x-expires",
-  "x-message-ttl",
-  "x-dead-letter-exchange",
-  "x-dead-letter-routing-key",
-  "x-max-length",
-  "x-max-length-bytes",
-  "x-max-priority",
-  "x-overflow",
-  "x-queue-mode",
-  "x-queue-type",
-  "x-single-active-consumer",
-  "x-delivery-limit",
-] as const;
 
 export function lockedText(vhost: string, name: string): string {
   return (

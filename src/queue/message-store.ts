@@ -1,6 +1,7 @@
 import { concatBytes } from "../amqp/buffer";
+import { decodeRecord, recordOf } from "../storage/message-record";
+import { RECORD_CHUNK, readChunks, writeRecordRow } from "../storage/record-rows";
 import type { IncomingMessage, QueuedMessage } from "./types";
-import { decodeRecord, recordOf } from "./wire";
 
 interface MessageRow extends Record<string, SqlStorageValue> {
   seq: number;
@@ -8,23 +9,12 @@ interface MessageRow extends Record<string, SqlStorageValue> {
   data: ArrayBuffer;
 }
 
-interface ChunkRow extends Record<string, SqlStorageValue> {
-  seq: number;
-  data: ArrayBuffer;
-}
-
-/**
- * Records longer than this are split across rows: DO SQLite refuses any value or row over
- * 2 MB. The first piece stays in the message row, the rest go to message_record_chunks.
- */
-const CHUNK = 1 << 20;
-
 /**
  * A queue's messages: every message lives in the DO's SQLite until it is acked, so nothing
  * confirmed is lost on eviction or restart. Each is one row holding its record (wire.ts: the
  * bytes it arrived with in the publish batch, so storing it copies nothing in JavaScript).
  * Ready messages are also held in memory in seq order; writes for a batch share one statement
- * loop inside the caller's transaction.
+ * loop inside the caller's transaction. Its tables are created by storage/migrations/queue.ts.
  */
 export class MessageStore {
   private ready: QueuedMessage[] = [];
@@ -39,17 +29,11 @@ export class MessageStore {
   /** Seqs acked (or taken by no-ack consumers) whose rows flushRemovals() has not deleted yet. */
   private removals: number[] = [];
 
-  constructor(private readonly sql: SqlStorage) {
-    sql.exec(`CREATE TABLE IF NOT EXISTS message_records (
-      seq INTEGER PRIMARY KEY, redelivered INTEGER NOT NULL, data BLOB NOT NULL)`);
-    sql.exec(`CREATE TABLE IF NOT EXISTS message_record_chunks (
-      seq INTEGER NOT NULL, idx INTEGER NOT NULL, data BLOB NOT NULL, PRIMARY KEY (seq, idx))`);
-    this.migrateColumns();
-  }
+  constructor(private readonly sql: SqlStorage) {}
 
   /** Rebuilds the ready list from storage (all stored messages are ready after a restart). */
   load(): void {
-    const pieces = this.chunksOf("message_record_chunks");
+    const pieces = readChunks(this.sql, "message_record_chunks");
     this.ready = this.sql
       .exec<MessageRow>("SELECT seq, redelivered, data FROM message_records ORDER BY seq")
       .toArray()
@@ -63,37 +47,6 @@ export class MessageStore {
     this.readyStored = this.ready.length;
     const last = this.ready[this.ready.length - 1];
     this.nextSeq = last ? last.seq + 1 : 1;
-  }
-
-  /**
-   * Queues written before records kept each field in its own column (tables messages and
-   * message_chunks); their messages move to the record tables once.
-   */
-  private migrateColumns(): void {
-    const old = this.sql.exec("SELECT name FROM sqlite_master WHERE type = 'table' AND name = 'messages'").toArray();
-    if (old.length === 0) return;
-    const pieces = this.chunksOf("message_chunks");
-    type OldRow = { seq: number; exchange: string; routing_key: string; header: ArrayBuffer; body: ArrayBuffer; redelivered: number };
-    for (const r of this.sql.exec<OldRow>("SELECT * FROM messages ORDER BY seq")) {
-      const body = concatBytes([new Uint8Array(r.body), ...(pieces.get(r.seq) ?? [])]);
-      const m = { exchange: r.exchange, routingKey: r.routing_key, header: new Uint8Array(r.header), body, persistent: true };
-      this.sql.exec("DELETE FROM message_record_chunks WHERE seq = ?", r.seq);
-      this.write({ ...m, seq: r.seq, redelivered: r.redelivered === 1, stored: false }, "INSERT OR REPLACE");
-    }
-    this.chunked.clear();
-    this.sql.exec("DROP TABLE messages");
-    this.sql.exec("DROP TABLE IF EXISTS message_chunks");
-  }
-
-  /** The extra pieces of split values, per seq in order (a chunk table: seq, idx, data). */
-  private chunksOf(table: "message_record_chunks" | "message_chunks"): Map<number, Uint8Array[]> {
-    const pieces = new Map<number, Uint8Array[]>();
-    for (const r of this.sql.exec<ChunkRow>(`SELECT seq, data FROM ${table} ORDER BY seq, idx`)) {
-      let list = pieces.get(r.seq);
-      if (!list) pieces.set(r.seq, (list = []));
-      list.push(new Uint8Array(r.data));
-    }
-    return pieces;
   }
 
   get readyCount(): number {
@@ -145,8 +98,8 @@ export class MessageStore {
   private writeMany(messages: readonly QueuedMessage[]): void {
     let rows: QueuedMessage[] = [];
     for (const m of messages) {
-      if (recordOf(m).length > CHUNK) {
-        this.write(m, "INSERT");
+      if (recordOf(m).length > RECORD_CHUNK) {
+        this.write(m);
         continue;
       }
       rows.push(m);
@@ -167,20 +120,8 @@ export class MessageStore {
     this.sql.exec(insertSql(rows.length), ...params);
   }
 
-  private write(m: QueuedMessage, verb: "INSERT" | "INSERT OR REPLACE"): void {
-    const record = recordOf(m);
-    this.sql.exec(
-      `${verb} INTO message_records (seq, redelivered, data) VALUES (?, ?, ?)`,
-      m.seq,
-      m.redelivered ? 1 : 0,
-      record.subarray(0, CHUNK),
-    );
-    if (record.length > CHUNK) {
-      for (let off = CHUNK, idx = 1; off < record.length; off += CHUNK, idx++) {
-        this.sql.exec("INSERT INTO message_record_chunks (seq, idx, data) VALUES (?, ?, ?)", m.seq, idx, record.subarray(off, off + CHUNK));
-      }
-      this.chunked.add(m.seq);
-    }
+  private write(m: QueuedMessage): void {
+    if (writeRecordRow(this.sql, m.seq, m.redelivered, recordOf(m), "INSERT")) this.chunked.add(m.seq);
     m.stored = true;
   }
 

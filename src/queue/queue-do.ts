@@ -1,14 +1,19 @@
 import { DurableObject } from "cloudflare:workers";
 import { ReplyCode } from "../amqp";
 import type { Env } from "../env";
-import { describeQueue, destinationKey, entityKey } from "../broker/names";
-import { fail, ok, type RpcResult } from "../broker/rpc-result";
-import { recordBindingRow } from "../broker/binding-rows";
-import { tableFromBytes, tableToBytes } from "../broker/table-bytes";
+import { describeQueue, destinationKey } from "../core/names";
+import type { QueuePort } from "../core/ports";
+import { fail, ok, type RpcResult } from "../core/rpc-result";
+import { WorkerBroker } from "../core/worker-broker";
+import { recordBindingRow } from "../storage/binding-rows";
+import { recordOf } from "../storage/message-record";
+import { migrate } from "../storage/migrate";
+import { QUEUE_MIGRATIONS } from "../storage/migrations/queue";
+import { tableFromBytes, tableToBytes } from "../storage/table-bytes";
 import { ConsumerList, type Consumer } from "./consumers";
 import { checkEquivalent, lockedText } from "./declaration";
 import { MessageStore } from "./message-store";
-import { decodePublishBatch, encodeDeliveries, recordOf } from "./wire";
+import { decodePublishBatch, encodeDeliveries } from "./wire";
 import type { ConsumeOptions, DeliverResult, Delivery, QueueBinding, QueueDecl, QueuedMessage } from "./types";
 
 interface DeclRow extends Record<string, SqlStorageValue> {
@@ -41,11 +46,12 @@ const REMOVAL_FLUSH_MS = 10;
  * One queue of one vhost: its declaration, messages (in SQLite), consumers and unacked
  * deliveries. Publishes and acks arrive in batches; deliveries leave in batches per connection.
  */
-export class QueueDO extends DurableObject<Env> {
+export class QueueDO extends DurableObject<Env> implements QueuePort {
   private decl: QueueDecl | null = null;
   private owner: string | null = null;
   private readonly sql: SqlStorage;
   private readonly store: MessageStore;
+  private readonly broker: WorkerBroker;
   private readonly consumers = new ConsumerList();
   private readonly unacked = new Map<number, Unacked>();
   private hadConsumer = false;
@@ -61,13 +67,9 @@ export class QueueDO extends DurableObject<Env> {
     super(ctx, env);
     this.sql = ctx.storage.sql;
     this.store = new MessageStore(this.sql);
+    this.broker = new WorkerBroker(env);
     ctx.blockConcurrencyWhile(async () => {
-      this.sql.exec(`CREATE TABLE IF NOT EXISTS queue (
-        id INTEGER PRIMARY KEY CHECK (id = 1), vhost TEXT NOT NULL, name TEXT NOT NULL, durable INTEGER NOT NULL,
-        exclusive INTEGER NOT NULL, owner TEXT, auto_delete INTEGER NOT NULL, arguments BLOB NOT NULL)`);
-      this.sql.exec(`CREATE TABLE IF NOT EXISTS bindings (
-        exchange TEXT NOT NULL, routing_key TEXT NOT NULL, args_key TEXT NOT NULL, arguments BLOB NOT NULL,
-        PRIMARY KEY (exchange, routing_key, args_key))`);
+      migrate(ctx.storage, QUEUE_MIGRATIONS);
       const row = this.sql.exec<DeclRow>("SELECT * FROM queue").toArray()[0];
       if (row) {
         this.decl = {
@@ -188,13 +190,18 @@ export class QueueDO extends DurableObject<Env> {
     await this.autoDeleteCheck();
   }
 
+  /** A request that keeps this object in memory while connections consume from it. */
+  async keepAlive(): Promise<void> {}
+
+  /** A queue caches no routes yet (dead-lettering will): false tells the exchange to forget it. */
+  async invalidateExchange(_vhost: string, _name: string): Promise<boolean> {
+    return false;
+  }
+
   /**
    * Lets paused consumers receive again (their channel has room or flow is back on); with
    * `prefetch`, their limit changes too (basic.qos global=true on their channel).
    */
-  /** A request that keeps this object in memory while connections consume from it. */
-  async keepAlive(): Promise<void> {}
-
   async resume(connId: string, tags: string[], prefetch?: number): Promise<void> {
     const at = ++this.resumes;
     for (const c of this.consumers.all()) {
@@ -323,15 +330,9 @@ export class QueueDO extends DurableObject<Env> {
     const exchanges = new Set(bindings.map((b) => b.exchange));
     const destination = destinationKey("queue", decl.name);
     await Promise.allSettled([
-      ...consumers.map((c) => this.connection(c.connId).consumerCancelled(c.channel, c.tag, decl.name)),
-      ...[...exchanges].map((x) =>
-        this.env.EXCHANGE.get(this.env.EXCHANGE.idFromName(entityKey(decl.vhost, x))).unbind(decl.vhost, x, { destination }),
-      ),
+      ...consumers.map((c) => this.broker.connection(c.connId).consumerCancelled(c.channel, c.tag, decl.name)),
+      ...[...exchanges].map((x) => this.broker.exchange(decl.vhost, x).unbind(decl.vhost, x, { destination })),
     ]);
-  }
-
-  private connection(connId: string) {
-    return this.env.CONNECTION.get(this.env.CONNECTION.idFromString(connId));
   }
 
   /** Hands ready messages to consumers round-robin, one RPC per connection per round. */
@@ -388,7 +389,7 @@ export class QueueDO extends DurableObject<Env> {
     const sentAt = this.resumes;
     const incarnation = this.incarnation;
     try {
-      result = await this.connection(connId).deliver(encodeDeliveries(this.decl?.name ?? "", deliveries));
+      result = await this.broker.connection(connId).deliver(encodeDeliveries(this.decl?.name ?? "", deliveries));
     } catch {
       result = { gone: true, refused: [], paused: [] };
     }

@@ -1,4 +1,7 @@
 import type { FieldTable } from "../amqp";
+import type { IncomingMessage } from "../storage/message-record";
+
+export type { IncomingMessage };
 
 export interface QueueDecl {
   vhost: string;
@@ -7,19 +10,6 @@ export interface QueueDecl {
   exclusive: boolean;
   autoDelete: boolean;
   arguments: FieldTable;
-}
-
-/** A published message as it travels from a connection to a queue. */
-export interface IncomingMessage {
-  exchange: string;
-  routingKey: string;
-  /** The publisher's content-header payload, forwarded untouched. */
-  header: Uint8Array;
-  body: Uint8Array;
-  /** delivery-mode 2: must be on disk before a durable queue confirms it. */
-  persistent: boolean;
-  /** All of the above as one byte string (see wire.ts), when the message came in a batch. */
-  record?: Uint8Array;
 }
 
 export interface QueuedMessage extends IncomingMessage {

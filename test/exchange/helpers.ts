@@ -1,8 +1,8 @@
 // Shared builders and a table-driven runner for the routing tests.
 import { expect } from "vitest";
 import type { FieldTable, FieldValue } from "../../src/amqp";
-import { createRouter } from "../../src/exchange/routing/types";
-import type { Binding, ExchangeType, Router } from "../../src/exchange/routing/types";
+import { createRouter, type ExchangeType } from "../../src/exchange/registry";
+import type { Binding, Router } from "../../src/exchange/routing/types";
 
 export const S = (value: string): FieldValue => ({ type: "S", value });
 export const I = (value: number): FieldValue => ({ type: "I", value });

@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { I, S, l } from "./helpers";
-import { createRouter, isExchangeType } from "../../src/exchange/routing/types";
-import type { Binding, ExchangeType } from "../../src/exchange/routing/types";
+import { createRouter, isExchangeType, type ExchangeType } from "../../src/exchange/registry";
+import type { Binding } from "../../src/exchange/routing/types";
 
 const types: ExchangeType[] = ["direct", "fanout", "topic", "headers"];
 

@@ -1,32 +1,26 @@
 import { randomBytes } from "node:crypto";
-import { DatabaseSync, type SQLInputValue } from "node:sqlite";
+import { DatabaseSync } from "node:sqlite";
 import { describe, expect, it } from "vitest";
 import { MessageStore } from "../../src/queue/message-store";
 import type { IncomingMessage } from "../../src/queue/types";
+import { migrate } from "../../src/storage/migrate";
+import { QUEUE_MIGRATIONS } from "../../src/storage/migrations/queue";
+import { count, doStorage, sqlStorage } from "../storage/sqlite";
 
-/** Just enough of the Durable Object SqlStorage API, over node:sqlite, for MessageStore. */
-function sqlStorage(db: DatabaseSync): SqlStorage {
-  const exec = (query: string, ...bindings: unknown[]) => {
-    const stmt = db.prepare(query);
-    const args = bindings as SQLInputValue[];
-    const select = /^\s*SELECT/i.test(query);
-    if (!select) stmt.run(...args);
-    const rows = select ? stmt.all(...args) : [];
-    return { toArray: () => rows, [Symbol.iterator]: () => rows[Symbol.iterator]() };
-  };
-  return { exec } as unknown as SqlStorage;
+/** A queue object's store as it opens: schema migrated first, as QueueDO does. */
+function openStore(db: DatabaseSync): MessageStore {
+  migrate(doStorage(db), QUEUE_MIGRATIONS);
+  return new MessageStore(sqlStorage(db));
 }
 
 function message(body: Uint8Array): IncomingMessage {
   return { exchange: "", routingKey: "q", header: new Uint8Array([0, 60, 0, 0]), body, persistent: true };
 }
 
-const count = (db: DatabaseSync, sql: string): number => Number(Object.values(db.prepare(sql).get()!)[0]);
-
 describe("MessageStore bodies over the SQLite row limit", () => {
   it("splits a large body across rows of at most 1 MiB and reassembles it after a restart", () => {
     const db = new DatabaseSync(":memory:");
-    const store = new MessageStore(sqlStorage(db));
+    const store = openStore(db);
     const big = randomBytes(3.5 * 2 ** 20);
     const small = randomBytes(100);
     const exact = randomBytes(2 ** 20);
@@ -36,7 +30,7 @@ describe("MessageStore bodies over the SQLite row limit", () => {
     // The record (fields + body) is split: 3.5 MiB + a few bytes in 4 pieces, 1 MiB + a few in 2.
     expect(count(db, "SELECT COUNT(*) FROM message_record_chunks")).toBe(4);
 
-    const restarted = new MessageStore(sqlStorage(db));
+    const restarted = openStore(db);
     restarted.load();
     const bodies = [restarted.shift(), restarted.shift(), restarted.shift()].map((m) => Buffer.from(m!.body));
     expect(bodies[0]!.equals(small)).toBe(true);
@@ -46,7 +40,7 @@ describe("MessageStore bodies over the SQLite row limit", () => {
 
   it("removing or clearing messages deletes their extra rows too", () => {
     const db = new DatabaseSync(":memory:");
-    const store = new MessageStore(sqlStorage(db));
+    const store = openStore(db);
     store.append([message(randomBytes(2.5 * 2 ** 20)), message(randomBytes(10)), message(randomBytes(1.5 * 2 ** 20))], () => false);
     const first = store.shift()!;
     store.remove([first]);
@@ -55,7 +49,7 @@ describe("MessageStore bodies over the SQLite row limit", () => {
     expect(count(db, "SELECT COUNT(*) FROM message_records")).toBe(2);
 
     // After a restart the store still knows which messages have extra rows.
-    const restarted = new MessageStore(sqlStorage(db));
+    const restarted = openStore(db);
     restarted.load();
     const [a, b] = [restarted.shift()!, restarted.shift()!];
     restarted.remove([a, b]);
@@ -70,13 +64,13 @@ describe("MessageStore bodies over the SQLite row limit", () => {
 
   it("a message first kept only in memory is split when it is written later", () => {
     const db = new DatabaseSync(":memory:");
-    const store = new MessageStore(sqlStorage(db));
+    const store = openStore(db);
     const big = randomBytes(2 * 2 ** 20 + 5);
     store.append([message(big)], () => true);
     expect(count(db, "SELECT COUNT(*) FROM message_records")).toBe(0);
     store.persistReady();
     expect(count(db, "SELECT COUNT(*) FROM message_record_chunks")).toBe(2);
-    const restarted = new MessageStore(sqlStorage(db));
+    const restarted = openStore(db);
     restarted.load();
     expect(Buffer.from(restarted.shift()!.body).equals(big)).toBe(true);
   });
@@ -85,10 +79,10 @@ describe("MessageStore bodies over the SQLite row limit", () => {
 describe("MessageStore batched statements", () => {
   it("writes many small messages in multi-row inserts and reads them back in order", () => {
     const db = new DatabaseSync(":memory:");
-    const store = new MessageStore(sqlStorage(db));
+    const store = openStore(db);
     const bodies = Array.from({ length: 37 }, (_, i) => new Uint8Array([i]));
     store.append(bodies.map(message), () => false);
-    const restarted = new MessageStore(sqlStorage(db));
+    const restarted = openStore(db);
     restarted.load();
     const got = Array.from({ length: 37 }, () => restarted.shift()!.body[0]);
     expect(got).toEqual(bodies.map((b) => b[0]));
@@ -96,7 +90,7 @@ describe("MessageStore batched statements", () => {
 
   it("removes exactly the given messages, contiguous runs and scattered ones alike", () => {
     const db = new DatabaseSync(":memory:");
-    const store = new MessageStore(sqlStorage(db));
+    const store = openStore(db);
     store.append(
       Array.from({ length: 300 }, () => message(new Uint8Array([1]))),
       () => false,
@@ -120,7 +114,7 @@ describe("MessageStore batched statements", () => {
 });
 
 describe("MessageStore schema", () => {
-  it("moves messages stored one field per column (the first schema) into records, once", () => {
+  it("migration 2 moves messages stored one field per column (the first schema) into records, once", () => {
     const db = new DatabaseSync(":memory:");
     db.exec(`CREATE TABLE messages (seq INTEGER PRIMARY KEY, exchange TEXT NOT NULL, routing_key TEXT NOT NULL,
       header BLOB NOT NULL, body BLOB NOT NULL, redelivered INTEGER NOT NULL)`);
@@ -132,7 +126,7 @@ describe("MessageStore schema", () => {
     insert.run(9, "", "q", header, big.subarray(0, 2 ** 20), 0);
     db.prepare("INSERT INTO message_chunks VALUES (?, ?, ?)").run(9, 1, big.subarray(2 ** 20));
 
-    const store = new MessageStore(sqlStorage(db));
+    const store = openStore(db);
     store.load();
     expect(count(db, "SELECT COUNT(*) FROM sqlite_master WHERE name IN ('messages', 'message_chunks')")).toBe(0);
     const a = store.shift()!;
@@ -144,18 +138,18 @@ describe("MessageStore schema", () => {
     expect(store.shift()).toBeUndefined();
 
     // A second start finds nothing left to move and the same messages.
-    const again = new MessageStore(sqlStorage(db));
+    const again = openStore(db);
     again.load();
     expect([again.shift()!.seq, again.shift()!.seq]).toEqual([5, 9]);
   });
 
   it("keeps the redelivered flag across a restart", () => {
     const db = new DatabaseSync(":memory:");
-    const store = new MessageStore(sqlStorage(db));
+    const store = openStore(db);
     store.append([message(new Uint8Array([7])), message(new Uint8Array([8]))], () => false);
     const first = store.shift()!;
     store.requeue([first], true);
-    const restarted = new MessageStore(sqlStorage(db));
+    const restarted = openStore(db);
     restarted.load();
     expect([restarted.shift()!.redelivered, restarted.shift()!.redelivered]).toEqual([true, false]);
   });

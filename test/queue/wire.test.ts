@@ -1,13 +1,6 @@
 import { describe, expect, it } from "vitest";
-import {
-  decodeDeliveries,
-  decodePublishBatch,
-  decodeRecord,
-  encodeDeliveries,
-  encodePublishBatch,
-  encodeRecord,
-  splitRecord,
-} from "../../src/queue/wire";
+import { decodeDeliveries, decodePublishBatch, encodeDeliveries, encodePublishBatch } from "../../src/queue/wire";
+import { decodeRecord, encodeRecord, splitRecord } from "../../src/storage/message-record";
 import type { Delivery, IncomingMessage } from "../../src/queue/types";
 
 const bytes = (...b: number[]) => new Uint8Array(b);

@@ -1,6 +1,5 @@
 // Public surface of the pure routing logic.
-export type { Binding, ExchangeType, Router } from "./types";
-export { createRouter, isExchangeType } from "./types";
+export type { Binding, Router } from "./types";
 export { headerValueEquals } from "./equality";
 export type { XMatch } from "./headers";
 export { headersMatch, parseXMatch, validateHeadersBindingArgs, HeadersRouter } from "./headers";

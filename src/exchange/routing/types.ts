@@ -1,10 +1,4 @@
-import { DirectRouter } from "./direct";
-import { FanoutRouter } from "./fanout";
 import type { FieldTable } from "../../amqp";
-import { HeadersRouter } from "./headers";
-import { TopicRouter } from "./topic";
-
-export type ExchangeType = "direct" | "fanout" | "topic" | "headers";
 
 export interface Binding {
   /** Opaque destination key, e.g. "q:orders" or "e:logs". */
@@ -22,23 +16,4 @@ export interface Router {
   route(routingKey: string, headers: FieldTable | undefined): Set<string>;
   readonly size: number;
   bindings(): Binding[];
-}
-
-const EXCHANGE_TYPES: readonly string[] = ["direct", "fanout", "topic", "headers"];
-
-export function isExchangeType(s: string): s is ExchangeType {
-  return EXCHANGE_TYPES.includes(s);
-}
-
-export function createRouter(type: ExchangeType): Router {
-  switch (type) {
-    case "direct":
-      return new DirectRouter();
-    case "fanout":
-      return new FanoutRouter();
-    case "topic":
-      return new TopicRouter();
-    case "headers":
-      return new HeadersRouter();
-  }
 }

@@ -1,15 +1,16 @@
 import { DurableObject } from "cloudflare:workers";
+import type { ConnectionPort } from "../core/ports";
+import { WorkerBroker } from "../core/worker-broker";
 import type { Env } from "../env";
-import { Connection, DEFAULT_LIMITS } from "./connection";
-import { WorkerBroker } from "./worker-broker";
 import type { DeliverResult } from "../queue/types";
 import { decodeDeliveries } from "../queue/wire";
+import { Connection, DEFAULT_LIMITS } from "./connection";
 
 /**
  * One Durable Object per AMQP connection. It terminates the WebSocket, runs the
  * connection pipeline and is the address queue DOs push deliveries to.
  */
-export class ConnectionDO extends DurableObject<Env> {
+export class ConnectionDO extends DurableObject<Env> implements ConnectionPort {
   private connection: Connection | undefined;
 
   override async fetch(request: Request): Promise<Response> {

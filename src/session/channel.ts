@@ -1,9 +1,8 @@
-import { ReplyCode, channelError, type AmqpError, type Command } from "../amqp";
+import { type AmqpError, type AnyMethod, ReplyCode, closeArgs } from "../amqp";
+import { preconditionFailed } from "../core/errors";
+import { VhostOps } from "../core/vhost-ops";
 import type { Delivery, IncomingMessage } from "../queue/types";
-import { encodePublishBatch } from "../queue/wire";
 import type { Connection } from "./connection";
-import { closeArgs, ids } from "./connection";
-import { HANDLERS } from "./handlers";
 
 type ChannelState = "open" | "closing";
 
@@ -79,44 +78,38 @@ export class Channel {
     return this.state === "open";
   }
 
-  /** Runs the method's handler; synchronous handlers (ack, most publishes) return no promise. */
-  handle(command: Command): void | Promise<void> {
-    const m = command.method;
-    if (this.state === "open" && m.name.startsWith("channel.") === false) {
-      const handler = HANDLERS[m.name];
-      if (!handler) throw channelError(ReplyCode.NOT_IMPLEMENTED, `${m.name} is not implemented`, ...ids(m));
-      return handler(this, command);
-    }
-    return this.handleChannelClass(command);
+  /** The vhost operations of core/, acting as this channel's connection. */
+  ops(): VhostOps {
+    const c = this.connection;
+    return new VhostOps(c.broker, c.vhost, c.actor);
   }
 
-  private async handleChannelClass(command: Command): Promise<void> {
-    const m = command.method;
-    if (this.state === "closing") {
-      // Spec 4.2.5: after channel.close only close-ok (or a crossing close) is meaningful.
-      if (m.name === "channel.close-ok") {
-        // The channel number may be reopened next: its old consumers must be gone by then.
-        await this.releasing;
-        this.connection.channels.delete(this.id);
-      } else if (m.name === "channel.close") this.connection.send(this.id, { name: "channel.close-ok", args: {} });
-      return;
+  /**
+   * Spec 4.2.5: after the server's channel.close only close-ok (or a crossing close) is
+   * meaningful; everything else is dropped.
+   */
+  async whileClosing(m: AnyMethod): Promise<void> {
+    if (m.name === "channel.close-ok") {
+      // The channel number may be reopened next: its old consumers must be gone by then.
+      await this.releasing;
+      this.connection.channels.delete(this.id);
+    } else if (m.name === "channel.close") {
+      this.connection.send(this.id, { name: "channel.close-ok", args: {} });
     }
-    switch (m.name) {
-      case "channel.close":
-        await this.release();
-        this.connection.channels.delete(this.id);
-        this.connection.send(this.id, { name: "channel.close-ok", args: {} });
-        return;
-      case "channel.close-ok":
-        return;
-      case "channel.flow":
-        this.flowActive = m.args.active;
-        this.connection.send(this.id, { name: "channel.flow-ok", args: { active: m.args.active } });
-        if (this.flowActive) await this.resumePaused();
-        return;
-      default:
-        throw channelError(ReplyCode.NOT_IMPLEMENTED, `${m.name} is not implemented`, ...ids(m));
-    }
+  }
+
+  /** channel.close from the client: give everything back, then confirm. */
+  async closeByClient(): Promise<void> {
+    await this.release();
+    this.connection.channels.delete(this.id);
+    this.connection.send(this.id, { name: "channel.close-ok", args: {} });
+  }
+
+  /** channel.flow: the client pauses or resumes deliveries. */
+  async setFlow(active: boolean): Promise<void> {
+    this.flowActive = active;
+    this.connection.send(this.id, { name: "channel.flow-ok", args: { active } });
+    if (active) await this.resumePaused();
   }
 
   /** Sends channel.close for a soft error and waits for close-ok. */
@@ -173,35 +166,7 @@ export class Channel {
   }
 
   private async storePublishes(batch: PendingPublish[]): Promise<void> {
-    const groups = new Map<string, { messages: IncomingMessage[]; owners: number[] }>();
-    batch.forEach((p, i) => {
-      for (const q of p.queues) {
-        let g = groups.get(q);
-        if (!g) groups.set(q, (g = { messages: [], owners: [] }));
-        g.messages.push(p.message);
-        g.owners.push(i);
-      }
-    });
-    const routed = new Uint32Array(batch.length);
-    const failed = new Uint8Array(batch.length);
-    const { broker, vhost } = this.connection;
-    await Promise.all(
-      [...groups].map(async ([queue, g]) => {
-        const stub = broker.queue(vhost, queue);
-        // Parts go one after another so the queue stores them in publish order.
-        for (const [start, end] of rpcSlices(g.messages)) {
-          const whole = start === 0 && end === g.messages.length;
-          const owners = whole ? g.owners : g.owners.slice(start, end);
-          try {
-            if (await stub.publish(encodePublishBatch(whole ? g.messages : g.messages.slice(start, end))))
-              for (const i of owners) routed[i]!++;
-          } catch (err) {
-            broker.log(`publish to queue '${queue}' failed: ${String(err)}`);
-            for (const i of owners) failed[i] = 1;
-          }
-        }
-      }),
-    );
+    const { routed, failed } = await this.connection.publisher.store(batch);
     // A channel closed by an error in this batch still stores its publishes but says nothing more.
     if (this.state !== "open") return;
     batch.forEach((p, i) => {
@@ -231,10 +196,10 @@ export class Channel {
   // ---- acknowledgements
 
   /** basic.ack / nack / reject: validates tags now, settles at the end of the batch (or commit). */
-  settle(deliveryTag: number, multiple: boolean, requeue: boolean, classId: number, methodId: number): void {
+  settle(deliveryTag: number, multiple: boolean, requeue: boolean): void {
     // As RabbitMQ: the tag itself must be outstanding, even with multiple (only 0 means "all").
     if (!(multiple && deliveryTag === 0) && !this.outstanding.has(deliveryTag)) {
-      throw channelError(ReplyCode.PRECONDITION_FAILED, `unknown delivery tag ${deliveryTag}`, classId, methodId);
+      throw preconditionFailed(`unknown delivery tag ${deliveryTag}`);
     }
     const tags: number[] = [];
     if (multiple) {
@@ -365,27 +330,6 @@ export class Channel {
     const { broker, vhost, id } = this.connection;
     await Promise.allSettled(queues.map((q) => broker.queue(vhost, q).releaseChannel(id, this.id)));
   }
-}
-
-/** Body bytes per publish RPC: Workers RPC refuses payloads over 32 MiB. */
-const PUBLISH_RPC_BYTES = 8 << 20;
-
-/** Splits a queue's share of a batch into [start, end) runs that each fit one RPC. */
-function rpcSlices(messages: readonly IncomingMessage[]): [number, number][] {
-  const out: [number, number][] = [];
-  let start = 0;
-  let bytes = 0;
-  messages.forEach((m, i) => {
-    const size = m.header.length + m.body.length;
-    if (i > start && bytes + size > PUBLISH_RPC_BYTES) {
-      out.push([start, i]);
-      start = i;
-      bytes = 0;
-    }
-    bytes += size;
-  });
-  if (start < messages.length) out.push([start, messages.length]);
-  return out;
 }
 
 function addSettlement(settles: Map<string, Settlements>, o: Outstanding, requeue: boolean): void {

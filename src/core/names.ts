@@ -30,3 +30,21 @@ export function generatedName(prefix: string): string {
     .replace(/=+$/, "");
   return `${prefix}${b64}`;
 }
+
+/**
+ * Who caches an exchange's routes and must hear when they change: a connection (publishing
+ * over AMQP) or a queue (dead-lettering through the exchange). Stored as one string.
+ */
+export type SubscriberAddress = { kind: "connection"; id: string } | { kind: "queue"; vhost: string; name: string };
+
+export function subscriberKey(a: SubscriberAddress): string {
+  return a.kind === "connection" ? `c:${a.id}` : `q:${entityKey(a.vhost, a.name)}`;
+}
+
+export function parseSubscriberKey(key: string): SubscriberAddress | null {
+  if (key.startsWith("c:")) return { kind: "connection", id: key.slice(2) };
+  if (!key.startsWith("q:")) return null;
+  const parsed: unknown = JSON.parse(key.slice(2));
+  if (!Array.isArray(parsed) || typeof parsed[0] !== "string" || typeof parsed[1] !== "string") return null;
+  return { kind: "queue", vhost: parsed[0], name: parsed[1] };
+}

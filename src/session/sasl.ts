@@ -1,20 +1,10 @@
 import { decodeFieldTable, fromFieldValue } from "../amqp/field-table";
 import { Reader } from "../amqp/buffer";
 
+/** SASL mechanisms offered in connection.start, in RabbitMQ's order. */
 export const MECHANISMS = ["PLAIN", "AMQPLAIN"] as const;
 
-export interface Credentials {
-  username: string;
-  password: string;
-}
-
-/** Users known to the broker. A single built-in guest until the users issue lands. */
-const USERS: ReadonlyMap<string, string> = new Map([["guest", "guest"]]);
-
-export function authenticate(c: Credentials): boolean {
-  const expected = USERS.get(c.username);
-  return expected !== undefined && expected === c.password;
-}
+import type { Credentials } from "../core/users";
 
 /** Parses a SASL response; null when the mechanism is unknown or the response malformed. */
 export function parseSaslResponse(mechanism: string, response: Uint8Array): Credentials | null {

@@ -1,7 +1,9 @@
-import { ReplyCode, channelError, fieldString, type FieldTable } from "../amqp";
-import { createRouter, type Router } from "../exchange/routing";
+import { fieldString, type FieldTable } from "../amqp";
 import type { ExchangeDecl } from "../exchange/declaration";
+import { createRouter } from "../exchange/registry";
+import type { Router } from "../exchange/routing";
 import type { Broker } from "./broker";
+import { accessRefused, notFound } from "./errors";
 import { describeExchange, parseDestination } from "./names";
 
 const NOTHING_LOADED: ReadonlyMap<string, CompiledExchange | null> = new Map();
@@ -13,10 +15,11 @@ interface CompiledExchange {
 }
 
 /**
- * A connection's copy of the exchanges it publishes to, so a publish costs no hop through
- * the exchange DO. Exchange DOs call invalidate() when bindings change.
+ * A publisher's copy of the exchanges it publishes through (a connection's, or a queue's that
+ * dead-letters), so a publish costs no hop through the exchange DO. Exchange DOs call
+ * invalidate() on their subscribers when bindings change.
  */
-export class RouteCache {
+export class RouteTable {
   private readonly compiled = new Map<string, CompiledExchange>();
   private readonly loading = new Map<string, Promise<CompiledExchange | null>>();
   /** Bumped on invalidation so a snapshot fetched before it is not cached after it. */
@@ -25,10 +28,11 @@ export class RouteCache {
   constructor(
     private readonly broker: Broker,
     private readonly vhost: () => string,
+    /** This table's subscriberKey, given to the exchanges it loads. */
     private readonly subscriber: string,
   ) {}
 
-  /** Exchanges this connection may be subscribed to (to unsubscribe when it closes). */
+  /** Exchanges this table may be subscribed to (to unsubscribe when its owner goes). */
   cachedExchanges(): string[] {
     return [...this.compiled.keys()];
   }
@@ -40,7 +44,7 @@ export class RouteCache {
   }
 
   /**
-   * Queue names a message reaches; throws 404/403 like RabbitMQ for a bad target exchange.
+   * Queue names a message reaches; throws 404/403 (BrokerError) like RabbitMQ for a bad target exchange.
    * Answers synchronously when every exchange on the way is cached (the common case), so a
    * batch of publishes costs no promise per message.
    */
@@ -70,10 +74,8 @@ export class RouteCache {
   ): string[] | string {
     const top = this.lookup(exchange, loaded);
     if (top === undefined) return exchange;
-    if (top === null) throw channelError(ReplyCode.NOT_FOUND, `no ${describeExchange(this.vhost(), exchange)}`, 60, 40);
-    if (top.decl.internal) {
-      throw channelError(ReplyCode.ACCESS_REFUSED, `cannot publish to internal ${describeExchange(this.vhost(), exchange)}`, 60, 40);
-    }
+    if (top === null) throw notFound(`no ${describeExchange(this.vhost(), exchange)}`);
+    if (top.decl.internal) throw accessRefused(`cannot publish to internal ${describeExchange(this.vhost(), exchange)}`);
     const queues = new Set<string>();
     const missing = this.walk(top, key, headers, queues, new Set(), loaded);
     return missing ?? [...queues];

@@ -1,0 +1,65 @@
+import type { ExchangeDecl, ExchangeSnapshot, StoredBinding } from "../exchange/declaration";
+import type { ConsumeOptions, DeliverResult, Delivery, QueueBinding, QueueDecl } from "../queue/types";
+import type { RpcResult } from "./rpc-result";
+
+// What each Durable Object class offers the rest of the broker. The DO classes `implements`
+// these, so changing a signature on either side fails compilation; callers get them from a
+// Broker (worker-broker.ts turns names into stubs).
+
+export interface ExchangePort {
+  /** exchange.declare; `wanted` null is a passive declare. */
+  declare(vhost: string, name: string, wanted: ExchangeDecl | null): Promise<RpcResult<ExchangeDecl>>;
+  /** false when there was nothing to delete. */
+  remove(vhost: string, name: string, ifUnused: boolean): Promise<RpcResult<boolean>>;
+  /** Adds a binding with this exchange as source; false when it already existed. */
+  bind(vhost: string, name: string, b: StoredBinding): Promise<RpcResult<boolean>>;
+  /** One exact binding, or (with only a destination) every binding to it. */
+  unbind(
+    vhost: string,
+    name: string,
+    b: StoredBinding | { destination: string },
+  ): Promise<RpcResult<{ removed: number; autoDeleted: boolean }>>;
+  /** Records (or forgets) an exchange-to-exchange binding that has this exchange as destination. */
+  inbound(vhost: string, name: string, b: StoredBinding, add: boolean): Promise<RpcResult<void>>;
+  /** Everything needed to route locally; `subscriber` (a subscriberKey) is told when it changes. */
+  snapshot(vhost: string, name: string, subscriber: string | null): Promise<ExchangeSnapshot | null>;
+  unsubscribe(subscriber: string): Promise<void>;
+}
+
+export interface QueuePort extends RouteSubscriberPort {
+  declare(
+    vhost: string,
+    name: string,
+    wanted: QueueDecl | null,
+    connId: string,
+  ): Promise<RpcResult<{ messageCount: number; consumerCount: number }>>;
+  remove(ifUnused: boolean, ifEmpty: boolean, connId: string): Promise<RpcResult<{ messageCount: number }>>;
+  purge(connId: string): Promise<RpcResult<{ messageCount: number }>>;
+  /** Checks the queue exists and may be used by this connection (bind, consume, get). */
+  access(vhost: string, name: string, connId: string): Promise<RpcResult<void>>;
+  /** Stores a packed publish batch (queue/wire.ts); false when the queue does not exist. */
+  publish(batch: Uint8Array): Promise<boolean>;
+  recordBinding(b: QueueBinding, add: boolean): Promise<void>;
+  consume(connId: string, channel: number, tag: string, options: ConsumeOptions): Promise<RpcResult<void>>;
+  cancel(connId: string, tag: string): Promise<void>;
+  resume(connId: string, tags: string[], prefetch?: number): Promise<void>;
+  keepAlive(): Promise<void>;
+  get(connId: string, channel: number, noAck: boolean): Promise<RpcResult<{ delivery: Delivery | null; messageCount: number }>>;
+  /** Acks and requeues; unknown seqs are ignored. */
+  settle(connId: string, ack: number[], requeue: number[]): Promise<void>;
+  releaseChannel(connId: string, channel: number): Promise<void>;
+  releaseConnection(connId: string): Promise<void>;
+}
+
+/** Anything that caches an exchange's routes: told when they change; false means "forget me". */
+export interface RouteSubscriberPort {
+  invalidateExchange(vhost: string, name: string): Promise<boolean>;
+}
+
+/** Where a queue pushes deliveries: an AMQP connection. */
+export interface ConnectionPort extends RouteSubscriberPort {
+  /** A packed batch of deliveries (queue/wire.ts). */
+  deliver(batch: Uint8Array): Promise<DeliverResult>;
+  /** The queue went away under this consumer. */
+  consumerCancelled(channel: number, tag: string, queue: string): Promise<void>;
+}

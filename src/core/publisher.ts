@@ -1,0 +1,116 @@
+import type { FieldTable } from "../amqp";
+import { encodePublishBatch } from "../queue/wire";
+import type { IncomingMessage } from "../storage/message-record";
+import type { Broker } from "./broker";
+import { preconditionFailed } from "./errors";
+import type { RouteTable } from "./route-table";
+
+/**
+ * RabbitMQ's default max_message_size (16 MiB). It also keeps every message, with a batch of
+ * smaller ones, inside the 32 MiB a Durable Object RPC can carry.
+ */
+export const MAX_MESSAGE_SIZE = 16 << 20;
+
+/** Body bytes per publish RPC: Workers RPC refuses payloads over 32 MiB. */
+const PUBLISH_RPC_BYTES = 8 << 20;
+
+/** A message and the queues routing found for it. */
+export interface RoutedPublish {
+  queues: readonly string[];
+  message: IncomingMessage;
+}
+
+/** Per message of a stored batch: how many queues took it, and whether storing it failed anywhere. */
+export interface StoreOutcome {
+  routed: Uint32Array;
+  failed: Uint8Array;
+}
+
+/** What every front door checks before it routes a message (406 as RabbitMQ). */
+export function checkPublishable(bodySize: number, userId: string | undefined, user: string): void {
+  if (bodySize > MAX_MESSAGE_SIZE) {
+    throw preconditionFailed(`message size ${bodySize} is larger than configured max size ${MAX_MESSAGE_SIZE}`);
+  }
+  if (userId !== undefined && userId !== user) {
+    throw preconditionFailed(`user_id property set to '${userId}' but authenticated user was '${user}'`);
+  }
+}
+
+/**
+ * Routing and storing of published messages for one vhost, shared by AMQP channels, the
+ * management API and queues that dead-letter. A batch costs one RPC per destination queue
+ * (split only where a queue's share exceeds what one RPC may carry), never one per message.
+ */
+export class Publisher {
+  constructor(
+    private readonly broker: Broker,
+    private readonly vhost: () => string,
+    readonly routes: RouteTable,
+  ) {}
+
+  /** The queues a message reaches; synchronous when the exchanges on the way are cached. */
+  route(exchange: string, routingKey: string, headers: FieldTable | undefined): string[] | Promise<string[]> {
+    return this.routes.route(exchange, routingKey, headers);
+  }
+
+  /** Stores routed messages, in order per queue. A failed queue is logged and reported, never thrown. */
+  async store(batch: readonly RoutedPublish[]): Promise<StoreOutcome> {
+    const groups = new Map<string, { messages: IncomingMessage[]; owners: number[] }>();
+    batch.forEach((p, i) => {
+      for (const q of p.queues) {
+        let g = groups.get(q);
+        if (!g) groups.set(q, (g = { messages: [], owners: [] }));
+        g.messages.push(p.message);
+        g.owners.push(i);
+      }
+    });
+    const routed = new Uint32Array(batch.length);
+    const failed = new Uint8Array(batch.length);
+    const vhost = this.vhost();
+    await Promise.all(
+      [...groups].map(async ([queue, g]) => {
+        const stub = this.broker.queue(vhost, queue);
+        // Parts go one after another so the queue stores them in publish order.
+        for (const [start, end] of rpcSlices(g.messages)) {
+          const whole = start === 0 && end === g.messages.length;
+          const owners = whole ? g.owners : g.owners.slice(start, end);
+          try {
+            if (await stub.publish(encodePublishBatch(whole ? g.messages : g.messages.slice(start, end))))
+              for (const i of owners) routed[i]!++;
+          } catch (err) {
+            this.broker.log(`publish to queue '${queue}' failed: ${String(err)}`);
+            for (const i of owners) failed[i] = 1;
+          }
+        }
+      }),
+    );
+    return { routed, failed };
+  }
+
+  /** Routes and stores in one call (the management API's publish, dead-lettering). */
+  async publish(messages: readonly { message: IncomingMessage; headers?: FieldTable | undefined }[]): Promise<StoreOutcome> {
+    const batch: RoutedPublish[] = [];
+    for (const { message, headers } of messages) {
+      batch.push({ message, queues: await this.route(message.exchange, message.routingKey, headers) });
+    }
+    return this.store(batch);
+  }
+}
+
+/** Splits a queue's share of a batch into [start, end) runs that each fit one RPC. */
+function rpcSlices(messages: readonly IncomingMessage[]): [number, number][] {
+  const out: [number, number][] = [];
+  let start = 0;
+  let bytes = 0;
+  messages.forEach((m, i) => {
+    const size = m.header.length + m.body.length;
+    if (i > start && bytes + size > PUBLISH_RPC_BYTES) {
+      out.push([start, i]);
+      start = i;
+      bytes = 0;
+    }
+    bytes += size;
+  });
+  if (start < messages.length) out.push([start, messages.length]);
+  return out;
+}

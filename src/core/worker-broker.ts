@@ -1,0 +1,59 @@
+import type { Env } from "../env";
+import type { Broker } from "./broker";
+import { entityKey, type SubscriberAddress } from "./names";
+import type { ConnectionPort, ExchangePort, QueuePort, RouteSubscriberPort } from "./ports";
+import { checkPassword, type Credentials } from "./users";
+
+/**
+ * The broker inside the Worker: one Durable Object per exchange, queue and connection. The only
+ * place that turns names into stubs; the DOs use it to reach each other too.
+ */
+export class WorkerBroker implements Broker {
+  // idFromName hashes the name: worth doing once per entity, not once per batch.
+  private readonly exchanges = new Map<string, ExchangePort>();
+  private readonly queues = new Map<string, QueuePort>();
+
+  constructor(readonly env: Env) {}
+
+  authenticate(credentials: Credentials): boolean {
+    return checkPassword(credentials);
+  }
+
+  vhostExists(name: string): boolean {
+    // Only the default vhost exists until vhost management lands.
+    return name === "/";
+  }
+
+  exchange(vhost: string, name: string): ExchangePort {
+    const ns = this.env.EXCHANGE;
+    return cached(this.exchanges, entityKey(vhost, name), (key) => ns.get(ns.idFromName(key)));
+  }
+
+  queue(vhost: string, name: string): QueuePort {
+    const ns = this.env.QUEUE;
+    return cached(this.queues, entityKey(vhost, name), (key) => ns.get(ns.idFromName(key)));
+  }
+
+  connection(id: string): ConnectionPort {
+    return this.env.CONNECTION.get(this.env.CONNECTION.idFromString(id));
+  }
+
+  subscriber(address: SubscriberAddress): RouteSubscriberPort {
+    return address.kind === "connection" ? this.connection(address.id) : this.queue(address.vhost, address.name);
+  }
+
+  log(message: string): void {
+    console.log(message);
+  }
+}
+
+/** A bounded cache: a caller touching very many entities simply starts afresh. */
+function cached<T>(cache: Map<string, T>, key: string, make: (key: string) => T): T {
+  let value = cache.get(key);
+  if (value === undefined) {
+    if (cache.size >= 10_000) cache.clear();
+    value = make(key);
+    cache.set(key, value);
+  }
+  return value;
+}

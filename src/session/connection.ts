@@ -1,0 +1,392 @@
+import {
+  type AmqpError,
+  type AnyMethod,
+  CommandAssembler,
+  type Command,
+  FrameReader,
+  FrameType,
+  FrameWriter,
+  PROTOCOL_HEADER,
+  closeArgs,
+  type MethodName,
+} from "../amqp";
+import type { Actor, Broker } from "../core/broker";
+import { channelErrorCode, commandInvalid, notImplemented } from "../core/errors";
+import { subscriberKey } from "../core/names";
+import { Publisher } from "../core/publisher";
+import { RouteTable } from "../core/route-table";
+import type { DeliverResult, Delivery } from "../queue/types";
+import { splitRecord } from "../storage/message-record";
+import { Channel } from "./channel";
+import { isBatched, lookup } from "./dispatch";
+import { toAmqpError } from "./errors";
+import { expandShortcuts } from "./shortcuts";
+import { type ConnectionLimits, DEFAULT_LIMITS, Handshake } from "./handshake";
+
+export { type ConnectionLimits, DEFAULT_LIMITS } from "./handshake";
+
+/** Where the connection's bytes go; the DO implements it with a WebSocket. */
+export interface Transport {
+  send(bytes: Uint8Array): void;
+  close(): void;
+}
+
+type State = "handshake" | "running" | "closing" | "closed";
+
+/** How often queues we consume from hear from us: workerd evicts an object idle for ~10 s. */
+const KEEP_ALIVE_MS = 3_000;
+/** How long we wait for connection.close-ok before dropping the socket anyway. */
+const CLOSE_OK_TIMEOUT_MS = 3000;
+/** After a failed handshake the close goes out and the socket follows shortly. */
+const HANDSHAKE_CLOSE_MS = 100;
+
+/**
+ * One AMQP connection: reader → command assembler → dispatch (dispatch.ts) → writer.
+ * It knows nothing about WebSockets or Durable Objects; the transport and broker are injected.
+ * Commands run strictly in order; publishes and acks of one inbound batch are gathered and
+ * leave together at its end (one RPC per queue).
+ */
+export class Connection {
+  readonly writer: FrameWriter;
+  readonly channels = new Map<number, Channel>();
+  readonly routes: RouteTable;
+  readonly publisher: Publisher;
+  readonly handshake: Handshake;
+  /** Queues this connection consumed from, got from or declared exclusive: told when it closes. */
+  private readonly queuesTouched = new Set<string>();
+
+  private state: State = "handshake";
+  private readonly reader: FrameReader;
+  // Bodies over 16 MiB are refused with 406 once assembled (basic.publish); this caps the memory
+  // one connection can make us hold before that check runs.
+  private readonly assembler = new CommandAssembler({ maxBodySize: 128 << 20 });
+  private pending: Command[] = [];
+  private pumping = false;
+  private flushScheduled = false;
+  private lastReceived: number;
+  private lastSent: number;
+  private heartbeatTimer: ReturnType<typeof setInterval> | undefined;
+  private keepAliveTimer: ReturnType<typeof setInterval> | undefined;
+  private closeTimer: ReturnType<typeof setTimeout> | undefined;
+  private negotiatedChannelMax: number;
+
+  constructor(
+    readonly id: string,
+    private readonly transport: Transport,
+    readonly broker: Broker,
+    readonly limits: ConnectionLimits = DEFAULT_LIMITS,
+  ) {
+    this.reader = new FrameReader(limits.frameMax);
+    this.writer = new FrameWriter();
+    this.writer.frameMax = limits.frameMax;
+    this.negotiatedChannelMax = limits.channelMax;
+    this.lastReceived = this.lastSent = Date.now();
+    this.handshake = new Handshake(this);
+    this.routes = new RouteTable(broker, () => this.vhost, subscriberKey({ kind: "connection", id }));
+    this.publisher = new Publisher(broker, () => this.vhost, this.routes);
+  }
+
+  get username(): string {
+    return this.handshake.username;
+  }
+
+  get vhost(): string {
+    return this.handshake.vhost;
+  }
+
+  /** Who this connection acts as, for the vhost operations of core/. */
+  get actor(): Actor {
+    return { user: this.handshake.username, connection: this.id };
+  }
+
+  get isClosed(): boolean {
+    return this.state === "closed";
+  }
+
+  get isRunning(): boolean {
+    return this.state === "running";
+  }
+
+  touchQueue(name: string): void {
+    this.queuesTouched.add(name);
+  }
+
+  /** Deliveries pushed by a queue; what cannot be taken goes back to it. */
+  deliver(deliveries: Delivery[]): DeliverResult {
+    // After connection.close nothing more may be sent: everything goes back to its queue.
+    if (this.state !== "running") {
+      return { gone: this.state === "closed", refused: deliveries.map((d) => d.seq), paused: [] };
+    }
+    const refused: number[] = [];
+    const paused = new Set<string>();
+    for (const d of deliveries) {
+      const verdict = this.channels.get(d.channel)?.accept(d) ?? "refused";
+      if (verdict === "ok") continue;
+      refused.push(d.seq);
+      // A refused consumer is closing or gone; pausing it stops the queue retrying in a loop.
+      paused.add(d.consumerTag);
+    }
+    return { gone: false, refused, paused: [...paused] };
+  }
+
+  /** The queue went away under a consumer: tell the client (consumer_cancel_notify). */
+  consumerCancelled(channelId: number, tag: string): void {
+    const channel = this.channels.get(channelId);
+    if (!channel?.isOpen || !channel.consumers.delete(tag)) return;
+    if (this.handshake.wantsCancelNotify) this.send(channelId, { name: "basic.cancel", args: { consumerTag: tag, noWait: true } });
+  }
+
+  /** Feeds bytes from the transport; never throws. */
+  receive(bytes: Uint8Array): void {
+    if (this.state === "closed") return;
+    this.lastReceived = Date.now();
+    try {
+      if (this.handshake.phase === "header") {
+        const rest = this.handshake.readHeader(bytes);
+        if (rest === "refused") {
+          // The spec: answer an unsupported header with the one we speak, then close.
+          this.transport.send(PROTOCOL_HEADER);
+          this.terminate();
+          return;
+        }
+        if (rest === "incomplete" || rest.length === 0) return;
+        bytes = rest;
+      }
+      for (const frame of this.reader.push(bytes)) {
+        if (frame.type === FrameType.Heartbeat) continue;
+        const command = this.assembler.push(frame);
+        if (command) this.pending.push(command);
+      }
+    } catch (err) {
+      this.fail(err, 0);
+      return;
+    }
+    void this.pump();
+  }
+
+  /** The transport went away (socket closed or errored). */
+  transportClosed(): void {
+    void this.shutdown();
+  }
+
+  /** Queues a method for sending; frames are coalesced into one transport write per turn. */
+  send(channel: number, m: AnyMethod): void {
+    this.writer.method(channel, m);
+    this.scheduleFlush();
+  }
+
+  sendContent(channel: number, m: AnyMethod, header: Uint8Array, body: Uint8Array): void {
+    this.writer.content(channel, m, header, body);
+    this.scheduleFlush();
+  }
+
+  /** basic.deliver of a message record, its exchange and routing key copied as they are. */
+  sendDelivery(channel: number, consumerTag: string, deliveryTag: number, redelivered: boolean, record: Uint8Array): void {
+    const { route, header, body } = splitRecord(record);
+    this.writer.deliver(channel, consumerTag, deliveryTag, redelivered, route, header, body);
+    this.scheduleFlush();
+  }
+
+  flush(): void {
+    this.flushScheduled = false;
+    if (this.state === "closed") return;
+    const bytes = this.writer.take();
+    if (bytes) {
+      this.lastSent = Date.now();
+      this.transport.send(bytes);
+    }
+  }
+
+  private scheduleFlush(): void {
+    if (this.flushScheduled) return;
+    this.flushScheduled = true;
+    queueMicrotask(() => this.flush());
+  }
+
+  /** Tuning agreed (handshake): frame sizes and heartbeats take effect. */
+  tuned(t: { channelMax: number; frameMax: number; heartbeat: number }): void {
+    this.negotiatedChannelMax = t.channelMax;
+    this.reader.frameMax = t.frameMax;
+    this.writer.frameMax = t.frameMax;
+    this.startHeartbeats(t.heartbeat);
+  }
+
+  /** connection.open-ok has gone out: channels may open. */
+  opened(): void {
+    this.state = "running";
+    this.keepAliveTimer = setInterval(() => this.keepQueuesAlive(), KEEP_ALIVE_MS);
+  }
+
+  /** connection.close from the client: answer and go. */
+  closeRequested(): void {
+    this.send(0, { name: "connection.close-ok", args: {} });
+    this.flush();
+    this.terminate();
+  }
+
+  /** Processes queued commands strictly in order; one command at a time, batched sends. */
+  private async pump(): Promise<void> {
+    if (this.pumping) return;
+    this.pumping = true;
+    try {
+      while (this.pending.length > 0 && !this.isClosed) {
+        const batch = this.pending;
+        this.pending = [];
+        for (const command of batch) {
+          if (this.isClosed) break;
+          const name = command.method.name;
+          // Gathered publishes and acks must land before anything that could observe them.
+          if (!isBatched(name)) await this.endOfBatch();
+          try {
+            const pending = this.dispatch(command);
+            if (pending) await pending;
+          } catch (err) {
+            this.fail(err, command.channel, name);
+          }
+        }
+        // Acks alone need not be answered before the next batch is read (see Channel.endOfBatch).
+        await this.endOfBatch(false);
+      }
+    } finally {
+      this.pumping = false;
+    }
+  }
+
+  /** Publishes and acks gathered during the batch go out together, one RPC per queue. */
+  private async endOfBatch(settled = true): Promise<void> {
+    for (const ch of this.channels.values()) {
+      try {
+        await ch.endOfBatch(settled);
+      } catch (err) {
+        this.fail(err, ch.id);
+      }
+    }
+  }
+
+  /** Finds the method's handler in the table (dispatch.ts) and runs it where it belongs. */
+  private dispatch(command: Command): void | Promise<void> {
+    const m = command.method;
+    if (this.state === "closing") {
+      // After sending connection.close only close and close-ok matter (spec 4.2.7).
+      if (m.name === "connection.close-ok") this.terminate();
+      else if (m.name === "connection.close") this.send(0, { name: "connection.close-ok", args: {} });
+      return;
+    }
+    const entry = lookup(m.name);
+    if (command.channel === 0) {
+      if (entry?.scope !== "connection") throw commandInvalid(`unexpected ${m.name} on channel 0`);
+      return entry.handle(this, m);
+    }
+    if (this.state !== "running") throw commandInvalid(`unexpected ${m.name} before connection.open`);
+    if (command.channel > this.negotiatedChannelMax) {
+      throw channelErrorCode(`channel ${command.channel} exceeds channel_max ${this.negotiatedChannelMax}`);
+    }
+    let channel = this.channels.get(command.channel);
+    if (m.name === "channel.open") {
+      if (channel) throw channelErrorCode(`channel ${command.channel} already open`);
+      channel = new Channel(command.channel, this);
+      this.channels.set(command.channel, channel);
+    } else if (!channel) {
+      throw channelErrorCode(`expected 'channel.open' on channel ${command.channel}`);
+    }
+    if (!channel.isOpen) return channel.whileClosing(m);
+    if (entry?.scope !== "channel") throw notImplemented(`${m.name} is not implemented`);
+    return entry.handle(channel, expandShortcuts(channel, m), command);
+  }
+
+  /**
+   * The runtime evicts a Durable Object that has received nothing for a while, and a queue keeps
+   * its consumers and unacked deliveries in memory: a queue this connection consumes from (or
+   * holds messages of) gets a ping now and then, however idle the connection is.
+   */
+  private keepQueuesAlive(): void {
+    const queues = new Set<string>();
+    for (const ch of this.channels.values()) for (const q of ch.touched) queues.add(q);
+    for (const q of queues) {
+      this.broker
+        .queue(this.vhost, q)
+        .keepAlive()
+        .catch((err: unknown) => this.broker.log(`connection ${this.id}: keep-alive of queue '${q}' failed: ${String(err)}`));
+    }
+  }
+
+  private startHeartbeats(seconds: number): void {
+    if (seconds <= 0) return;
+    const intervalMs = seconds * 1000;
+    // Check twice per interval: send when we have been quiet, give up after two silent intervals.
+    this.heartbeatTimer = setInterval(() => {
+      const now = Date.now();
+      if (now - this.lastReceived > 2 * intervalMs) {
+        this.broker.log(`connection ${this.id}: missed heartbeats from client, closing`);
+        void this.shutdown();
+        return;
+      }
+      if (now - this.lastSent >= intervalMs / 2) {
+        this.writer.heartbeat();
+        this.flush();
+      }
+    }, intervalMs / 2);
+  }
+
+  /**
+   * Every failure ends here: toAmqpError stamps the running method's ids, then a soft error on
+   * an open channel closes that channel and anything else closes the connection.
+   */
+  fail(err: unknown, channelId: number, method?: MethodName): void {
+    if (this.state === "closed") return;
+    const error = toAmqpError(err, method, (message) => this.broker.log(message));
+    const channel = this.channels.get(channelId);
+    if (!error.hard && channelId !== 0 && channel) {
+      channel.closeByServer(error);
+      return;
+    }
+    this.closeConnection(error);
+  }
+
+  private closeConnection(error: AmqpError): void {
+    if (this.state === "closing") return;
+    const beforeTune = this.handshake.beforeTune;
+    this.state = "closing";
+    this.send(0, { name: "connection.close", args: closeArgs(error) });
+    this.flush();
+    // Clients that failed to authenticate get the close and then the socket goes (authentication_failure_close).
+    this.closeTimer = setTimeout(() => this.terminate(), beforeTune ? HANDSHAKE_CLOSE_MS : CLOSE_OK_TIMEOUT_MS);
+  }
+
+  terminate(): void {
+    if (this.state === "closed") return;
+    this.flush();
+    void this.shutdown();
+  }
+
+  private async shutdown(): Promise<void> {
+    if (this.state === "closed") return;
+    this.state = "closed";
+    if (this.heartbeatTimer) clearInterval(this.heartbeatTimer);
+    if (this.keepAliveTimer) clearInterval(this.keepAliveTimer);
+    if (this.closeTimer) clearTimeout(this.closeTimer);
+    try {
+      this.transport.close();
+    } catch {
+      // already closed by the peer
+    }
+    // Gathered publishes still land; then every queue we touched releases our consumers,
+    // requeues our unacked messages and, if we owned it exclusively, deletes itself.
+    for (const ch of this.channels.values()) {
+      try {
+        await ch.endOfBatch();
+      } catch (err) {
+        this.broker.log(`connection ${this.id}: final batch of channel ${ch.id} failed: ${String(err)}`);
+      }
+    }
+    this.channels.clear();
+    const vhost = this.vhost;
+    if (vhost !== "") {
+      const subscriber = subscriberKey({ kind: "connection", id: this.id });
+      await Promise.allSettled([
+        ...[...this.queuesTouched].map((q) => this.broker.queue(vhost, q).releaseConnection(this.id)),
+        ...this.routes.cachedExchanges().map((x) => this.broker.exchange(vhost, x).unsubscribe(subscriber)),
+      ]);
+    }
+  }
+}

@@ -1,0 +1,114 @@
+import type { Command, Method } from "../../amqp";
+import { notAllowed, notImplemented } from "../../core/errors";
+import { generatedName } from "../../core/names";
+import { checkPublishable } from "../../core/publisher";
+import { unwrap } from "../../core/rpc-result";
+import { decodeRecord } from "../../storage/message-record";
+import type { Channel } from "../channel";
+
+const EMPTY = new Uint8Array(0);
+
+export function basicPublish(ch: Channel, m: Method<"basic.publish">, command: Command): void | Promise<void> {
+  const { exchange, routingKey, mandatory, immediate } = m.args;
+  if (immediate) throw notImplemented("immediate=true");
+  const props = command.properties ?? {};
+  checkPublishable(command.body?.length ?? 0, props.userId, ch.connection.username);
+  const message = {
+    exchange,
+    routingKey,
+    header: command.header ?? EMPTY,
+    body: command.body ?? EMPTY,
+    persistent: props.deliveryMode === 2,
+  };
+  const add = (queues: string[]) => ch.addPublish({ seq: ch.confirm ? ++ch.publishSeq : 0, queues, mandatory, message });
+  const queues = ch.connection.publisher.route(exchange, routingKey, props.headers);
+  return Array.isArray(queues) ? add(queues) : queues.then(add);
+}
+
+export async function basicConsume(ch: Channel, m: Method<"basic.consume">): Promise<void> {
+  const a = m.args;
+  const queue = a.queue;
+  const tag = a.consumerTag === "" ? generatedName("amq.ctag-") : a.consumerTag;
+  if (ch.consumers.has(tag)) throw notAllowed(`attempt to reuse consumer tag '${tag}'`);
+  ch.consumers.set(tag, { queue, noAck: a.noAck, globalLimit: ch.consumerPrefetch === 0, ready: false, early: [] });
+  ch.touched.add(queue);
+  ch.connection.touchQueue(queue);
+  const c = ch.connection;
+  // With only a channel-wide limit, no single consumer may exceed it either.
+  const prefetch = ch.consumerPrefetch || ch.globalPrefetch;
+  try {
+    unwrap(
+      await c.broker.queue(c.vhost, queue).consume(c.id, ch.id, tag, {
+        noAck: a.noAck,
+        exclusive: a.exclusive,
+        prefetch,
+        arguments: a.arguments,
+      }),
+    );
+  } catch (err) {
+    ch.consumers.delete(tag);
+    throw err;
+  }
+  if (!a.noWait) c.send(ch.id, { name: "basic.consume-ok", args: { consumerTag: tag } });
+  ch.consumerReady(tag);
+}
+
+export async function basicCancel(ch: Channel, m: Method<"basic.cancel">): Promise<void> {
+  const tag = m.args.consumerTag;
+  const consumer = ch.consumers.get(tag);
+  if (consumer) {
+    ch.consumers.delete(tag);
+    const c = ch.connection;
+    await c.broker.queue(c.vhost, consumer.queue).cancel(c.id, tag);
+  }
+  if (!m.args.noWait) ch.connection.send(ch.id, { name: "basic.cancel-ok", args: { consumerTag: tag } });
+}
+
+export async function basicGet(ch: Channel, m: Method<"basic.get">): Promise<void> {
+  const queue = m.args.queue;
+  const c = ch.connection;
+  ch.touched.add(queue);
+  c.touchQueue(queue);
+  const { delivery, messageCount } = unwrap(await c.broker.queue(c.vhost, queue).get(c.id, ch.id, m.args.noAck));
+  if (!delivery) {
+    c.send(ch.id, { name: "basic.get-empty", args: { clusterId: "" } });
+    return;
+  }
+  const deliveryTag = ch.nextDeliveryTag(queue, delivery.seq, m.args.noAck);
+  const { exchange, routingKey, header, body } = decodeRecord(delivery.record);
+  c.sendContent(
+    ch.id,
+    { name: "basic.get-ok", args: { deliveryTag, redelivered: delivery.redelivered, exchange, routingKey, messageCount } },
+    header,
+    body,
+  );
+}
+
+export function basicAck(ch: Channel, m: Method<"basic.ack">): void {
+  ch.settle(m.args.deliveryTag, m.args.multiple, false);
+}
+
+// Without dead-lettering yet, a message nacked or rejected without requeue is dropped.
+export function basicNack(ch: Channel, m: Method<"basic.nack">): void {
+  ch.settle(m.args.deliveryTag, m.args.multiple, m.args.requeue);
+}
+
+export function basicReject(ch: Channel, m: Method<"basic.reject">): void {
+  ch.settle(m.args.deliveryTag, false, m.args.requeue);
+}
+
+export async function basicQos(ch: Channel, m: Method<"basic.qos">): Promise<void> {
+  if (m.args.prefetchSize !== 0) throw notImplemented(`prefetch_size!=0 (${m.args.prefetchSize})`);
+  // As in RabbitMQ, a per-consumer limit only applies to consumers created afterwards, while
+  // the channel-wide one changes at once for everybody.
+  if (!m.args.global) ch.consumerPrefetch = m.args.prefetchCount;
+  else if (m.args.prefetchCount !== ch.globalPrefetch) await ch.setGlobalPrefetch(m.args.prefetchCount);
+  ch.connection.send(ch.id, { name: "basic.qos-ok", args: {} });
+}
+
+export function basicRecover(ch: Channel, m: Method<"basic.recover"> | Method<"basic.recover-async">): void {
+  // RabbitMQ only implements requeue=true (redelivery to the same consumer is not offered).
+  if (!m.args.requeue) throw notImplemented("requeue=false");
+  ch.recover();
+  if (m.name === "basic.recover") ch.connection.send(ch.id, { name: "basic.recover-ok", args: {} });
+}

@@ -1,0 +1,32 @@
+import type { Method } from "../../amqp";
+import { commandInvalid } from "../../core/errors";
+import type { Connection } from "../connection";
+
+export function startOk(c: Connection, m: Method<"connection.start-ok">): Promise<void> {
+  return c.handshake.startOk(m);
+}
+
+export function tuneOk(c: Connection, m: Method<"connection.tune-ok">): void {
+  c.handshake.tuneOk(m);
+}
+
+export async function connectionOpen(c: Connection, m: Method<"connection.open">): Promise<void> {
+  await c.handshake.open(m);
+  c.opened();
+}
+
+export function connectionClose(c: Connection, _m: Method<"connection.close">): void {
+  c.closeRequested();
+}
+
+export function connectionCloseOk(c: Connection, _m: Method<"connection.close-ok">): void {
+  c.terminate();
+}
+
+/** RabbitMQ's extensions a client may send once open; accepted and (for now) not acted on. */
+export function connectionNotification(
+  c: Connection,
+  m: Method<"connection.blocked"> | Method<"connection.unblocked"> | Method<"connection.update-secret">,
+): void {
+  if (!c.isRunning) throw commandInvalid(`unexpected ${m.name} on channel 0`);
+}

@@ -1,0 +1,41 @@
+import type { Method } from "../../amqp";
+import type { Channel } from "../channel";
+
+// Empty queue names and binding keys were expanded before these run (shortcuts.ts).
+
+export async function queueDeclare(ch: Channel, m: Method<"queue.declare">): Promise<void> {
+  const a = m.args;
+  const { name, ...counts } = await ch
+    .ops()
+    .declareQueue(
+      { name: a.queue, durable: a.durable, exclusive: a.exclusive, autoDelete: a.autoDelete, arguments: a.arguments },
+      a.passive,
+    );
+  ch.lastQueue = name;
+  // Exclusive queues die with this connection, so it must tell them when it goes.
+  if (a.exclusive) ch.connection.touchQueue(name);
+  if (!a.noWait) ch.connection.send(ch.id, { name: "queue.declare-ok", args: { queue: name, ...counts } });
+}
+
+export async function queueBind(ch: Channel, m: Method<"queue.bind">): Promise<void> {
+  const a = m.args;
+  await ch.ops().bindQueue(a.queue, a.exchange, a.routingKey, a.arguments);
+  if (!a.noWait) ch.connection.send(ch.id, { name: "queue.bind-ok", args: {} });
+}
+
+export async function queueUnbind(ch: Channel, m: Method<"queue.unbind">): Promise<void> {
+  const a = m.args;
+  await ch.ops().unbindQueue(a.queue, a.exchange, a.routingKey, a.arguments);
+  ch.connection.send(ch.id, { name: "queue.unbind-ok", args: {} });
+}
+
+export async function queuePurge(ch: Channel, m: Method<"queue.purge">): Promise<void> {
+  const messageCount = await ch.ops().purgeQueue(m.args.queue);
+  if (!m.args.noWait) ch.connection.send(ch.id, { name: "queue.purge-ok", args: { messageCount } });
+}
+
+export async function queueDelete(ch: Channel, m: Method<"queue.delete">): Promise<void> {
+  const a = m.args;
+  const messageCount = await ch.ops().deleteQueue(a.queue, a.ifUnused, a.ifEmpty);
+  if (!a.noWait) ch.connection.send(ch.id, { name: "queue.delete-ok", args: { messageCount } });
+}

@@ -1,0 +1,144 @@
+import { PROTOCOL_HEADER, plainTable, table, type AnyMethod, type Method } from "../amqp";
+import type { Broker } from "../core/broker";
+import { accessRefused, commandInvalid, notAllowed } from "../core/errors";
+import { MECHANISMS, parseSaslResponse } from "./sasl";
+
+export interface ConnectionLimits {
+  /** Proposed heartbeat in seconds; 0 disables. */
+  heartbeat: number;
+  frameMax: number;
+  channelMax: number;
+}
+
+export const DEFAULT_LIMITS: ConnectionLimits = { heartbeat: 60, frameMax: 131072, channelMax: 2047 };
+
+const SERVER_VERSION = "0.1.0";
+
+export type HandshakePhase = "header" | "start" | "tune" | "open" | "done";
+
+/** What the handshake needs from its connection. */
+export interface HandshakeHost {
+  readonly broker: Broker;
+  readonly limits: ConnectionLimits;
+  send(channel: number, m: AnyMethod): void;
+  /** Tuning is agreed: frame sizes and heartbeats take effect. */
+  tuned(t: { channelMax: number; frameMax: number; heartbeat: number }): void;
+}
+
+/**
+ * The opening of an AMQP connection, apart from the session it leads to: protocol header,
+ * start / start-ok (SASL, authentication), tune / tune-ok, open (vhost access). Until it is
+ * done the connection accepts nothing else.
+ */
+export class Handshake {
+  phase: HandshakePhase = "header";
+  username = "";
+  vhost = "";
+  clientProperties: Record<string, unknown> = {};
+  private headerBytes = new Uint8Array(0);
+
+  constructor(private readonly host: HandshakeHost) {}
+
+  /** Before tuning or authentication completes a failure closes at once (authentication_failure_close). */
+  get beforeTune(): boolean {
+    return this.phase === "header" || this.phase === "start" || this.phase === "tune";
+  }
+
+  /**
+   * Takes protocol-header bytes: the bytes that follow a complete header, "incomplete" while
+   * more are needed, or "refused" for a header that is not AMQP 0-9-1 (the caller answers
+   * with ours and closes, as the spec says).
+   */
+  readHeader(bytes: Uint8Array): Uint8Array | "incomplete" | "refused" {
+    const need = PROTOCOL_HEADER.length - this.headerBytes.length;
+    const joined = new Uint8Array(this.headerBytes.length + Math.min(need, bytes.length));
+    joined.set(this.headerBytes);
+    joined.set(bytes.subarray(0, need), this.headerBytes.length);
+    this.headerBytes = joined;
+    if (joined.some((b, i) => b !== PROTOCOL_HEADER[i])) return "refused";
+    if (joined.length < PROTOCOL_HEADER.length) return "incomplete";
+    this.phase = "start";
+    this.host.send(0, {
+      name: "connection.start",
+      args: {
+        versionMajor: 0,
+        versionMinor: 9,
+        serverProperties: serverProperties(),
+        mechanisms: MECHANISMS.join(" "),
+        locales: "en_US",
+      },
+    });
+    return bytes.subarray(need);
+  }
+
+  async startOk(m: Method<"connection.start-ok">): Promise<void> {
+    if (this.phase !== "start") throw commandInvalid("unexpected connection.start-ok");
+    this.clientProperties = plainTable(m.args.clientProperties);
+    const mechanism = m.args.mechanism;
+    if (!(MECHANISMS as readonly string[]).includes(mechanism)) {
+      throw accessRefused(`unsupported authentication mechanism '${mechanism}'`);
+    }
+    const credentials = parseSaslResponse(mechanism, bytesOf(m.args.response));
+    if (!credentials || !(await this.host.broker.authenticate(credentials))) {
+      throw accessRefused(`Login was refused using authentication mechanism ${mechanism}. For details see the broker logfile.`);
+    }
+    this.username = credentials.username;
+    this.phase = "tune";
+    const { channelMax, frameMax, heartbeat } = this.host.limits;
+    this.host.send(0, { name: "connection.tune", args: { channelMax, frameMax, heartbeat } });
+  }
+
+  tuneOk(m: Method<"connection.tune-ok">): void {
+    if (this.phase !== "tune") throw commandInvalid("unexpected connection.tune-ok");
+    const limits = this.host.limits;
+    const { channelMax, frameMax, heartbeat } = m.args;
+    if (frameMax !== 0 && frameMax < 4096) throw notAllowed(`frame_max=${frameMax} < 4096 min size`);
+    if (frameMax > limits.frameMax || (frameMax === 0 && limits.frameMax !== 0)) {
+      throw notAllowed(`frame_max=${frameMax} > ${limits.frameMax} max size`);
+    }
+    if (channelMax > limits.channelMax) throw notAllowed(`channel_max=${channelMax} > ${limits.channelMax}`);
+    this.phase = "open";
+    this.host.tuned({ channelMax: channelMax === 0 ? limits.channelMax : channelMax, frameMax, heartbeat });
+  }
+
+  async open(m: Method<"connection.open">): Promise<void> {
+    if (this.phase !== "open") throw commandInvalid("unexpected connection.open");
+    const vhost = m.args.virtualHost;
+    if (!(await this.host.broker.vhostExists(vhost))) throw notAllowed(`vhost '${vhost}' not found`);
+    this.vhost = vhost;
+    this.phase = "done";
+    this.host.send(0, { name: "connection.open-ok", args: { knownHosts: "" } });
+  }
+
+  /** The client asked for consumer_cancel_notify (basic.cancel when a queue goes away). */
+  get wantsCancelNotify(): boolean {
+    const caps = this.clientProperties.capabilities;
+    return typeof caps === "object" && caps !== null && (caps as Record<string, unknown>).consumer_cancel_notify === true;
+  }
+}
+
+function serverProperties() {
+  return table({
+    product: "Warren",
+    version: SERVER_VERSION,
+    platform: "Cloudflare Workers",
+    copyright: "Warren contributors",
+    information: "AMQP 0-9-1 on Durable Objects",
+    cluster_name: "warren",
+    capabilities: {
+      publisher_confirms: true,
+      exchange_exchange_bindings: true,
+      "basic.nack": true,
+      consumer_cancel_notify: true,
+      "connection.blocked": true,
+      consumer_priorities: false,
+      authentication_failure_close: true,
+      per_consumer_qos: true,
+      direct_reply_to: false,
+    },
+  });
+}
+
+function bytesOf(v: string | Uint8Array): Uint8Array {
+  return typeof v === "string" ? new TextEncoder().encode(v) : v;
+}

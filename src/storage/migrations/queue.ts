@@ -1,0 +1,51 @@
+import { concatBytes } from "../../amqp/buffer";
+import { encodeRecord } from "../message-record";
+import type { Migration } from "../migrate";
+import { tableExists } from "../migrate";
+import { readChunks, writeRecordRow } from "../record-rows";
+
+/** QueueDO's schema, one numbered step at a time. Append; never edit a step that has shipped. */
+export const QUEUE_MIGRATIONS: readonly Migration[] = [
+  {
+    version: 1,
+    name: "declaration, bindings and message records",
+    // IF NOT EXISTS: objects created before numbered migrations already have these tables.
+    up(sql) {
+      sql.exec(`CREATE TABLE IF NOT EXISTS queue (
+        id INTEGER PRIMARY KEY CHECK (id = 1), vhost TEXT NOT NULL, name TEXT NOT NULL, durable INTEGER NOT NULL,
+        exclusive INTEGER NOT NULL, owner TEXT, auto_delete INTEGER NOT NULL, arguments BLOB NOT NULL)`);
+      sql.exec(`CREATE TABLE IF NOT EXISTS bindings (
+        exchange TEXT NOT NULL, routing_key TEXT NOT NULL, args_key TEXT NOT NULL, arguments BLOB NOT NULL,
+        PRIMARY KEY (exchange, routing_key, args_key))`);
+      sql.exec(`CREATE TABLE IF NOT EXISTS message_records (
+        seq INTEGER PRIMARY KEY, redelivered INTEGER NOT NULL, data BLOB NOT NULL)`);
+      sql.exec(`CREATE TABLE IF NOT EXISTS message_record_chunks (
+        seq INTEGER NOT NULL, idx INTEGER NOT NULL, data BLOB NOT NULL, PRIMARY KEY (seq, idx))`);
+    },
+  },
+  {
+    version: 2,
+    name: "per-column messages become records",
+    // Queues written before records kept each field in its own column (tables messages and
+    // message_chunks); their messages move to the record tables, seqs and flags kept.
+    up(sql) {
+      if (!tableExists(sql, "messages")) return;
+      const pieces = tableExists(sql, "message_chunks") ? readChunks(sql, "message_chunks") : new Map<number, Uint8Array[]>();
+      type OldRow = { seq: number; exchange: string; routing_key: string; header: ArrayBuffer; body: ArrayBuffer; redelivered: number };
+      for (const r of sql.exec<OldRow>("SELECT * FROM messages ORDER BY seq")) {
+        const body = concatBytes([new Uint8Array(r.body), ...(pieces.get(r.seq) ?? [])]);
+        const record = encodeRecord({
+          exchange: r.exchange,
+          routingKey: r.routing_key,
+          header: new Uint8Array(r.header),
+          body,
+          persistent: true,
+        });
+        sql.exec("DELETE FROM message_record_chunks WHERE seq = ?", r.seq);
+        writeRecordRow(sql, r.seq, r.redelivered === 1, record, "INSERT OR REPLACE");
+      }
+      sql.exec("DROP TABLE messages");
+      sql.exec("DROP TABLE IF EXISTS message_chunks");
+    },
+  },
+];
