@@ -10,11 +10,13 @@ import { recordOf } from "../storage/message-record";
 import { migrate } from "../storage/migrate";
 import { QUEUE_MIGRATIONS } from "../storage/migrations/queue";
 import { tableFromBytes, tableToBytes } from "../storage/table-bytes";
-import { ConsumerList, type Consumer } from "./consumers";
+import { ConsumerList } from "./consumers";
 import { checkEquivalent, lockedText } from "./declaration";
 import { MessageStore } from "./message-store";
-import { decodePublishBatch, encodeDeliveries } from "./wire";
-import type { ConsumeOptions, DeliverResult, Delivery, QueueBinding, QueueDecl, QueuedMessage } from "./types";
+import { Dispatcher, toDelivery } from "./dispatcher";
+import { UnackedTable } from "./unacked";
+import { decodePublishBatch } from "./wire";
+import type { ConsumeOptions, Delivery, QueueBinding, QueueDecl, QueuedMessage } from "./types";
 
 interface DeclRow extends Record<string, SqlStorageValue> {
   vhost: string;
@@ -26,19 +28,6 @@ interface DeclRow extends Record<string, SqlStorageValue> {
   arguments: ArrayBuffer;
 }
 
-interface Unacked {
-  message: QueuedMessage;
-  connId: string;
-  channel: number;
-  consumer: Consumer | null;
-}
-
-/** Most deliveries sent to one connection in one RPC. */
-const DELIVERY_BATCH = 1000;
-/** Most deliveries in one dispatch round, over all connections. */
-const ROUND_LIMIT = DELIVERY_BATCH * 4;
-/** Body bytes sent to one connection in one RPC (one message may exceed it): RPC payloads stop at 32 MiB. */
-const DELIVERY_BATCH_BYTES = 8 << 20;
 /** How long acked messages may stay on disk before their delete is written. */
 const REMOVAL_FLUSH_MS = 10;
 
@@ -53,21 +42,26 @@ export class QueueDO extends DurableObject<Env> implements QueuePort {
   private readonly store: MessageStore;
   private readonly broker: WorkerBroker;
   private readonly consumers = new ConsumerList();
-  private readonly unacked = new Map<number, Unacked>();
+  private readonly unacked = new UnackedTable();
+  private readonly dispatcher: Dispatcher;
   private hadConsumer = false;
-  private dispatching = false;
   private removalTimer: ReturnType<typeof setTimeout> | undefined;
-  /** Counts resume() calls, so a pause answered before a resume arrived is not applied after it. */
-  private resumes = 0;
-  /** Bumped when the queue is deleted: answers to deliveries sent before that are moot. */
-  private incarnation = 0;
-  private dispatchAgain = false;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
     this.sql = ctx.storage.sql;
     this.store = new MessageStore(this.sql);
     this.broker = new WorkerBroker(env);
+    this.dispatcher = new Dispatcher({
+      queueName: () => this.decl?.name ?? null,
+      store: this.store,
+      consumers: this.consumers,
+      unacked: this.unacked,
+      transaction: (fn) => ctx.storage.transactionSync(fn),
+      removeLater: (messages) => this.removeLater(messages),
+      connectionGone: (connId) => this.release((x) => x.connId === connId),
+      send: (connId, batch) => this.broker.connection(connId).deliver(batch),
+    });
     ctx.blockConcurrencyWhile(async () => {
       migrate(ctx.storage, QUEUE_MIGRATIONS);
       const row = this.sql.exec<DeclRow>("SELECT * FROM queue").toArray()[0];
@@ -160,7 +154,7 @@ export class QueueDO extends DurableObject<Env> implements QueuePort {
       this.store.flushRemovals();
       this.store.append(messages, (m) => direct && !(m.persistent && decl.durable));
     });
-    void this.dispatch();
+    this.dispatcher.kick();
     return true;
   }
 
@@ -180,7 +174,7 @@ export class QueueDO extends DurableObject<Env> implements QueuePort {
     }
     this.consumers.add({ ...options, tag, connId, channel, unacked: 0, paused: false, resumedAt: 0 });
     this.hadConsumer = true;
-    void this.dispatch();
+    this.dispatcher.kick();
     return ok(undefined);
   }
 
@@ -203,14 +197,14 @@ export class QueueDO extends DurableObject<Env> implements QueuePort {
    * `prefetch`, their limit changes too (basic.qos global=true on their channel).
    */
   async resume(connId: string, tags: string[], prefetch?: number): Promise<void> {
-    const at = ++this.resumes;
+    const at = this.dispatcher.resumed();
     for (const c of this.consumers.all()) {
       if (c.connId !== connId || !tags.includes(c.tag)) continue;
       c.paused = false;
       c.resumedAt = at;
       if (prefetch !== undefined) c.prefetch = prefetch;
     }
-    void this.dispatch();
+    this.dispatcher.kick();
   }
 
   async get(connId: string, channel: number, noAck: boolean): Promise<RpcResult<{ delivery: Delivery | null; messageCount: number }>> {
@@ -224,7 +218,7 @@ export class QueueDO extends DurableObject<Env> implements QueuePort {
     else {
       // It may have been on its way to a no-ack consumer, still only in memory; now it must last.
       this.store.persist([message]);
-      this.unacked.set(message.seq, { message, connId, channel, consumer: null });
+      this.unacked.add({ message, connId, channel, consumer: null });
     }
     // A copy: the record may be a view into a whole publish batch, which RPC would clone entire.
     const delivery = { ...toDelivery(decl.name, message, channel, "", noAck), record: recordOf(message).slice() };
@@ -238,17 +232,17 @@ export class QueueDO extends DurableObject<Env> implements QueuePort {
   async settle(connId: string, ack: number[], requeue: number[]): Promise<void> {
     const acked: QueuedMessage[] = [];
     for (const seq of ack) {
-      const u = this.takeUnacked(seq, connId);
+      const u = this.unacked.take(seq, connId);
       if (u) acked.push(u.message);
     }
     const back: QueuedMessage[] = [];
     for (const seq of requeue) {
-      const u = this.takeUnacked(seq, connId);
+      const u = this.unacked.take(seq, connId);
       if (u) back.push(u.message);
     }
     this.removeLater(acked);
     if (back.length > 0) this.ctx.storage.transactionSync(() => this.store.requeue(back, true));
-    void this.dispatch();
+    this.dispatcher.kick();
   }
 
   /** A channel closed: its consumers go and its unacked messages return to the queue. */
@@ -269,15 +263,9 @@ export class QueueDO extends DurableObject<Env> implements QueuePort {
 
   private release(match: (x: { connId: string; channel: number }) => boolean): void {
     this.consumers.removeWhere(match);
-    const back: QueuedMessage[] = [];
-    for (const [seq, u] of this.unacked) {
-      if (match(u)) {
-        this.unacked.delete(seq);
-        back.push(u.message);
-      }
-    }
+    const back = this.unacked.takeWhere(match);
     this.ctx.storage.transactionSync(() => this.store.requeue(back, true));
-    void this.dispatch();
+    this.dispatcher.kick();
   }
 
   /**
@@ -292,14 +280,6 @@ export class QueueDO extends DurableObject<Env> implements QueuePort {
       this.removalTimer = undefined;
       this.ctx.storage.transactionSync(() => this.store.flushRemovals());
     }, REMOVAL_FLUSH_MS);
-  }
-
-  private takeUnacked(seq: number, connId: string): Unacked | undefined {
-    const u = this.unacked.get(seq);
-    if (!u || u.connId !== connId) return undefined;
-    this.unacked.delete(seq);
-    if (u.consumer) u.consumer.unacked--;
-    return u;
   }
 
   private checkOwner(connId: string): RpcResult<never> | null {
@@ -319,7 +299,7 @@ export class QueueDO extends DurableObject<Env> implements QueuePort {
     if (!decl) return;
     this.decl = null;
     this.hadConsumer = false;
-    this.incarnation++;
+    this.dispatcher.forgetInFlight();
     this.owner = null;
     const consumers = this.consumers.removeWhere(() => true);
     const bindings = this.sql.exec<{ exchange: string; routing_key: string; arguments: ArrayBuffer }>("SELECT * FROM bindings").toArray();
@@ -334,105 +314,4 @@ export class QueueDO extends DurableObject<Env> implements QueuePort {
       ...[...exchanges].map((x) => this.broker.exchange(decl.vhost, x).unbind(decl.vhost, x, { destination })),
     ]);
   }
-
-  /** Hands ready messages to consumers round-robin, one RPC per connection per round. */
-  private async dispatch(): Promise<void> {
-    if (this.dispatching) {
-      this.dispatchAgain = true;
-      return;
-    }
-    this.dispatching = true;
-    try {
-      do {
-        this.dispatchAgain = false;
-        const decl = this.decl;
-        if (!decl) return;
-        const batches = new Map<string, { deliveries: Delivery[]; messages: QueuedMessage[]; bytes: number }>();
-        const toAckConsumers: QueuedMessage[] = [];
-        let total = 0;
-        while (this.store.readyCount > 0 && total < ROUND_LIMIT) {
-          const consumer = this.consumers.next();
-          if (!consumer) break;
-          let batch = batches.get(consumer.connId);
-          if (!batch) batches.set(consumer.connId, (batch = { deliveries: [], messages: [], bytes: 0 }));
-          if (batch.deliveries.length >= DELIVERY_BATCH) break;
-          const size = this.store.peek()!.body.length;
-          if (batch.deliveries.length > 0 && batch.bytes + size > DELIVERY_BATCH_BYTES) break;
-          batch.bytes += size;
-          const message = this.store.shift()!;
-          if (!consumer.noAck) {
-            consumer.unacked++;
-            this.unacked.set(message.seq, { message, connId: consumer.connId, channel: consumer.channel, consumer });
-            toAckConsumers.push(message);
-          }
-          batch.deliveries.push(toDelivery(decl.name, message, consumer.channel, consumer.tag, consumer.noAck));
-          batch.messages.push(message);
-          total++;
-        }
-        if (total === 0) break;
-        // Unacked messages must survive a restart, so whatever was only in memory is written now.
-        this.ctx.storage.transactionSync(() => this.store.persist(toAckConsumers));
-        await Promise.all([...batches].map(([connId, b]) => this.deliverTo(connId, b.deliveries, b.messages)));
-        // A publisher faster than the consumers must not build a backlog that lives only in memory:
-        // beyond one round's worth, waiting messages go to disk (and new ones then go straight there).
-        if (this.store.readyCount > ROUND_LIMIT) this.ctx.storage.transactionSync(() => this.store.persistReady());
-      } while (this.dispatchAgain || (this.store.readyCount > 0 && this.consumers.hasCapacity()));
-      // Messages nobody could take at once go to disk after all.
-      this.ctx.storage.transactionSync(() => this.store.persistReady());
-    } finally {
-      this.dispatching = false;
-    }
-  }
-
-  private async deliverTo(connId: string, deliveries: Delivery[], messages: QueuedMessage[]): Promise<void> {
-    let result: DeliverResult;
-    const sentAt = this.resumes;
-    const incarnation = this.incarnation;
-    try {
-      result = await this.broker.connection(connId).deliver(encodeDeliveries(this.decl?.name ?? "", deliveries));
-    } catch {
-      result = { gone: true, refused: [], paused: [] };
-    }
-    // Deleted meanwhile: refused messages must not come back into a queue that is gone.
-    if (incarnation !== this.incarnation) return;
-    const refused = new Set(result.refused);
-    // No-ack messages leave storage once the connection has taken them (or vanished, as in RabbitMQ).
-    const taken = messages.filter((m, i) => deliveries[i]!.noAck && (result.gone || !refused.has(m.seq)));
-    this.removeLater(taken);
-    if (result.gone) {
-      this.release((x) => x.connId === connId);
-      return;
-    }
-    // A resume that overtook this answer already lifted the pause it reports.
-    const paused = new Set(result.paused);
-    for (const c of this.consumers.all()) if (c.connId === connId && paused.has(c.tag) && c.resumedAt <= sentAt) c.paused = true;
-    if (refused.size === 0) return;
-    const back: QueuedMessage[] = [];
-    messages.forEach((m, i) => {
-      if (!refused.has(m.seq)) return;
-      // An ack-mode message no longer unacked was already given back while this RPC was out
-      // (its channel closed: releaseChannel); requeueing it again would deliver it twice.
-      // It may also have been redelivered to another channel since: only this delivery's record counts.
-      const d = deliveries[i]!;
-      const u = this.unacked.get(m.seq);
-      if (d.noAck) back.push(m);
-      else if (u && u.connId === connId && u.channel === d.channel && u.consumer?.tag === d.consumerTag) {
-        this.takeUnacked(m.seq, connId);
-        back.push(m);
-      }
-    });
-    this.store.requeue(back, false);
-  }
-}
-
-function toDelivery(queue: string, m: QueuedMessage, channel: number, consumerTag: string, noAck: boolean): Delivery {
-  return {
-    queue,
-    seq: m.seq,
-    channel,
-    consumerTag,
-    noAck,
-    redelivered: m.redelivered,
-    record: recordOf(m),
-  };
 }
