@@ -34,6 +34,11 @@ export class WorkerBroker implements Broker {
     return cached(this.queues, entityKey(vhost, name), (key) => ns.get(ns.idFromName(key)));
   }
 
+  /** A fresh connection object, to hand an incoming WebSocket to. */
+  newConnection(): { fetch(request: Request): Promise<Response> } {
+    return this.env.CONNECTION.get(this.env.CONNECTION.newUniqueId());
+  }
+
   connection(id: string): ConnectionPort {
     return this.env.CONNECTION.get(this.env.CONNECTION.idFromString(id));
   }

@@ -1,0 +1,20 @@
+import { Hono } from "hono";
+import { WorkerBroker } from "../core/worker-broker";
+import type { Env } from "../env";
+
+/**
+ * The Worker's HTTP front door: the AMQP-over-WebSocket endpoint and health. The management
+ * API will add one route module per resource here, each calling core/ operations.
+ */
+export const app = new Hono<{ Bindings: Env }>();
+
+app.get("/health", (c) => c.json({ status: "ok" }));
+
+// Each AMQP connection gets its own Durable Object: it owns the socket, the channels
+// and the delivery tags, and queue DOs push deliveries to it by RPC.
+app.get("/amqp", async (c) => {
+  if (c.req.header("Upgrade")?.toLowerCase() !== "websocket") {
+    return c.text("expected a WebSocket upgrade carrying AMQP 0-9-1 frames", 426);
+  }
+  return new WorkerBroker(c.env).newConnection().fetch(c.req.raw);
+});
