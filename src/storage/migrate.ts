@@ -5,6 +5,15 @@ export interface Migration {
   up(sql: SqlStorage): void;
 }
 
+/**
+ * Migration 1 of a class: the schema as objects had it before numbered migrations. Its
+ * statements must be idempotent (CREATE … IF NOT EXISTS): such objects already have the tables
+ * and are adopted as they are.
+ */
+export function baseline(name: string, up: (sql: SqlStorage) => void): Migration {
+  return { version: 1, name, up };
+}
+
 /** The part of DurableObjectStorage that migrations need (tests pass an in-memory one). */
 export interface MigratableStorage {
   readonly sql: SqlStorage;

@@ -1,24 +1,16 @@
-import type { Migration } from "../migrate";
+import { createBindingTable } from "../binding-rows";
+import { baseline, type Migration } from "../migrate";
 
 /** ExchangeDO's schema, one numbered step at a time. Append; never edit a step that has shipped. */
 export const EXCHANGE_MIGRATIONS: readonly Migration[] = [
-  {
-    version: 1,
-    name: "declaration, bindings, inbound bindings and subscribers",
-    // IF NOT EXISTS: objects created before numbered migrations already have these tables.
-    up(sql) {
-      sql.exec(`CREATE TABLE IF NOT EXISTS exchange (
+  baseline("declaration, bindings, inbound bindings and subscribers", (sql) => {
+    sql.exec(`CREATE TABLE IF NOT EXISTS exchange (
         id INTEGER PRIMARY KEY CHECK (id = 1), vhost TEXT NOT NULL, name TEXT NOT NULL, type TEXT NOT NULL,
         durable INTEGER NOT NULL, auto_delete INTEGER NOT NULL, internal INTEGER NOT NULL, arguments BLOB NOT NULL)`);
-      sql.exec(`CREATE TABLE IF NOT EXISTS bindings (
-        destination TEXT NOT NULL, routing_key TEXT NOT NULL, args_key TEXT NOT NULL, arguments BLOB NOT NULL,
-        PRIMARY KEY (destination, routing_key, args_key))`);
-      sql.exec(`CREATE TABLE IF NOT EXISTS inbound (
-        source TEXT NOT NULL, routing_key TEXT NOT NULL, args_key TEXT NOT NULL, arguments BLOB NOT NULL,
-        PRIMARY KEY (source, routing_key, args_key))`);
-      sql.exec("CREATE TABLE IF NOT EXISTS subscribers (id TEXT PRIMARY KEY)");
-    },
-  },
+    createBindingTable(sql, "bindings", "destination");
+    createBindingTable(sql, "inbound", "source");
+    sql.exec("CREATE TABLE IF NOT EXISTS subscribers (id TEXT PRIMARY KEY)");
+  }),
   {
     version: 2,
     name: "subscribers addressed as connection or queue",

@@ -1,28 +1,21 @@
 import { concatBytes } from "../../amqp/buffer";
 import { encodeRecord } from "../message-record";
-import type { Migration } from "../migrate";
-import { tableExists } from "../migrate";
+import { createBindingTable } from "../binding-rows";
+import { baseline, type Migration, tableExists } from "../migrate";
 import { readChunks, writeRecordRow } from "../record-rows";
 
 /** QueueDO's schema, one numbered step at a time. Append; never edit a step that has shipped. */
 export const QUEUE_MIGRATIONS: readonly Migration[] = [
-  {
-    version: 1,
-    name: "declaration, bindings and message records",
-    // IF NOT EXISTS: objects created before numbered migrations already have these tables.
-    up(sql) {
-      sql.exec(`CREATE TABLE IF NOT EXISTS queue (
+  baseline("declaration, bindings and message records", (sql) => {
+    sql.exec(`CREATE TABLE IF NOT EXISTS queue (
         id INTEGER PRIMARY KEY CHECK (id = 1), vhost TEXT NOT NULL, name TEXT NOT NULL, durable INTEGER NOT NULL,
         exclusive INTEGER NOT NULL, owner TEXT, auto_delete INTEGER NOT NULL, arguments BLOB NOT NULL)`);
-      sql.exec(`CREATE TABLE IF NOT EXISTS bindings (
-        exchange TEXT NOT NULL, routing_key TEXT NOT NULL, args_key TEXT NOT NULL, arguments BLOB NOT NULL,
-        PRIMARY KEY (exchange, routing_key, args_key))`);
-      sql.exec(`CREATE TABLE IF NOT EXISTS message_records (
+    createBindingTable(sql, "bindings", "exchange");
+    sql.exec(`CREATE TABLE IF NOT EXISTS message_records (
         seq INTEGER PRIMARY KEY, redelivered INTEGER NOT NULL, data BLOB NOT NULL)`);
-      sql.exec(`CREATE TABLE IF NOT EXISTS message_record_chunks (
+    sql.exec(`CREATE TABLE IF NOT EXISTS message_record_chunks (
         seq INTEGER NOT NULL, idx INTEGER NOT NULL, data BLOB NOT NULL, PRIMARY KEY (seq, idx))`);
-    },
-  },
+  }),
   {
     version: 2,
     name: "per-column messages become records",
