@@ -3,7 +3,7 @@ import http from "node:http";
 import { afterEach, describe, expect, it } from "vitest";
 import type { WebSocket } from "ws";
 import { startBridge, type Bridge } from "../../bridge/warren-bridge.mjs";
-import { collectUntilClose, connect, randomBytes, readBytes, sleep, startUpstream, until, type UpstreamOptions } from "./helpers";
+import { collectUntilClose, connect, randomBytes, readBytes, sleep, startUpstream, steady, until, type UpstreamOptions } from "./helpers";
 
 // Everything started in a test is torn down afterwards, pass or fail.
 const cleanups: (() => unknown)[] = [];
@@ -120,9 +120,10 @@ describe("warren-bridge", () => {
     const sock = await client(bridge);
     sock.pause(); // not reading at all for a while
     await until(() => serverWs !== undefined, 2000, "upstream connection");
-    await sleep(300);
-    // Had the bridge read everything into memory, the server's send buffer would be empty.
-    expect(serverWs!.bufferedAmount).toBeGreaterThan(0);
+    // Wait until data stops moving: a bridge reading everything into memory, even slowly, would
+    // only stop once the server's send buffer is empty.
+    const unsent = await steady(() => serverWs!.bufferedAmount, "the server's send buffer");
+    expect(unsent).toBeGreaterThan(0);
 
     // Now a slow reader: pause briefly after every chunk.
     const chunks: Buffer[] = [];
@@ -149,9 +150,10 @@ describe("warren-bridge", () => {
     const ws = await upstream.connection();
     ws.on("message", (m) => received.push(m as Buffer));
     for (let off = 0; off < size; off += 64 * 1024) sock.write(payload.subarray(off, off + 64 * 1024));
-    await sleep(300);
-    // The bridge stopped reading, so the client still holds unsent data.
-    expect(sock.writableLength).toBeGreaterThan(0);
+    // Wait until data stops moving: a bridge that kept reading, even slowly, would only stop once
+    // the client has nothing left to send. It stopped reading, so the client still holds unsent data.
+    const unsent = await steady(() => sock.writableLength, "the client's unsent data");
+    expect(unsent).toBeGreaterThan(0);
 
     ws.resume();
     await until(() => received.reduce((a, b) => a + b.length, 0) >= size, 8000, "all bytes upstream");

@@ -124,6 +124,38 @@ export async function until(cond: () => boolean, timeoutMs = 5000, what = "condi
   }
 }
 
+/**
+ * Polls `probe` until it has kept one value for `samples` polls in a row and at least
+ * `quietMs`, and `minMs` have passed in all; returns that value. For "the bridge must stop
+ * moving data" checks, which have no later event to wait for: anything moving within `minMs`
+ * is seen as before with a fixed sleep, and a flow that goes on beyond it, however slowly,
+ * keeps the value changing and is waited out instead of being looked at halfway. Counting
+ * polls, each a turn of the event loop, keeps a stalled loop from passing for a quiet one.
+ */
+export async function steady(
+  probe: () => number,
+  what: string,
+  { samples = 15, quietMs = 150, minMs = 300, timeoutMs = 10_000 } = {},
+): Promise<number> {
+  const start = Date.now();
+  let value = probe();
+  let same = 0;
+  let since = start;
+  for (;;) {
+    await sleep(10);
+    const now = probe();
+    const t = Date.now();
+    if (now !== value) {
+      value = now;
+      same = 0;
+      since = t;
+    } else if (++same >= samples && t - since >= quietMs && t - start >= minMs) {
+      return value;
+    }
+    if (t - start > timeoutMs) throw new Error(`${what} still changing after ${timeoutMs} ms (now ${now})`);
+  }
+}
+
 export function randomBytes(n: number): Buffer {
   // crypto.randomBytes is slow-ish for many MB; a xorshift fill is plenty random here.
   const buf = Buffer.allocUnsafe(n);

@@ -1,4 +1,4 @@
-import amqp, { type ChannelModel, type Message } from "amqplib";
+import amqp, { type ChannelModel, type ConfirmChannel, type Message, type Options } from "amqplib";
 import { AMQPWebSocketClient, type AMQPBaseClient, type AMQPChannel } from "@cloudamqp/amqp-client";
 import { afterEach, describe, expect, it } from "vitest";
 import { useWarren } from "./harness";
@@ -24,6 +24,21 @@ async function connectWs(): Promise<AMQPBaseClient> {
 afterEach(async () => {
   await Promise.allSettled([...open.splice(0).map((c) => c.close()), ...openWs.splice(0).map((c) => c.close())]);
 });
+
+/**
+ * Publishes a non-mandatory message nobody receives and resolves once it is confirmed: the
+ * server answers a channel's publishes in order, so whatever earlier publishes still had to
+ * send (a return, a confirm) has arrived by then. `events` gets "marker-ack" or "marker-nack".
+ */
+function confirmedMarker(ch: ConfirmChannel, events: string[], options: Options.Publish = {}): Promise<void> {
+  return new Promise((resolve, reject) =>
+    ch.publish("", uniqueName("marker-nowhere"), Buffer.from("marker"), options, (err) => {
+      events.push(err ? "marker-nack" : "marker-ack");
+      if (err) reject(err);
+      else resolve();
+    }),
+  );
+}
 
 /** Ready messages in a queue, asked with a passive declare. */
 async function readyCount(ch: AMQPChannel, q: string): Promise<number> {
@@ -68,8 +83,8 @@ describe("publisher confirms", () => {
         else resolve();
       }),
     );
-    await sleep(50);
-    expect(events).toEqual(["return", "ack"]);
+    await confirmedMarker(ch, events);
+    expect(events).toEqual(["return", "ack", "marker-ack"]);
     const r = returned[0]!;
     expect(r.fields).toMatchObject({ replyCode: 312, replyText: "NO_ROUTE", exchange: "", routingKey: key });
     expect(r.content.toString()).toBe("lost");
@@ -87,22 +102,25 @@ describe("publisher confirms", () => {
     ch.publish("amq.direct", "no-such-key", Buffer.from("x"), { mandatory: true }, () => events.push("ack1"));
     ch.publish("amq.direct", q, Buffer.from("y"), { mandatory: true }, () => events.push("ack2"));
     await ch.waitForConfirms();
-    await sleep(50);
-    expect(events).toEqual(["return:amq.direct:no-such-key", "ack1", "ack2"]);
+    await confirmedMarker(ch, events);
+    expect(events).toEqual(["return:amq.direct:no-such-key", "ack1", "ack2", "marker-ack"]);
     expect((await ch.checkQueue(q)).messageCount).toBe(1);
   });
 
   it("a non-mandatory unroutable publish is dropped silently but still confirmed", async () => {
     const conn = await connect();
     const ch = await conn.createConfirmChannel();
-    let returns = 0;
-    ch.on("return", () => returns++);
+    const returned: string[] = [];
+    ch.on("return", (msg: Message) => returned.push(msg.content.toString()));
     let acked = 0;
     for (let i = 0; i < 3; i++) ch.publish("", uniqueName("nowhere"), Buffer.from("x"), {}, (err) => !err && acked++);
     await ch.waitForConfirms();
-    await sleep(100);
+    // A mandatory marker after them is returned before its confirm; a return for any of the three
+    // would have come before that.
+    const events: string[] = [];
+    await confirmedMarker(ch, events, { mandatory: true });
     expect(acked).toBe(3);
-    expect(returns).toBe(0);
+    expect(returned).toEqual(["marker"]);
   });
 
   it("confirm.select over WebSocket: every basicPublish resolves once confirmed", async () => {
@@ -224,18 +242,27 @@ describe("consuming over WebSocket", () => {
     const pub = await conn.channel();
     const { name: q } = await pub.queueDeclare(uniqueName("ws-work"));
     const seen = new Map<string, number>();
+    let markerSeen = false;
+    const consumers: AMQPChannel[] = [];
     for (let c = 0; c < 2; c++) {
       const ch = await conn.channel();
+      consumers.push(ch);
       await ch.prefetch(10);
       await ch.basicConsume(q, { noAck: false }, async (msg) => {
         const body = msg.bodyString() ?? "";
-        seen.set(body, (seen.get(body) ?? 0) + 1);
+        if (body === "marker") markerSeen = true;
+        else seen.set(body, (seen.get(body) ?? 0) + 1);
         await msg.ack();
       });
     }
     for (let i = 0; i < 300; i++) await pub.basicPublish("", q, `m${i}`);
     await waitFor(() => [...seen.values()].reduce((a, b) => a + b, 0) >= 300, "300 deliveries");
-    await sleep(100);
+    // The acks reach the queue first (a synchronous method after them on each channel); then a
+    // marker goes in behind all 300. Both consumers share the connection, so a message handed out
+    // a second time would reach us before the marker.
+    await Promise.all(consumers.map((ch) => readyCount(ch, q)));
+    await pub.basicPublish("", q, "marker");
+    await waitFor(() => markerSeen, "the marker");
     expect(seen.size).toBe(300);
     expect([...seen.values()].every((n) => n === 1)).toBe(true);
     expect(await readyCount(pub, q)).toBe(0);

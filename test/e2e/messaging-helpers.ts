@@ -13,6 +13,35 @@ export async function waitFor(cond: () => boolean, what: string, timeoutMs = 500
   }
 }
 
+/**
+ * Waits until each of the `published` messages is accounted for: ready in one of `queues`
+ * (a passive declare on `ch`) or already delivered to us (`delivered()`). A message on its way
+ * from a queue to a consumer is neither, so once the sum balances nothing is in flight: a
+ * delivery that must not happen (past a prefetch window, to a cancelled consumer) has either
+ * arrived already or was never sent. This replaces "sleep, then check nothing more came".
+ */
+export async function allAccountedFor(
+  ch: Channel,
+  queues: readonly string[],
+  published: number,
+  delivered: () => number,
+  timeoutMs = 5000,
+): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const before = delivered();
+    let ready = 0;
+    for (const q of queues) ready += (await ch.checkQueue(q)).messageCount;
+    const after = delivered();
+    // A delivery arriving between the two reads may have been counted as ready too: ask again.
+    if (before === after && ready + after >= published) return;
+    if (Date.now() > deadline) {
+      throw new Error(`only ${ready} ready + ${after} delivered of ${published} published: some message never arrived`);
+    }
+    await sleep(5);
+  }
+}
+
 /** A queue name no other test (or earlier run in the same data dir) uses. */
 export function uniqueName(prefix: string): string {
   return `${prefix}-${randomUUID().slice(0, 8)}`;

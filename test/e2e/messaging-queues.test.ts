@@ -1,16 +1,7 @@
 import type { ConsumeMessage } from "amqplib";
 import { describe, expect, it } from "vitest";
 import { useWarren } from "./harness";
-import {
-  channelErrorCode,
-  queueExists,
-  serverClose,
-  sleep,
-  uniqueName,
-  waitFor,
-  waitQueueExists,
-  amqpConnections,
-} from "./messaging-helpers";
+import { channelErrorCode, queueExists, replyCode, uniqueName, waitFor, waitQueueExists, amqpConnections } from "./messaging-helpers";
 
 const warren = useWarren();
 const connect = amqpConnections(() => warren.server.amqpUrl!);
@@ -94,8 +85,8 @@ describe("queue.declare", () => {
     const ch = await conn.createChannel();
     const q = uniqueName("autodel");
     await ch.assertQueue(q, { autoDelete: true, durable: false });
-    // Never consumed from: it stays.
-    await sleep(50);
+    // Never consumed from: it stays. The passive declare reaches the queue after the declare (and
+    // anything the declare set off) did, so a deletion it caused would show.
     expect(await queueExists(conn, q)).toBe(true);
     const a = await ch.consume(q, () => undefined);
     const b = await ch.consume(q, () => undefined);
@@ -120,8 +111,9 @@ describe("queue.declare", () => {
     let got: false | { content: Buffer } = false;
     for (let i = 0; i < 50 && !got; i++) got = await other.get(q, { noAck: false });
     expect(got && got.content.toString()).toBe("keep");
+    // close-ok comes only once the queue has released the channel (the auto-delete check included),
+    // and the passive declare reaches the queue after that.
     await other.close();
-    await sleep(100);
     expect(await queueExists(conn, q)).toBe(true);
   });
 
@@ -190,7 +182,8 @@ describe("queue.purge and queue.delete", () => {
   it("deleting a queue with unacked messages tells the consumer; acking those deliveries afterwards is harmless", async () => {
     const conn = await connect();
     const ch = await conn.createChannel();
-    const closed = serverClose(ch);
+    const closes: (number | undefined)[] = [];
+    ch.on("error", (err: unknown) => closes.push(replyCode(err)));
     const q = uniqueName("del-unacked");
     await ch.assertQueue(q, { durable: false });
     ch.sendToQueue(q, Buffer.from("x"));
@@ -203,7 +196,11 @@ describe("queue.purge and queue.delete", () => {
     await waitFor(() => cancelled, "basic.cancel from the server");
     // Acking a message of a deleted queue is harmless in RabbitMQ.
     ch.ack(got[0]!);
-    const outcome = await Promise.race([closed.then((code) => `closed ${code}`), sleep(200).then(() => "open")]);
-    expect(outcome).toBe("open");
+    // A round trip on the channel after the ack: a channel.close the ack caused would come before its answer.
+    const outcome = await ch.checkExchange("amq.direct").then(
+      () => "open",
+      () => "closed",
+    );
+    expect({ outcome, closes }).toEqual({ outcome: "open", closes: [] });
   });
 });

@@ -2,7 +2,7 @@ import type { Channel, ChannelModel, ConsumeMessage, Message } from "amqplib";
 import { describe, expect, it } from "vitest";
 import { table } from "../../src/amqp";
 import { useWarren } from "./harness";
-import { channelErrorCode, replyCode, serverClose, sleep, uniqueName, waitFor, amqpConnections } from "./messaging-helpers";
+import { allAccountedFor, channelErrorCode, replyCode, serverClose, uniqueName, waitFor, amqpConnections } from "./messaging-helpers";
 import { RawClient } from "./raw-client";
 
 const warren = useWarren();
@@ -15,6 +15,13 @@ async function queueWith(ch: Channel, prefix: string, count = 0): Promise<string
   for (let i = 0; i < count; i++) ch.sendToQueue(q, Buffer.from(`m${i}`));
   return q;
 }
+
+/**
+ * Body of a message published after the action under test, behind everything it concerns: a
+ * queue hands out messages in order and one connection receives them in order, so anything
+ * wrongly delivered (again) arrives before the marker does.
+ */
+const MARKER = "marker";
 
 /** Collects deliveries of one consumer; acks them at once when `ack` is set. */
 interface Collector {
@@ -44,6 +51,7 @@ describe("work queues", () => {
     const q = await queueWith(pub, "work");
     const counts = new Map<string, number>();
     const perConsumer = [0, 0, 0];
+    let markerSeen = false;
     const channels = await Promise.all([0, 1, 2].map(() => conn.createChannel()));
     await Promise.all(
       channels.map(async (ch, i) => {
@@ -51,8 +59,11 @@ describe("work queues", () => {
         await ch.consume(q, (msg) => {
           if (!msg) return;
           const body = msg.content.toString();
-          counts.set(body, (counts.get(body) ?? 0) + 1);
-          perConsumer[i]!++;
+          if (body === MARKER) markerSeen = true;
+          else {
+            counts.set(body, (counts.get(body) ?? 0) + 1);
+            perConsumer[i]!++;
+          }
           ch.ack(msg);
         });
       }),
@@ -60,7 +71,12 @@ describe("work queues", () => {
     for (let i = 0; i < 1000; i++) pub.sendToQueue(q, Buffer.from(`m${i}`));
     const total = () => [...counts.values()].reduce((a, b) => a + b, 0);
     await waitFor(() => total() >= 1000, "1000 deliveries", 15_000);
-    await sleep(200); // room for a duplicate to show up
+    // The acks reach the queue first (a synchronous method after them on each channel); then a
+    // marker goes in behind all 1000. The consumers share one connection, so a message handed out
+    // a second time would reach us before the marker.
+    await Promise.all(channels.map((ch) => ch.checkQueue(q)));
+    pub.sendToQueue(q, Buffer.from(MARKER));
+    await waitFor(() => markerSeen, "the marker");
     expect(total()).toBe(1000);
     expect(counts.size).toBe(1000);
     for (let i = 0; i < 1000; i++) expect(counts.get(`m${i}`), `m${i}`).toBe(1);
@@ -81,12 +97,21 @@ describe("work queues", () => {
     const trail = new Map<string, string[]>();
     const leaving = new Set<string>();
     let nacks = 0;
+    /** Consumers that received a marker. */
+    const markedBy = new Set<string>();
+    let markers = 0;
     const start = async (conn: ChannelModel, name: string) => {
       const ch = await conn.createChannel();
       await ch.prefetch(20);
       await ch.consume(q, (msg) => {
         if (!msg) return;
         const body = msg.content.toString();
+        if (body.startsWith(MARKER)) {
+          markedBy.add(name);
+          markers++;
+          ch.ack(msg);
+          return;
+        }
         trail.set(body, [...(trail.get(body) ?? []), `${name}:${msg.fields.redelivered}:${msg.fields.deliveryTag}`]);
         // Once its close is under way a leaving consumer's deliveries go back to the queue.
         if (leaving.has(name)) return;
@@ -101,8 +126,7 @@ describe("work queues", () => {
       });
       return ch;
     };
-    await start(connA, "a1");
-    await start(connB, "b1");
+    const stayers = [await start(connA, "a1"), await start(connB, "b1")];
     // On the same connection as a1: their deliveries share the queue's RPCs to it.
     const leavers = [await start(connA, "L0"), await start(connA, "L1"), await start(connA, "L2")];
     for (let i = 0; i < 2000; i++) pub.sendToQueue(q, Buffer.from(`m${i}`));
@@ -112,7 +136,15 @@ describe("work queues", () => {
       await ch.close();
     }
     await waitFor(() => acks.size >= 2000, "2000 acks", 15_000);
-    await sleep(200);
+    // The acks reach the queue first (a synchronous method after them on each channel); then
+    // markers go in behind everything, one at a time, until each of the two connections still
+    // consuming has had one: a message handed out again would reach that connection first.
+    await Promise.all(stayers.map((ch) => ch.checkQueue(q)));
+    for (let i = 0; !(markedBy.has("a1") && markedBy.has("b1")); i++) {
+      if (i === 20) throw new Error(`20 markers and still not one on each connection: ${[...markedBy]}`);
+      pub.sendToQueue(q, Buffer.from(`${MARKER}${i}`));
+      await waitFor(() => markers > i, `marker ${i}`);
+    }
     expect(nacks).toBeGreaterThan(0);
     const duplicates = [...acks].filter(([, n]) => n > 1).map(([b]) => `${b} ${trail.get(b)!.join(" ")}`);
     expect(duplicates).toEqual([]);
@@ -148,7 +180,8 @@ describe("work queues", () => {
     for (let round = 0; round < 4; round++) {
       for (let j = 0; j < 3; j++) pub.sendToQueue(q, Buffer.from(`m${round * 3 + j}`));
       await waitFor(() => consumers.every((c) => c.got.length === round + 1), `round ${round}`);
-      await sleep(50);
+      const delivered = () => consumers.reduce((n, c) => n + c.got.length, 0);
+      await allAccountedFor(pub, [q], 3 * (round + 1), delivered);
       expect(consumers.map((c) => c.got.length)).toEqual([round + 1, round + 1, round + 1]);
       consumers.forEach((c, i) => {
         chans[i]!.ack(c.got[round]!);
@@ -169,17 +202,18 @@ describe("prefetch", () => {
     const q = await queueWith(ch, "prefetch", 20);
     await ch.prefetch(5);
     const c = await collect(ch, q);
+    const delivered = () => c.got.length;
     await waitFor(() => c.got.length >= 5, "5 deliveries");
-    await sleep(300);
+    await allAccountedFor(ch, [q], 20, delivered);
     expect(c.got.length).toBe(5);
     ch.ack(c.got[0]!);
     await waitFor(() => c.got.length >= 6, "a sixth delivery");
-    await sleep(300);
+    await allAccountedFor(ch, [q], 20, delivered);
     expect(c.got.length).toBe(6);
     ch.ack(c.got[2]!, false);
     ch.ack(c.got[1]!, false);
     await waitFor(() => c.got.length >= 8, "two more");
-    await sleep(200);
+    await allAccountedFor(ch, [q], 20, delivered);
     expect(c.got.length).toBe(8);
     expect(c.bodies()).toEqual([...Array(8).keys()].map((i) => `m${i}`));
     expect((await ch.checkQueue(q)).messageCount).toBe(12);
@@ -195,16 +229,16 @@ describe("prefetch", () => {
     const b = await collect(ch, q2);
     const total = () => a.got.length + b.got.length;
     await waitFor(() => total() >= 4, "4 deliveries");
-    await sleep(300);
+    await allAccountedFor(ch, [q1, q2], 20, total);
     expect(total()).toBe(4);
     ch.ack((a.got[0] ?? b.got[0])!);
     await waitFor(() => total() >= 5, "a fifth delivery");
-    await sleep(300);
+    await allAccountedFor(ch, [q1, q2], 20, total);
     expect(total()).toBe(5);
     // Acking everything frees the whole window: 4 more arrive, never more.
     ch.ackAll();
     await waitFor(() => total() >= 9, "four more");
-    await sleep(300);
+    await allAccountedFor(ch, [q1, q2], 20, total);
     expect(total()).toBe(9);
   });
 
@@ -218,7 +252,7 @@ describe("prefetch", () => {
     const a = await collect(ch, q1);
     const b = await collect(ch, q2);
     await waitFor(() => a.got.length + b.got.length >= 3, "3 deliveries");
-    await sleep(300);
+    await allAccountedFor(ch, [q1, q2], 20, () => a.got.length + b.got.length);
     expect(a.got.length + b.got.length).toBe(3);
     expect(a.got.length).toBeLessThanOrEqual(2);
     expect(b.got.length).toBeLessThanOrEqual(2);
@@ -233,11 +267,11 @@ describe("prefetch under load", () => {
     await ch.prefetch(2, true);
     const c = await collect(ch, q);
     await waitFor(() => c.got.length >= 2, "2 deliveries");
-    await sleep(200);
+    await allAccountedFor(ch, [q], 10, () => c.got.length);
     expect(c.got.length).toBe(2);
     await ch.prefetch(5, true);
     await waitFor(() => c.got.length >= 5, "5 deliveries after raising the limit");
-    await sleep(200);
+    await allAccountedFor(ch, [q], 10, () => c.got.length);
     expect(c.got.length).toBe(5);
   });
 
@@ -270,8 +304,12 @@ describe("negative acknowledgements", () => {
     await waitFor(() => c.got.length === 3, "redelivery after reject");
     expect(c.got[2]!.fields.redelivered).toBe(true);
     ch.ack(c.got[2]!);
-    await sleep(100);
-    expect(c.got.length).toBe(3);
+    // The ack reaches the queue first (a synchronous method after it), then a marker goes in:
+    // had the ack put the message back, its redelivery would arrive before the marker.
+    await ch.checkQueue(q);
+    ch.sendToQueue(q, Buffer.from(MARKER));
+    await waitFor(() => c.got.length >= 4, "the marker");
+    expect(c.bodies()).toEqual(["m0", "m0", "m0", MARKER]);
   });
 
   it("nack and reject without requeue drop the message", async () => {
@@ -318,12 +356,20 @@ describe("closing with unacked messages", () => {
     expect(a.got.every((m) => !m.fields.redelivered)).toBe(true);
     const chB = await conn.createChannel();
     const b = await collect(chB, q, { ack: true });
-    await sleep(100);
-    expect(b.got.length).toBe(0);
+    // A marker after B's consume-ok: A and B share the connection, so anything the queue wrongly
+    // gave B would arrive before the marker (which goes to A or B; either is fine).
+    chA.sendToQueue(q, Buffer.from(MARKER));
+    const isMarker = (m: ConsumeMessage) => m.content.toString() === MARKER;
+    await waitFor(() => a.got.some(isMarker) || b.got.some(isMarker), "the marker");
+    expect(b.got.filter((m) => !isMarker(m))).toEqual([]);
+    // A acks the marker if it got it, so only m0..m9 go back when A's channel closes.
+    const markerAtA = a.got.find(isMarker);
+    if (markerAtA) chA.ack(markerAtA);
     await chA.close();
-    await waitFor(() => b.got.length === 10, "10 redeliveries to B");
-    expect(b.bodies()).toEqual([...Array(10).keys()].map((i) => `m${i}`));
-    expect(b.got.every((m) => m.fields.redelivered)).toBe(true);
+    const redelivered = () => b.got.filter((m) => !isMarker(m));
+    await waitFor(() => redelivered().length >= 10, "10 redeliveries to B");
+    expect(redelivered().map((m) => m.content.toString())).toEqual([...Array(10).keys()].map((i) => `m${i}`));
+    expect(redelivered().every((m) => m.fields.redelivered)).toBe(true);
   });
 
   it("closing a connection requeues its unacked messages to a consumer on another connection", async () => {
@@ -339,11 +385,13 @@ describe("closing with unacked messages", () => {
     const chB = await connB.createChannel();
     const b = await collect(chB, q, { ack: true });
     await connA.close();
-    await waitFor(() => b.got.length === 8, "8 redeliveries to B");
-    await sleep(100);
-    expect(b.got.length).toBe(8);
-    expect(b.bodies()).toEqual([...Array(8).keys()].map((i) => `m${i + 2}`));
-    expect(b.got.every((m) => m.fields.redelivered)).toBe(true);
+    await waitFor(() => b.got.length >= 8, "8 redeliveries to B");
+    // A marker behind the requeued messages: anything else A's close put back (the acked m0, m1, a
+    // second copy) would reach B before it.
+    chB.sendToQueue(q, Buffer.from(MARKER));
+    await waitFor(() => b.bodies().includes(MARKER), "the marker");
+    expect(b.bodies()).toEqual([...[...Array(8).keys()].map((i) => `m${i + 2}`), MARKER]);
+    expect(b.got.slice(0, 8).every((m) => m.fields.redelivered)).toBe(true);
   });
 
   it("a client that vanishes without closing (socket dropped) gives its unacked messages back", async () => {
@@ -428,7 +476,7 @@ describe("basic.get, recover, cancel", () => {
     await waitFor(() => c.got.length === 2, "2 deliveries");
     await ch.cancel(c.consumerTag);
     for (let i = 0; i < 5; i++) ch.sendToQueue(q, Buffer.from(`late${i}`));
-    await sleep(300);
+    await allAccountedFor(ch, [q], 7, () => c.got.length);
     expect(c.got.length).toBe(2);
     expect((await ch.checkQueue(q)).messageCount).toBe(5);
     expect((await ch.checkQueue(q)).consumerCount).toBe(0);
@@ -496,12 +544,15 @@ describe("consumer rules", () => {
   it("cancelling an unknown consumer tag is answered with cancel-ok, not an error", async () => {
     const conn = await connect();
     const ch = await conn.createChannel();
-    const closed = serverClose(ch, 300).then(
-      (code) => `closed ${code}`,
-      () => "open",
-    );
+    const closes: (number | undefined)[] = [];
+    ch.on("error", (err: unknown) => closes.push(replyCode(err)));
     await ch.cancel("never-existed");
-    expect(await closed).toBe("open");
+    // A round trip on the channel: a channel.close sent after the cancel-ok would come before its answer.
+    const outcome = await ch.checkExchange("amq.direct").then(
+      () => "open",
+      () => "closed",
+    );
+    expect({ outcome, closes }).toEqual({ outcome: "open", closes: [] });
   });
 
   it("deliveries carry the consumer tag, exchange and routing key they were published with", async () => {
