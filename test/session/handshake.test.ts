@@ -1,0 +1,270 @@
+import { describe, expect, it, vi } from "vitest";
+import { ReplyCode, encodeFieldTable, plainTable, table } from "../../src/amqp";
+import { DEFAULT_LIMITS } from "../../src/session/connection";
+import { Client, frame, names, only, plain, protocolHeader, utf8 } from "./client";
+import { FakeBroker } from "./fakes";
+
+const startOk = (user = "guest", password = "guest", mechanism = "PLAIN") =>
+  frame(0, "connection.start-ok", { mechanism, response: plain(user, password), locale: "en_US" });
+const tuneOk = (frameMax = 131072, channelMax = 0, heartbeat = 0) => frame(0, "connection.tune-ok", { channelMax, frameMax, heartbeat });
+const open = (virtualHost = "/") => frame(0, "connection.open", { virtualHost });
+
+describe("handshake", () => {
+  it("answers the protocol header with connection.start: version, PLAIN AMQPLAIN, capabilities", async () => {
+    const c = new Client();
+    const sent = await c.roundTrip(protocolHeader());
+    expect(names(sent)).toEqual(["0:connection.start"]);
+    const start = only(sent, "connection.start");
+    expect(start).toMatchObject({ versionMajor: 0, versionMinor: 9, mechanisms: "PLAIN AMQPLAIN", locales: "en_US" });
+    const props = plainTable(start.serverProperties);
+    expect(props.product).toBe("Warren");
+    expect(props.capabilities).toMatchObject({
+      publisher_confirms: true,
+      exchange_exchange_bindings: true,
+      "basic.nack": true,
+      consumer_cancel_notify: true,
+      authentication_failure_close: true,
+      per_consumer_qos: true,
+    });
+  });
+
+  it("accepts the header split over several receives", async () => {
+    const c = new Client();
+    const header = protocolHeader();
+    c.send(header.subarray(0, 3));
+    c.send(header.subarray(3, 7));
+    await c.settle();
+    expect(c.take()).toEqual([]);
+    const sent = await c.roundTrip(header.subarray(7));
+    expect(names(sent)).toEqual(["0:connection.start"]);
+  });
+
+  it("start-ok PLAIN guest/guest → tune with the connection's limits; tune-ok, open → open-ok", async () => {
+    const limits = { heartbeat: 30, frameMax: 65536, channelMax: 100 };
+    const c = new Client(new FakeBroker(), { limits });
+    await c.roundTrip(protocolHeader());
+    const tune = await c.roundTrip(startOk());
+    expect(names(tune)).toEqual(["0:connection.tune"]);
+    expect(only(tune, "connection.tune")).toEqual({ channelMax: 100, frameMax: 65536, heartbeat: 30 });
+    expect(await c.roundTrip(tuneOk(65536, 100))).toEqual([]);
+    const opened = await c.roundTrip(open());
+    expect(names(opened)).toEqual(["0:connection.open-ok"]);
+    expect(c.connection.isRunning).toBe(true);
+    expect(c.connection.username).toBe("guest");
+    expect(c.connection.vhost).toBe("/");
+  });
+
+  it("the default limits are proposed when none are given", async () => {
+    const c = new Client();
+    const sent = await c.roundTrip(protocolHeader(), startOk());
+    expect(only(sent, "connection.tune")).toEqual({
+      channelMax: DEFAULT_LIMITS.channelMax,
+      frameMax: DEFAULT_LIMITS.frameMax,
+      heartbeat: DEFAULT_LIMITS.heartbeat,
+    });
+  });
+
+  it("the whole handshake may arrive in one receive", async () => {
+    const c = new Client();
+    const sent = await c.roundTrip(protocolHeader(), startOk(), tuneOk(), open(), frame(1, "channel.open"));
+    expect(names(sent)).toEqual(["0:connection.start", "0:connection.tune", "0:connection.open-ok", "1:channel.open-ok"]);
+  });
+
+  it("AMQPLAIN credentials are accepted too", async () => {
+    const c = new Client();
+    // AMQPLAIN's response is a field table without its length prefix.
+    const response = utf8(encodeFieldTable(table({ LOGIN: "guest", PASSWORD: "guest" })).subarray(4));
+    const sent = await c.roundTrip(protocolHeader(), frame(0, "connection.start-ok", { mechanism: "AMQPLAIN", response }));
+    expect(names(sent)).toEqual(["0:connection.start", "0:connection.tune"]);
+  });
+
+  it("the broker's authenticate decides: a user it knows logs in", async () => {
+    const broker = new FakeBroker();
+    broker.users.set("alice", "s3cret");
+    const c = new Client(broker);
+    const sent = await c.roundTrip(protocolHeader(), startOk("alice", "s3cret"), tuneOk(), open());
+    expect(names(sent)).toContain("0:connection.open-ok");
+    expect(c.connection.actor).toEqual({ user: "alice", connection: "conn-1" });
+  });
+
+  it("wrong password → connection.close 403 with the ids of connection.start-ok (10, 11)", async () => {
+    const c = new Client();
+    const sent = await c.roundTrip(protocolHeader(), startOk("guest", "wrong"));
+    expect(names(sent)).toEqual(["0:connection.start", "0:connection.close"]);
+    const close = only(sent, "connection.close");
+    expect(close).toMatchObject({ replyCode: ReplyCode.ACCESS_REFUSED, classId: 10, methodId: 11 });
+    expect(close.replyText).toMatch(/^ACCESS_REFUSED - Login was refused using authentication mechanism PLAIN/);
+    expect(c.connection.isRunning).toBe(false);
+  });
+
+  it("after a refused login the socket goes shortly, without waiting for close-ok (authentication_failure_close)", async () => {
+    vi.useFakeTimers({ toFake: ["setTimeout", "clearTimeout", "setInterval", "clearInterval"] });
+    try {
+      const c = new Client();
+      await c.roundTrip(protocolHeader(), startOk("guest", "wrong"));
+      expect(c.transport.closed).toBe(false);
+      vi.advanceTimersByTime(150);
+      expect(c.transport.closed).toBe(true);
+    } finally {
+      vi.useRealTimers();
+    }
+  });
+
+  it("an unsupported mechanism → 403", async () => {
+    const c = new Client();
+    const sent = await c.roundTrip(protocolHeader(), startOk("guest", "guest", "EXTERNAL"));
+    expect(only(sent, "connection.close")).toMatchObject({ replyCode: 403, classId: 10, methodId: 11 });
+  });
+
+  it("a malformed PLAIN response → 403", async () => {
+    const c = new Client();
+    const bad = frame(0, "connection.start-ok", { mechanism: "PLAIN", response: "guest" });
+    const sent = await c.roundTrip(protocolHeader(), bad);
+    expect(only(sent, "connection.close")).toMatchObject({ replyCode: 403 });
+  });
+
+  it.each([
+    ["AMQP 0-9 (old)", [0x41, 0x4d, 0x51, 0x50, 1, 1, 0, 9]],
+    ["AMQP 1.0", [0x41, 0x4d, 0x51, 0x50, 0, 1, 0, 0]],
+    ["HTTP", [...new TextEncoder().encode("GET / HTTP/1.1\r\n")]],
+  ])("wrong protocol header (%s) → server writes AMQP 0 0 9 1 and closes", async (_label, bytes) => {
+    const c = new Client();
+    c.send(new Uint8Array(bytes));
+    await c.settle();
+    expect(utf8(c.raw())).toBe("AMQP\x00\x00\x09\x01");
+    expect(c.transport.closed).toBe(true);
+    expect(c.connection.isClosed).toBe(true);
+  });
+
+  it("a wrong header is refused as soon as the first differing byte arrives", async () => {
+    const c = new Client();
+    c.send(new TextEncoder().encode("AMQX"));
+    await c.settle();
+    expect(utf8(c.raw())).toBe("AMQP\x00\x00\x09\x01");
+    expect(c.transport.closed).toBe(true);
+  });
+
+  it("unknown vhost → connection.close 530 with the ids of connection.open (10, 40)", async () => {
+    const c = new Client();
+    const sent = await c.roundTrip(protocolHeader(), startOk(), tuneOk(), open("/nope"));
+    const close = only(sent, "connection.close");
+    expect(close).toMatchObject({ replyCode: ReplyCode.NOT_ALLOWED, classId: 10, methodId: 40 });
+    expect(close.replyText).toBe("NOT_ALLOWED - vhost '/nope' not found");
+  });
+
+  it("a vhost the broker knows is accepted", async () => {
+    const broker = new FakeBroker();
+    broker.vhosts.add("/other");
+    const c = new Client(broker);
+    const sent = await c.roundTrip(protocolHeader(), startOk(), tuneOk(), open("/other"));
+    expect(names(sent)).toContain("0:connection.open-ok");
+    expect(c.connection.vhost).toBe("/other");
+  });
+
+  it("frame_max < 4096 in tune-ok → connection.close 530 (10, 31)", async () => {
+    const c = new Client();
+    const sent = await c.roundTrip(protocolHeader(), startOk(), tuneOk(4095));
+    const close = only(sent, "connection.close");
+    expect(close).toMatchObject({ replyCode: ReplyCode.NOT_ALLOWED, classId: 10, methodId: 31 });
+    expect(close.replyText).toBe("NOT_ALLOWED - frame_max=4095 < 4096 min size");
+  });
+
+  it("frame_max above the server's or 0 (unlimited) → 530; exactly 4096 is fine", async () => {
+    for (const [frameMax, code] of [
+      [131073, 530],
+      [0, 530],
+    ] as const) {
+      const c = new Client();
+      const sent = await c.roundTrip(protocolHeader(), startOk(), tuneOk(frameMax));
+      expect(only(sent, "connection.close").replyCode).toBe(code);
+    }
+    const c = new Client();
+    const sent = await c.roundTrip(protocolHeader(), startOk(), tuneOk(4096), open());
+    expect(names(sent)).toContain("0:connection.open-ok");
+  });
+
+  it("channel_max above the server's → 530", async () => {
+    const c = new Client();
+    const sent = await c.roundTrip(protocolHeader(), startOk(), tuneOk(131072, DEFAULT_LIMITS.channelMax + 1));
+    expect(only(sent, "connection.close")).toMatchObject({ replyCode: 530, classId: 10, methodId: 31 });
+  });
+
+  it("a channel method before connection.open → connection.close 503 COMMAND_INVALID", async () => {
+    const c = new Client();
+    const sent = await c.roundTrip(protocolHeader(), startOk(), tuneOk(), frame(1, "channel.open"));
+    const close = only(sent, "connection.close");
+    expect(close).toMatchObject({ replyCode: ReplyCode.COMMAND_INVALID, classId: 20, methodId: 10 });
+    expect(close.replyText).toMatch(/^COMMAND_INVALID - /);
+  });
+
+  it("handshake steps out of order → 503", async () => {
+    const c = new Client();
+    const sent = await c.roundTrip(protocolHeader(), tuneOk());
+    expect(only(sent, "connection.close")).toMatchObject({ replyCode: 503, classId: 10, methodId: 31 });
+    const d = new Client();
+    const sent2 = await d.roundTrip(protocolHeader(), startOk(), open());
+    expect(only(sent2, "connection.close")).toMatchObject({ replyCode: 503, classId: 10, methodId: 40 });
+  });
+
+  it("a second start-ok → 503", async () => {
+    const c = new Client();
+    const sent = await c.roundTrip(protocolHeader(), startOk(), startOk());
+    expect(only(sent, "connection.close")).toMatchObject({ replyCode: 503, classId: 10, methodId: 11 });
+  });
+
+  it("the negotiated channel_max is enforced: a higher channel → 504", async () => {
+    const c = new Client();
+    await c.roundTrip(protocolHeader(), startOk(), tuneOk(131072, 5), open());
+    expect(names(await c.roundTrip(frame(5, "channel.open")))).toEqual(["5:channel.open-ok"]);
+    const sent = await c.roundTrip(frame(6, "channel.open"));
+    expect(only(sent, "connection.close")).toMatchObject({ replyCode: ReplyCode.CHANNEL_ERROR, classId: 20, methodId: 10 });
+  });
+
+  it("connection.blocked / unblocked from a client are accepted once open, refused (503) before", async () => {
+    const c = new Client();
+    await c.open();
+    expect(await c.roundTrip(frame(0, "connection.blocked", { reason: "x" }), frame(0, "connection.unblocked"))).toEqual([]);
+    expect(c.connection.isRunning).toBe(true);
+    const d = new Client();
+    const sent = await d.roundTrip(protocolHeader(), startOk(), tuneOk(), frame(0, "connection.unblocked"));
+    expect(only(sent, "connection.close")).toMatchObject({ replyCode: 503, classId: 10, methodId: 61 });
+  });
+
+  // connection.update-secret is synchronous: RabbitMQ answers connection.update-secret-ok
+  // (rabbit_reader handle_method0), and clients block until it comes. Warren's handler
+  // (connectionNotification) accepts it and answers nothing.
+  it.fails("connection.update-secret is answered with update-secret-ok", async () => {
+    const c = new Client();
+    await c.open();
+    const sent = await c.roundTrip(frame(0, "connection.update-secret", { newSecret: "token", reason: "refresh" }));
+    expect(names(sent)).toEqual(["0:connection.update-secret-ok"]);
+  });
+
+  it("connection.close from the client → close-ok, socket closed, touched queues released", async () => {
+    const broker = new FakeBroker();
+    broker.addQueue("q");
+    const c = await new Client(broker).open(1);
+    await c.consume(1, "q", "ctag");
+    const sent = await c.roundTrip(frame(0, "connection.close", { replyCode: 200, replyText: "bye" }));
+    expect(names(sent)).toEqual(["0:connection.close-ok"]);
+    expect(c.transport.closed).toBe(true);
+    expect(
+      broker
+        .queue("/", "q")
+        .calls("releaseConnection")
+        .map((x) => x.args),
+    ).toEqual([["conn-1"]]);
+    expect(c.transport.writesAfterClose).toBe(0);
+  });
+
+  it("the client losing the socket releases what the connection touched", async () => {
+    const broker = new FakeBroker();
+    broker.addQueue("q");
+    const c = await new Client(broker).open(1);
+    await c.consume(1, "q", "ctag");
+    c.connection.transportClosed();
+    await c.settle();
+    expect(broker.queue("/", "q").calls("releaseConnection")).toHaveLength(1);
+    expect(c.connection.isClosed).toBe(true);
+  });
+});
