@@ -169,13 +169,19 @@ export class Connection {
     void this.shutdown();
   }
 
-  /** Queues a method for sending; frames are coalesced into one transport write per turn. */
+  /**
+   * Queues a method for sending; frames are coalesced into one transport write per turn. Once
+   * the server has sent connection.close only channel 0 may speak (spec 4.2.7): confirms or
+   * returns of a batch that was still landing are dropped.
+   */
   send(channel: number, m: AnyMethod): void {
+    if (channel !== 0 && this.state !== "running") return;
     this.writer.method(channel, m);
     this.scheduleFlush();
   }
 
   sendContent(channel: number, m: AnyMethod, header: Uint8Array, body: Uint8Array): void {
+    if (this.state !== "running") return;
     this.writer.content(channel, m, header, body);
     this.scheduleFlush();
   }
@@ -282,6 +288,8 @@ export class Connection {
       throw channelErrorCode(`channel ${command.channel} exceeds channel_max ${this.negotiatedChannelMax}`);
     }
     let channel = this.channels.get(command.channel);
+    // A channel the server is closing drops everything but close and close-ok, channel.open too.
+    if (channel && !channel.isOpen) return channel.whileClosing(m);
     if (m.name === "channel.open") {
       if (channel) throw channelErrorCode(`channel ${command.channel} already open`);
       channel = new Channel(command.channel, this);
@@ -289,7 +297,6 @@ export class Connection {
     } else if (!channel) {
       throw channelErrorCode(`expected 'channel.open' on channel ${command.channel}`);
     }
-    if (!channel.isOpen) return channel.whileClosing(m);
     if (entry?.scope !== "channel") throw notImplemented(`${m.name} is not implemented`);
     return entry.handle(channel, expandShortcuts(channel, m), command);
   }

@@ -14,7 +14,15 @@ import {
 } from "./handlers/basic";
 import { channelClose, channelCloseOk, channelFlow, channelOpen } from "./handlers/channel";
 import { confirmSelect, txCommit, txRollback, txSelect } from "./handlers/confirm-tx";
-import { connectionClose, connectionCloseOk, connectionNotification, connectionOpen, startOk, tuneOk } from "./handlers/connection";
+import {
+  connectionClose,
+  connectionCloseOk,
+  connectionNotification,
+  connectionOpen,
+  startOk,
+  tuneOk,
+  updateSecret,
+} from "./handlers/connection";
 import { exchangeBind, exchangeDeclare, exchangeDelete, exchangeUnbind } from "./handlers/exchange";
 import { queueBind, queueDeclare, queueDelete, queuePurge, queueUnbind } from "./handlers/queue";
 
@@ -51,7 +59,7 @@ export const METHODS: MethodTable = {
   "connection.close-ok": { scope: "connection", handle: connectionCloseOk },
   "connection.blocked": { scope: "connection", handle: connectionNotification },
   "connection.unblocked": { scope: "connection", handle: connectionNotification },
-  "connection.update-secret": { scope: "connection", handle: connectionNotification },
+  "connection.update-secret": { scope: "connection", handle: updateSecret },
 
   "channel.open": { scope: "channel", handle: channelOpen },
   "channel.close": { scope: "channel", handle: channelClose },

@@ -98,6 +98,12 @@ export function only<N extends MethodName>(sent: readonly Sent[], name: N): Meth
   return found[0]!.method.args;
 }
 
+/** The one channel.close or connection.close sent, as [reply code, reply text, class id, method id]. */
+export function closeOf(sent: readonly Sent[], name: "channel.close" | "connection.close"): [number, string, number, number] {
+  const { replyCode, replyText, classId, methodId } = only(sent, name);
+  return [replyCode, replyText, classId, methodId];
+}
+
 /** "channel:name" for each sent command, in order. */
 export function names(sent: readonly Sent[]): string[] {
   return sent.map((s) => `${s.channel}:${s.method.name}`);

@@ -231,9 +231,8 @@ describe("handshake", () => {
   });
 
   // connection.update-secret is synchronous: RabbitMQ answers connection.update-secret-ok
-  // (rabbit_reader handle_method0), and clients block until it comes. Warren's handler
-  // (connectionNotification) accepts it and answers nothing.
-  it.fails("connection.update-secret is answered with update-secret-ok", async () => {
+  // (rabbit_reader handle_method0), and clients block until it comes.
+  it("connection.update-secret is answered with update-secret-ok", async () => {
     const c = new Client();
     await c.open();
     const sent = await c.roundTrip(frame(0, "connection.update-secret", { newSecret: "token", reason: "refresh" }));

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { frame, names, only, openClient } from "./client";
+import { frame, names, only, openClient, closeOf } from "./client";
 
 describe("shortcuts: an empty queue name means the channel's last declared queue", () => {
   it("queue.bind with empty queue and empty routing key after queue.declare uses the last queue's name for both", async () => {
@@ -49,12 +49,7 @@ describe("shortcuts: an empty queue name means the channel's last declared queue
   it('basic.get with "" and no declared queue → channel.close 404 "no previously declared queue" (60, 70)', async () => {
     const c = await openClient();
     const sent = await c.roundTrip(frame(1, "basic.get", { queue: "" }));
-    expect(only(sent, "channel.close")).toEqual({
-      replyCode: 404,
-      replyText: "NOT_FOUND - no previously declared queue",
-      classId: 60,
-      methodId: 70,
-    });
+    expect(closeOf(sent, "channel.close")).toEqual([404, "NOT_FOUND - no previously declared queue", 60, 70]);
     expect(c.broker.calls).toEqual([]);
   });
 

@@ -23,10 +23,16 @@ export function connectionCloseOk(c: Connection, _m: Method<"connection.close-ok
   c.terminate();
 }
 
-/** RabbitMQ's extensions a client may send once open; accepted and (for now) not acted on. */
-export function connectionNotification(
-  c: Connection,
-  m: Method<"connection.blocked"> | Method<"connection.unblocked"> | Method<"connection.update-secret">,
-): void {
+/** connection.blocked / unblocked from a client: accepted once open, not acted on. */
+export function connectionNotification(c: Connection, m: Method<"connection.blocked"> | Method<"connection.unblocked">): void {
   if (!c.isRunning) throw commandInvalid(`unexpected ${m.name} on channel 0`);
+}
+
+/**
+ * RabbitMQ's extension for refreshing credentials (e.g. an OAuth token) on a live connection;
+ * clients wait for the -ok. Only the built-in user exists, so there is nothing to re-check yet.
+ */
+export function updateSecret(c: Connection, m: Method<"connection.update-secret">): void {
+  if (!c.isRunning) throw commandInvalid(`unexpected ${m.name} on channel 0`);
+  c.send(0, { name: "connection.update-secret-ok", args: {} });
 }
