@@ -20,5 +20,7 @@ export interface WarrenOptions {
   quiet?: boolean;
   /** Opens workerd's V8 inspector on this port (for profiling). */
   inspectorPort?: number;
+  /** Worker variables (WARREN_* limits, allowed origins); WARREN_* in the environment are passed too. */
+  vars?: Record<string, string>;
 }
 export declare function startWarren(options?: WarrenOptions): Promise<WarrenServer>;

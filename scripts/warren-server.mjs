@@ -40,6 +40,20 @@ async function wranglerConfig() {
 }
 
 /**
+ * The WARREN_* variables of this process's environment, passed to the Worker (limits such as
+ * WARREN_HANDSHAKE_TIMEOUT_MS, WARREN_ALLOWED_ORIGINS; see src/core/limits.ts and README.md).
+ * @returns {Record<string, string>}
+ */
+function warrenVars() {
+  /** @type {Record<string, string>} */
+  const vars = {};
+  for (const [key, value] of Object.entries(process.env)) {
+    if (key.startsWith("WARREN_") && value !== undefined) vars[key] = value;
+  }
+  return vars;
+}
+
+/**
  * @param {WarrenOptions} [options]
  * @returns {Promise<WarrenServer>}
  */
@@ -63,11 +77,12 @@ export async function startWarren(options = {}) {
       CONNECTION: { className: "ConnectionDO", useSQLite: true },
       EXCHANGE: { className: "ExchangeDO", useSQLite: true },
       QUEUE: { className: "QueueDO", useSQLite: true },
+      LOGIN_GUARD: { className: "LoginGuardDO", useSQLite: true },
     },
     durableObjectsPersist: join(dataDir, "do"),
     cf: false,
     ...(options.inspectorPort ? { inspectorPort: options.inspectorPort } : {}),
-    bindings: { WARREN_HEARTBEAT: String(options.heartbeat ?? 60) },
+    bindings: { ...warrenVars(), WARREN_HEARTBEAT: String(options.heartbeat ?? 60), ...options.vars },
   });
   const url = await mf.ready;
   const httpUrl = url.toString().replace(/\/$/, "");

@@ -14,8 +14,10 @@ export interface Command {
   properties?: BasicProperties;
   /** Content commands only: the raw content-header payload, for zero-copy forwarding. */
   header?: Uint8Array;
-  /** Content commands only: the whole body, in one buffer. */
+  /** Content commands only: the whole body, in one buffer (empty when `oversize`). */
   body?: Uint8Array;
+  /** Set when the declared body size exceeded maxMessageSize: the body was read and dropped. */
+  oversize?: number;
 }
 
 interface PendingContent {
@@ -27,11 +29,20 @@ interface PendingContent {
   bodySize: number;
   received: number;
   parts: Uint8Array[];
+  /** Over maxMessageSize: body bytes are counted, not kept. */
+  discard: boolean;
 }
 
 export interface CommandAssemblerOptions {
   /** Largest body accepted; bigger declared sizes are FRAME_ERROR (RabbitMQ: 512 MiB). */
   maxBodySize?: number;
+  /**
+   * Bodies declared larger than this are read but not kept: the command completes with
+   * `oversize` set, so the session can refuse it (406) without ever holding it.
+   */
+  maxMessageSize?: number;
+  /** Body bytes of partly received messages held across all channels; beyond it 506 RESOURCE_ERROR. */
+  maxPendingBytes?: number;
 }
 
 /**
@@ -43,19 +54,33 @@ export interface CommandAssemblerOptions {
  */
 export class CommandAssembler {
   maxBodySize: number;
+  maxMessageSize: number;
+  maxPendingBytes: number;
   private readonly pending = new Map<number, PendingContent>();
+  /** Body bytes kept in `pending` across channels. */
+  private held = 0;
 
   constructor(options: CommandAssemblerOptions = {}) {
     this.maxBodySize = options.maxBodySize ?? MAX_BODY_SIZE;
+    this.maxMessageSize = options.maxMessageSize ?? this.maxBodySize;
+    this.maxPendingBytes = options.maxPendingBytes ?? Number.POSITIVE_INFINITY;
+  }
+
+  /** Body bytes of partly received messages held now. */
+  get pendingBytes(): number {
+    return this.held;
   }
 
   /** Forget a partly received message (channel closed or reopened). */
   resetChannel(channel: number): void {
+    const state = this.pending.get(channel);
+    if (state && !state.discard) this.held -= state.received;
     this.pending.delete(channel);
   }
 
   reset(): void {
     this.pending.clear();
+    this.held = 0;
   }
 
   /** Whether the channel is in the middle of a content command. */
@@ -82,7 +107,17 @@ export class CommandAssembler {
         if (channel === 0) {
           throw connectionError(ReplyCode.COMMAND_INVALID, `${method.name} on channel 0`, classId, methodId);
         }
-        this.pending.set(channel, { method, classId, methodId, header: null, properties: {}, bodySize: 0, received: 0, parts: [] });
+        this.pending.set(channel, {
+          method,
+          classId,
+          methodId,
+          header: null,
+          properties: {},
+          bodySize: 0,
+          received: 0,
+          parts: [],
+          discard: false,
+        });
         return null;
       }
       case FrameType.Header: {
@@ -104,6 +139,7 @@ export class CommandAssembler {
         state.properties = decodeProperties(new Reader(frame.payload, 12));
         state.header = frame.payload;
         state.bodySize = bodySize;
+        state.discard = bodySize > this.maxMessageSize;
         return bodySize === 0 ? this.complete(channel, state) : null;
       }
       case FrameType.Body: {
@@ -120,7 +156,18 @@ export class CommandAssembler {
             state.methodId,
           );
         }
-        if (frame.payload.length > 0) state.parts.push(frame.payload);
+        if (frame.payload.length > 0 && !state.discard) {
+          this.held += frame.payload.length;
+          if (this.held > this.maxPendingBytes) {
+            throw connectionError(
+              ReplyCode.RESOURCE_ERROR,
+              `partly received messages hold ${this.held} bytes, over the connection's limit of ${this.maxPendingBytes}`,
+              state.classId,
+              state.methodId,
+            );
+          }
+          state.parts.push(frame.payload);
+        }
         state.received += frame.payload.length;
         return state.received === state.bodySize ? this.complete(channel, state) : null;
       }
@@ -133,13 +180,16 @@ export class CommandAssembler {
 
   private complete(channel: number, state: PendingContent): Command {
     this.pending.delete(channel);
-    return {
+    const command: Command = {
       channel,
       method: state.method,
       properties: state.properties,
       header: state.header ?? new Uint8Array(0),
-      body: concatBytes(state.parts),
+      body: state.discard ? new Uint8Array(0) : concatBytes(state.parts),
     };
+    if (state.discard) command.oversize = state.bodySize;
+    else this.held -= state.received;
+    return command;
   }
 }
 

@@ -9,6 +9,11 @@ import type { ConnectionPort, ExchangePort, QueuePort, RouteSubscriberPort } fro
  */
 export interface Broker {
   authenticate(credentials: Credentials): boolean | Promise<boolean>;
+  /**
+   * Records a login's outcome for the peer and the user; resolves to how many ms the answer must
+   * wait (repeated failures are slowed down, RabbitMQ-style brute-force protection).
+   */
+  loginOutcome(peer: string, user: string, ok: boolean): Promise<number>;
   vhostExists(name: string): boolean | Promise<boolean>;
   exchange(vhost: string, name: string): ExchangePort;
   queue(vhost: string, name: string): QueuePort;

@@ -63,3 +63,11 @@ export interface ConnectionPort extends RouteSubscriberPort {
   /** The queue went away under this consumer. */
   consumerCancelled(channel: number, tag: string, queue: string): Promise<void>;
 }
+
+/** The brake on password guessing for one peer or one user (auth/login-guard-do.ts). */
+export interface LoginGuardPort {
+  /** Records a login's outcome; the answer is how many ms to wait before replying to the client. */
+  outcome(ok: boolean): Promise<number>;
+  /** Failures counted so far. */
+  failures(): Promise<number>;
+}

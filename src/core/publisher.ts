@@ -5,12 +5,6 @@ import type { Broker } from "./broker";
 import { preconditionFailed } from "./errors";
 import type { RouteTable } from "./route-table";
 
-/**
- * RabbitMQ's default max_message_size (16 MiB). It also keeps every message, with a batch of
- * smaller ones, inside the 32 MiB a Durable Object RPC can carry.
- */
-export const MAX_MESSAGE_SIZE = 16 << 20;
-
 /** Body bytes per publish RPC: Workers RPC refuses payloads over 32 MiB. */
 const PUBLISH_RPC_BYTES = 8 << 20;
 
@@ -26,10 +20,14 @@ export interface StoreOutcome {
   failed: Uint8Array;
 }
 
-/** What every front door checks before it routes a message (406 as RabbitMQ). */
-export function checkPublishable(bodySize: number, userId: string | undefined, user: string): void {
-  if (bodySize > MAX_MESSAGE_SIZE) {
-    throw preconditionFailed(`message size ${bodySize} is larger than configured max size ${MAX_MESSAGE_SIZE}`);
+/**
+ * What every front door checks before it routes a message (406 as RabbitMQ). max_message_size
+ * (core/limits.ts, 16 MiB by default) also keeps every message, with a batch of smaller ones,
+ * inside the 32 MiB a Durable Object RPC can carry.
+ */
+export function checkPublishable(bodySize: number, userId: string | undefined, user: string, maxMessageSize: number): void {
+  if (bodySize > maxMessageSize) {
+    throw preconditionFailed(`message size ${bodySize} is larger than configured max size ${maxMessageSize}`);
   }
   if (userId !== undefined && userId !== user) {
     throw preconditionFailed(`user_id property set to '${userId}' but authenticated user was '${user}'`);

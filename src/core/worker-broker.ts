@@ -19,6 +19,12 @@ export class WorkerBroker implements Broker {
     return checkPassword(credentials);
   }
 
+  async loginOutcome(peer: string, user: string, ok: boolean): Promise<number> {
+    const ns = this.env.LOGIN_GUARD;
+    const delays = await Promise.all([`peer:${peer}`, `user:${user}`].map((key) => ns.get(ns.idFromName(key)).outcome(ok)));
+    return Math.max(...delays);
+  }
+
   vhostExists(name: string): boolean {
     // Only the default vhost exists until vhost management lands.
     return name === "/";

@@ -1,6 +1,7 @@
 import { Hono } from "hono";
 import { WorkerBroker } from "../core/worker-broker";
 import type { Env } from "../env";
+import { originAllowed } from "./origin";
 
 /**
  * The Worker's HTTP front door: the AMQP-over-WebSocket endpoint and health. The management
@@ -15,6 +16,9 @@ app.get("/health", (c) => c.json({ status: "ok" }));
 app.get("/amqp", async (c) => {
   if (c.req.header("Upgrade")?.toLowerCase() !== "websocket") {
     return c.text("expected a WebSocket upgrade carrying AMQP 0-9-1 frames", 426);
+  }
+  if (!originAllowed(c.req.raw, c.env.WARREN_ALLOWED_ORIGINS)) {
+    return c.text("origin not allowed: add it to WARREN_ALLOWED_ORIGINS", 403);
   }
   return new WorkerBroker(c.env).newConnection().fetch(c.req.raw);
 });

@@ -1,5 +1,5 @@
 import { type AmqpError, type AnyMethod, ReplyCode, closeArgs } from "../amqp";
-import { preconditionFailed } from "../core/errors";
+import { BrokerError, preconditionFailed } from "../core/errors";
 import { VhostOps } from "../core/vhost-ops";
 import type { Delivery, IncomingMessage } from "../queue/types";
 import type { Connection } from "./connection";
@@ -167,6 +167,12 @@ export class Channel {
 
   private async storePublishes(batch: PendingPublish[]): Promise<void> {
     const { routed, failed } = await this.connection.publisher.store(batch);
+    const lost = failed.reduce((n, f) => n + f, 0);
+    // A message that could not be stored is never lost without a word: a confirm channel that is
+    // still open nacks it below; anything else ends the connection with 541, as RabbitMQ does.
+    if (lost > 0 && (!this.confirm || this.state !== "open")) {
+      throw new BrokerError(ReplyCode.INTERNAL_ERROR, `${lost} published message(s) could not be stored`);
+    }
     // A channel closed by an error in this batch still stores its publishes but says nothing more.
     if (this.state !== "open") return;
     batch.forEach((p, i) => {

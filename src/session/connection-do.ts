@@ -1,10 +1,23 @@
 import { DurableObject } from "cloudflare:workers";
+import { limitsFrom } from "../core/limits";
 import type { ConnectionPort } from "../core/ports";
 import { WorkerBroker } from "../core/worker-broker";
 import type { Env } from "../env";
 import type { DeliverResult } from "../queue/types";
 import { decodeDeliveries } from "../queue/wire";
-import { Connection, DEFAULT_LIMITS } from "./connection";
+import { Connection } from "./connection";
+
+/**
+ * The client's address: Cloudflare's CF-Connecting-IP when deployed (clients cannot set it), else
+ * the first X-Forwarded-For hop the local bridge adds for its TCP clients, else loopback (a local
+ * WebSocket client).
+ */
+function peerAddress(request: Request): string {
+  const cf = request.headers.get("CF-Connecting-IP");
+  if (cf) return cf;
+  const forwarded = request.headers.get("X-Forwarded-For")?.split(",")[0]?.trim();
+  return forwarded || "127.0.0.1";
+}
 
 /**
  * One Durable Object per AMQP connection. It terminates the WebSocket, runs the
@@ -12,17 +25,18 @@ import { Connection, DEFAULT_LIMITS } from "./connection";
  */
 export class ConnectionDO extends DurableObject<Env> implements ConnectionPort {
   private connection: Connection | undefined;
+  private used = false;
 
   override async fetch(request: Request): Promise<Response> {
-    if (this.connection) return new Response("connection object already in use", { status: 409 });
+    if (this.used) return new Response("connection object already in use", { status: 409 });
+    this.used = true;
     const pair = new WebSocketPair();
     const client = pair[0];
     const server = pair[1];
     server.accept();
     server.binaryType = "arraybuffer";
 
-    const heartbeat = Number(this.env.WARREN_HEARTBEAT ?? DEFAULT_LIMITS.heartbeat);
-    const limits = { ...DEFAULT_LIMITS, heartbeat: Number.isFinite(heartbeat) ? heartbeat : DEFAULT_LIMITS.heartbeat };
+    const limits = limitsFrom(this.env);
     const broker = new WorkerBroker(this.env);
     const connection = new Connection(
       this.ctx.id.toString(),
@@ -32,8 +46,13 @@ export class ConnectionDO extends DurableObject<Env> implements ConnectionPort {
       },
       broker,
       limits,
+      peerAddress(request),
     );
     this.connection = connection;
+    // Nothing of a closed connection stays in memory while the object waits to be evicted.
+    connection.onClosed = () => {
+      this.connection = undefined;
+    };
 
     server.addEventListener("message", (event) => {
       const data = event.data;

@@ -5,12 +5,14 @@ import {
   type Command,
   FrameReader,
   FrameType,
+  FRAME_MIN_SIZE,
   FrameWriter,
   PROTOCOL_HEADER,
   closeArgs,
   type MethodName,
 } from "../amqp";
 import type { Actor, Broker } from "../core/broker";
+import { DEFAULT_LIMITS, type Limits } from "../core/limits";
 import { channelErrorCode, commandInvalid, notImplemented } from "../core/errors";
 import { subscriberKey } from "../core/names";
 import { Publisher } from "../core/publisher";
@@ -21,9 +23,7 @@ import { Channel } from "./channel";
 import { isBatched, lookup } from "./dispatch";
 import { toAmqpError } from "./errors";
 import { expandShortcuts } from "./shortcuts";
-import { type ConnectionLimits, DEFAULT_LIMITS, Handshake } from "./handshake";
-
-export { type ConnectionLimits, DEFAULT_LIMITS } from "./handshake";
+import { Handshake } from "./handshake";
 
 /** Where the connection's bytes go; the DO implements it with a WebSocket. */
 export interface Transport {
@@ -56,10 +56,10 @@ export class Connection {
   private readonly queuesTouched = new Set<string>();
 
   private state: State = "handshake";
-  private readonly reader: FrameReader;
-  // Bodies over 16 MiB are refused with 406 once assembled (basic.publish); this caps the memory
-  // one connection can make us hold before that check runs.
-  private readonly assembler = new CommandAssembler({ maxBodySize: 128 << 20 });
+  private reader: FrameReader;
+  // Bodies over max_message_size are read and dropped, then refused with 406 (basic.publish); the
+  // connection-wide cap bounds what interleaved partial messages on many channels may hold.
+  private readonly assembler: CommandAssembler;
   private pending: Command[] = [];
   private pumping = false;
   private flushScheduled = false;
@@ -68,15 +68,22 @@ export class Connection {
   private heartbeatTimer: ReturnType<typeof setInterval> | undefined;
   private keepAliveTimer: ReturnType<typeof setInterval> | undefined;
   private closeTimer: ReturnType<typeof setTimeout> | undefined;
+  private handshakeTimer: ReturnType<typeof setTimeout> | undefined;
+  private handshakeBytes = 0;
   private negotiatedChannelMax: number;
 
   constructor(
     readonly id: string,
     private readonly transport: Transport,
     readonly broker: Broker,
-    readonly limits: ConnectionLimits = DEFAULT_LIMITS,
+    readonly limits: Limits = DEFAULT_LIMITS,
+    /** The client's network address: login throttling (and loopback-only users) key on it. */
+    readonly peer = "127.0.0.1",
   ) {
-    this.reader = new FrameReader(limits.frameMax);
+    // Until tuning, frames must fit the spec's minimum frame_max: before authentication a client
+    // can make us hold no more than one such frame.
+    this.reader = new FrameReader(FRAME_MIN_SIZE);
+    this.assembler = new CommandAssembler({ maxMessageSize: limits.maxMessageSize, maxPendingBytes: limits.connectionAssemblyBytes });
     this.writer = new FrameWriter();
     this.writer.frameMax = limits.frameMax;
     this.negotiatedChannelMax = limits.channelMax;
@@ -84,7 +91,17 @@ export class Connection {
     this.handshake = new Handshake(this);
     this.routes = new RouteTable(broker, () => this.vhost, subscriberKey({ kind: "connection", id }));
     this.publisher = new Publisher(broker, () => this.vhost, this.routes);
+    if (limits.handshakeTimeoutMs > 0) {
+      // RabbitMQ's handshake_timeout: a socket that does not complete the handshake is dropped.
+      this.handshakeTimer = setTimeout(() => {
+        this.broker.log(`connection ${id}: handshake not completed in ${limits.handshakeTimeoutMs} ms, closing`);
+        this.terminate();
+      }, limits.handshakeTimeoutMs);
+    }
   }
+
+  /** Called once the connection has shut down and released what it held. */
+  onClosed: (() => void) | undefined;
 
   get username(): string {
     return this.handshake.username;
@@ -97,6 +114,11 @@ export class Connection {
   /** Who this connection acts as, for the vhost operations of core/. */
   get actor(): Actor {
     return { user: this.handshake.username, connection: this.id };
+  }
+
+  /** Input bytes this connection holds: unparsed frame bytes and partly received messages. */
+  get heldBytes(): number {
+    return this.reader.bufferedBytes + this.assembler.pendingBytes;
   }
 
   get isClosed(): boolean {
@@ -141,6 +163,14 @@ export class Connection {
     if (this.state === "closed") return;
     this.lastReceived = Date.now();
     try {
+      if (this.state === "handshake") {
+        // Before the connection is open a client may make us hold only a few KB, however it
+        // spreads them over frames and writes (the handshake itself needs well under 1 KB).
+        this.handshakeBytes += bytes.length;
+        if (this.handshakeBytes > this.limits.handshakeBytes) {
+          throw commandInvalid(`more than ${this.limits.handshakeBytes} bytes sent before connection.open completed`);
+        }
+      }
       if (this.handshake.phase === "header") {
         const rest = this.handshake.readHeader(bytes);
         if (rest === "refused") {
@@ -158,6 +188,12 @@ export class Connection {
         if (command) this.pending.push(command);
       }
     } catch (err) {
+      if (this.state !== "closing") {
+        // The byte stream is out of sync: read whatever comes next (the client's close-ok, in
+        // its own write) from a frame boundary, with nothing half-assembled.
+        this.reader = new FrameReader(this.reader.frameMax);
+        this.assembler.reset();
+      }
       this.fail(err, 0);
       return;
     }
@@ -212,7 +248,7 @@ export class Connection {
   /** Tuning agreed (handshake): frame sizes and heartbeats take effect. */
   tuned(t: { channelMax: number; frameMax: number; heartbeat: number }): void {
     this.negotiatedChannelMax = t.channelMax;
-    this.reader.frameMax = t.frameMax;
+    this.reader.frameMax = t.frameMax === 0 ? 0 : Math.max(t.frameMax, FRAME_MIN_SIZE);
     this.writer.frameMax = t.frameMax;
     this.startHeartbeats(t.heartbeat);
   }
@@ -220,6 +256,7 @@ export class Connection {
   /** connection.open-ok has gone out: channels may open. */
   opened(): void {
     this.state = "running";
+    clearTimeout(this.handshakeTimer);
     this.keepAliveTimer = setInterval(() => this.keepQueuesAlive(), KEEP_ALIVE_MS);
   }
 
@@ -372,6 +409,11 @@ export class Connection {
     if (this.heartbeatTimer) clearInterval(this.heartbeatTimer);
     if (this.keepAliveTimer) clearInterval(this.keepAliveTimer);
     if (this.closeTimer) clearTimeout(this.closeTimer);
+    clearTimeout(this.handshakeTimer);
+    // Partly received messages and unprocessed input are dropped at once.
+    this.assembler.reset();
+    this.pending = [];
+    this.reader = new FrameReader(FRAME_MIN_SIZE);
     try {
       this.transport.close();
     } catch {
@@ -395,5 +437,6 @@ export class Connection {
         ...this.routes.cachedExchanges().map((x) => this.broker.exchange(vhost, x).unsubscribe(subscriber)),
       ]);
     }
+    this.onClosed?.();
   }
 }

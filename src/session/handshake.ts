@@ -1,16 +1,8 @@
 import { PROTOCOL_HEADER, plainTable, table, type AnyMethod, type Method } from "../amqp";
 import type { Broker } from "../core/broker";
+import type { Limits } from "../core/limits";
 import { accessRefused, commandInvalid, notAllowed } from "../core/errors";
 import { MECHANISMS, parseSaslResponse } from "./sasl";
-
-export interface ConnectionLimits {
-  /** Proposed heartbeat in seconds; 0 disables. */
-  heartbeat: number;
-  frameMax: number;
-  channelMax: number;
-}
-
-export const DEFAULT_LIMITS: ConnectionLimits = { heartbeat: 60, frameMax: 131072, channelMax: 2047 };
 
 const SERVER_VERSION = "0.1.0";
 
@@ -19,7 +11,8 @@ export type HandshakePhase = "header" | "start" | "tune" | "open" | "done";
 /** What the handshake needs from its connection. */
 export interface HandshakeHost {
   readonly broker: Broker;
-  readonly limits: ConnectionLimits;
+  readonly limits: Limits;
+  readonly peer: string;
   send(channel: number, m: AnyMethod): void;
   /** Tuning is agreed: frame sizes and heartbeats take effect. */
   tuned(t: { channelMax: number; frameMax: number; heartbeat: number }): void;
@@ -79,7 +72,12 @@ export class Handshake {
       throw accessRefused(`unsupported authentication mechanism '${mechanism}'`);
     }
     const credentials = parseSaslResponse(mechanism, bytesOf(m.args.response));
-    if (!credentials || !(await this.host.broker.authenticate(credentials))) {
+    const ok = credentials !== null && (await this.host.broker.authenticate(credentials));
+    // Every attempt is counted per peer and per user; a braked one is answered later, right or wrong.
+    const delay = await this.host.broker.loginOutcome(this.host.peer, credentials?.username ?? "", ok);
+    if (delay > 0) await new Promise((resolve) => setTimeout(resolve, delay));
+    if (!ok || !credentials) {
+      this.host.broker.log(`login refused for user '${credentials?.username ?? ""}' from ${this.host.peer}`);
       throw accessRefused(`Login was refused using authentication mechanism ${mechanism}. For details see the broker logfile.`);
     }
     this.username = credentials.username;

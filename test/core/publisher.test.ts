@@ -1,7 +1,8 @@
+import { DEFAULT_LIMITS } from "../../src/core/limits";
 import { describe, expect, it } from "vitest";
 import { ReplyCode } from "../../src/amqp";
 import { BrokerError } from "../../src/core/errors";
-import { MAX_MESSAGE_SIZE, Publisher, checkPublishable, type RoutedPublish } from "../../src/core/publisher";
+import { Publisher, checkPublishable, type RoutedPublish } from "../../src/core/publisher";
 import { RouteTable } from "../../src/core/route-table";
 import type { IncomingMessage } from "../../src/queue/types";
 import { FakeBroker, deferred, type Call } from "../session/fakes";
@@ -141,17 +142,19 @@ describe("Publisher.store", () => {
   });
 });
 
+const MAX_MESSAGE_SIZE = DEFAULT_LIMITS.maxMessageSize;
+
 describe("checkPublishable", () => {
   it("refuses bodies over the max message size and a foreign user_id with 406", () => {
-    expect(() => checkPublishable(MAX_MESSAGE_SIZE, undefined, "guest")).not.toThrow();
-    expect(() => checkPublishable(MAX_MESSAGE_SIZE, "guest", "guest")).not.toThrow();
+    expect(() => checkPublishable(MAX_MESSAGE_SIZE, undefined, "guest", MAX_MESSAGE_SIZE)).not.toThrow();
+    expect(() => checkPublishable(MAX_MESSAGE_SIZE, "guest", "guest", MAX_MESSAGE_SIZE)).not.toThrow();
     for (const [size, userId] of [
       [MAX_MESSAGE_SIZE + 1, undefined],
       [0, "root"],
     ] as const) {
       let caught: unknown;
       try {
-        checkPublishable(size, userId, "guest");
+        checkPublishable(size, userId, "guest", MAX_MESSAGE_SIZE);
       } catch (err) {
         caught = err;
       }

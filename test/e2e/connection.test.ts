@@ -1,12 +1,14 @@
 import { connect as tcpConnect } from "node:net";
 import amqp from "amqplib";
 import { AMQPWebSocketClient } from "@cloudamqp/amqp-client";
+import WebSocket from "ws";
 import { describe, expect, it } from "vitest";
 import { FrameType, ReplyCode, encodeFrame } from "../../src/amqp";
 import { useWarren } from "./harness";
 import { RawClient } from "./raw-client";
 
-const warren = useWarren();
+// A short handshake_timeout, so the test of it does not wait RabbitMQ's 10 s.
+const warren = useWarren({ vars: { WARREN_HANDSHAKE_TIMEOUT_MS: "2000" } });
 const amqpUrl = () => warren.server.amqpUrl!;
 const port = () => warren.server.amqpPort!;
 
@@ -200,6 +202,37 @@ describe("connections", () => {
     raw.send(1, { name: "channel.open", args: { outOfBand: "" } });
     const close = await raw.expect("connection.close");
     expect(closeCode(close)).toBe(ReplyCode.CHANNEL_ERROR);
+  });
+
+  it("a socket that never completes the handshake is closed after handshake_timeout", async () => {
+    const s = tcpConnect(port(), "127.0.0.1");
+    await new Promise((r) => s.once("connect", r));
+    const started = Date.now();
+    const closed = new Promise<number>((resolve) => s.once("close", () => resolve(Date.now() - started)));
+    s.on("error", () => undefined);
+    const after = await Promise.race([closed, new Promise<number>((r) => setTimeout(() => r(-1), 8000))]);
+    s.destroy();
+    expect(after).toBeGreaterThan(1000);
+    expect(after).toBeLessThan(6000);
+  });
+
+  it("refuses a WebSocket upgrade from another site's page (Origin), accepts its own origin", async () => {
+    const wsUrl = warren.server.wsUrl;
+    const status = (origin: string) =>
+      new Promise<number>((resolve) => {
+        const ws = new WebSocket(wsUrl, { origin });
+        ws.on("unexpected-response", (_req, res) => {
+          resolve(res.statusCode ?? 0);
+          ws.terminate();
+        });
+        ws.on("open", () => {
+          resolve(101);
+          ws.close();
+        });
+        ws.on("error", () => undefined);
+      });
+    expect(await status("https://evil.example")).toBe(403);
+    expect(await status(new URL(warren.server.httpUrl).origin)).toBe(101);
   });
 
   it("a plain TCP connection to the bridge with nothing sent can be closed", async () => {

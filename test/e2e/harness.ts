@@ -8,7 +8,10 @@ import { startWarren, type WarrenServer } from "../../scripts/warren-server.mjs"
  * Starts one Warren (workerd + bridge on free ports, fresh data dir) for the calling test
  * file and stops it afterwards. Read `.server` inside tests.
  */
-export function useWarren(options: { heartbeat?: number } = {}): { readonly server: WarrenServer; dataDir: string } {
+export function useWarren(options: { heartbeat?: number; vars?: Record<string, string> } = {}): {
+  readonly server: WarrenServer;
+  dataDir: string;
+} {
   const box = { server: undefined as unknown as WarrenServer, dataDir: "" };
   beforeAll(async () => {
     box.dataDir = await mkdtemp(join(tmpdir(), "warren-test-"));
@@ -19,6 +22,7 @@ export function useWarren(options: { heartbeat?: number } = {}): { readonly serv
       build: false,
       quiet: true,
       ...(options.heartbeat !== undefined ? { heartbeat: options.heartbeat } : {}),
+      ...(options.vars !== undefined ? { vars: options.vars } : {}),
     });
   });
   afterAll(async () => {

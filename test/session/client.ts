@@ -20,7 +20,8 @@ import {
   makeMethod,
   methodIds,
 } from "../../src/amqp";
-import { Connection, type ConnectionLimits, DEFAULT_LIMITS } from "../../src/session/connection";
+import { DEFAULT_LIMITS, type Limits } from "../../src/core/limits";
+import { Connection } from "../../src/session/connection";
 import type { Delivery } from "../../src/queue/types";
 import { encodeRecord } from "../../src/storage/message-record";
 import { FakeBroker, FakeTransport } from "./fakes";
@@ -128,7 +129,7 @@ export async function settle(broker?: FakeBroker, transport?: FakeTransport): Pr
 
 export interface ClientOptions {
   id?: string;
-  limits?: ConnectionLimits;
+  limits?: Limits;
 }
 
 /**

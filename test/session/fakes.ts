@@ -333,6 +333,15 @@ export class FakeBroker implements Broker {
     return this.users.get(credentials.username) === credentials.password;
   }
 
+  /** Every login outcome reported, and the delay the test wants answers to wait (ms). */
+  readonly logins: { peer: string; user: string; ok: boolean }[] = [];
+  loginDelay = 0;
+
+  async loginOutcome(peer: string, user: string, ok: boolean): Promise<number> {
+    this.logins.push({ peer, user, ok });
+    return this.loginDelay;
+  }
+
   vhostExists(name: string): boolean {
     return this.vhosts.has(name);
   }

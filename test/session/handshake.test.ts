@@ -1,6 +1,6 @@
 import { describe, expect, it, vi } from "vitest";
 import { ReplyCode, encodeFieldTable, plainTable, table } from "../../src/amqp";
-import { DEFAULT_LIMITS } from "../../src/session/connection";
+import { DEFAULT_LIMITS } from "../../src/core/limits";
 import { Client, frame, names, only, plain, protocolHeader, utf8 } from "./client";
 import { FakeBroker } from "./fakes";
 
@@ -40,7 +40,7 @@ describe("handshake", () => {
   });
 
   it("start-ok PLAIN guest/guest → tune with the connection's limits; tune-ok, open → open-ok", async () => {
-    const limits = { heartbeat: 30, frameMax: 65536, channelMax: 100 };
+    const limits = { ...DEFAULT_LIMITS, heartbeat: 30, frameMax: 65536, channelMax: 100 };
     const c = new Client(new FakeBroker(), { limits });
     await c.roundTrip(protocolHeader());
     const tune = await c.roundTrip(startOk());

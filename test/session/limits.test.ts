@@ -65,11 +65,11 @@ describe("frame and message limits", () => {
     expect(c.broker.callsTo(undefined, undefined, "publish")).toEqual([]);
   });
 
-  it("a declared body size over what a connection may buffer (128 MiB) → 501 before any body arrives", async () => {
+  it("a declared body size over RabbitMQ's hard maximum (512 MiB) → 501 before any body arrives", async () => {
     const c = await openClient("q");
     const sent = await c.roundTrip(
       frame(1, "basic.publish", { routingKey: "q" }),
-      encodeFrame(FrameType.Header, 1, encodeContentHeader(60, 200 << 20, {})),
+      encodeFrame(FrameType.Header, 1, encodeContentHeader(60, 600 << 20, {})),
     );
     expect(only(sent, "connection.close")).toMatchObject({ replyCode: ReplyCode.FRAME_ERROR, classId: 60, methodId: 40 });
   });

@@ -12,7 +12,8 @@ export function basicPublish(ch: Channel, m: Method<"basic.publish">, command: C
   const { exchange, routingKey, mandatory, immediate } = m.args;
   if (immediate) throw notImplemented("immediate=true");
   const props = command.properties ?? {};
-  checkPublishable(command.body?.length ?? 0, props.userId, ch.connection.username);
+  const c = ch.connection;
+  checkPublishable(command.oversize ?? command.body?.length ?? 0, props.userId, c.username, c.limits.maxMessageSize);
   const message = {
     exchange,
     routingKey,
@@ -21,7 +22,7 @@ export function basicPublish(ch: Channel, m: Method<"basic.publish">, command: C
     persistent: props.deliveryMode === 2,
   };
   const add = (queues: string[]) => ch.addPublish({ seq: ch.confirm ? ++ch.publishSeq : 0, queues, mandatory, message });
-  const queues = ch.connection.publisher.route(exchange, routingKey, props.headers);
+  const queues = c.publisher.route(exchange, routingKey, props.headers);
   return Array.isArray(queues) ? add(queues) : queues.then(add);
 }
 
