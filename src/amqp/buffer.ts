@@ -1,13 +1,36 @@
 // Big-endian byte Reader/Writer used by every encoder/decoder in this folder.
-import { TruncatedError, encodeError } from "./errors";
+import { ReplyCode } from "./constants";
+import { TruncatedError, connectionError, encodeError } from "./errors";
+
+const frameError = (text: string) => connectionError(ReplyCode.FRAME_ERROR, text);
 
 const utf8Encoder = new TextEncoder();
-// Not fatal: RabbitMQ treats strings as opaque binaries, so a peer sending
-// invalid UTF-8 in a name must not kill the connection here. Such bytes
-// become U+FFFD (the only case where decode→encode is not byte-exact).
+// Long strings are opaque binaries to RabbitMQ: invalid UTF-8 there becomes U+FFFD (the only
+// case where decode→encode is not byte-exact). Short strings (names, keys, tags) must be valid
+// UTF-8: RabbitMQ closes the connection with 501 "Malformed UTF-8 in shortstr", and so do we,
+// so two different byte strings can never become the same name.
 const utf8Decoder = new TextDecoder();
+// ignoreBOM: a leading U+FEFF is part of the name, not a marker to drop.
+const strictUtf8Decoder = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
 
 const TWO_32 = 4294967296;
+
+/** A short string's UTF-8; 501 FRAME_ERROR (as RabbitMQ) when it is not valid UTF-8. */
+export function decodeShortstr(bytes: Uint8Array): string {
+  let s = "";
+  for (let i = 0; i < bytes.length; i++) {
+    const b = bytes[i] as number;
+    if (b >= 0x80) {
+      try {
+        return strictUtf8Decoder.decode(bytes);
+      } catch {
+        throw frameError("Malformed UTF-8 in shortstr");
+      }
+    }
+    s += String.fromCharCode(b);
+  }
+  return s;
+}
 
 /** Decodes UTF-8; short ASCII strings (names, keys) skip TextDecoder's call overhead. */
 export function decodeUtf8(bytes: Uint8Array): string {
@@ -298,7 +321,7 @@ export class Reader {
     return this.buf.subarray(at, at + n);
   }
   shortstr(): string {
-    return decodeUtf8(this.bytes(this.u8(), "shortstr"));
+    return decodeShortstr(this.bytes(this.u8(), "shortstr"));
   }
   longstr(): string {
     return decodeUtf8(this.longstrBytes());

@@ -192,7 +192,8 @@ export function decodeMethodGeneric(payload: Uint8Array): AnyMethod {
     for (const step of decoderOf(name)) step(r, args);
   } catch (err) {
     // Re-tag with the method so the close names the culprit.
-    if (err instanceof AmqpError) {
+    // Frame errors (malformed UTF-8 in a short string) stay as they are: RabbitMQ gives them 0/0.
+    if (err instanceof AmqpError && err.code !== ReplyCode.FRAME_ERROR) {
       throw connectionError(err.code, `${name}: ${err.message}`, classId, methodId);
     }
     throw err;

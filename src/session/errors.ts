@@ -9,7 +9,12 @@ import { BrokerError } from "../core/errors";
  * the caller from `hard` (the reply code) and the channel number.
  */
 export function toAmqpError(err: unknown, method: MethodName | undefined, log: (message: string) => void): AmqpError {
-  if (err instanceof AmqpError) return err;
+  if (err instanceof AmqpError) {
+    if (err.code !== ReplyCode.INTERNAL_ERROR || err.message === "INTERNAL_ERROR") return err;
+    // Our own failure (e.g. an encoder refusing a value): the text is for the log, not the client.
+    log(`internal error: ${err.message}`);
+    return new AmqpError(err.code, "INTERNAL_ERROR", true, err.classId, err.methodId);
+  }
   if (err instanceof BrokerError) {
     const ids = method ? methodIds(method) : { classId: 0, methodId: 0 };
     return new AmqpError(err.code, err.text, err.hard, ids.classId, ids.methodId);

@@ -1,6 +1,17 @@
 // Malformed input through the decoders; codes are connection errors.
 import { describe, expect, it } from "vitest";
-import { FrameWriter, ReplyCode, Writer, decodeMethod, encodeMethod, makeMethod } from "../../src/amqp";
+import {
+  AmqpError,
+  FrameWriter,
+  Reader,
+  ReplyCode,
+  Writer,
+  closeArgs,
+  decodeMethod,
+  encodeMethod,
+  makeMethod,
+  truncateUtf8,
+} from "../../src/amqp";
 import { expectAmqpError, hex } from "./helpers";
 
 describe("decodeMethod", () => {
@@ -75,5 +86,50 @@ describe("encoding refuses values it cannot represent", () => {
     );
     expect(w.size).toBe(before);
     expect(w.take()).toEqual(hex("01 0001 00000005 0014000a00 ce"));
+  });
+});
+
+describe("short strings are UTF-8", () => {
+  const shortstr = (bytes: number[]) => new Uint8Array([bytes.length, ...bytes]);
+
+  it("valid UTF-8 names decode as they are, a leading BOM included", () => {
+    expect(new Reader(shortstr([0x72, 0xc3, 0xa9])).shortstr()).toBe("ré");
+    expect(new Reader(shortstr([0xef, 0xbb, 0xbf, 0x71])).shortstr()).toBe("\ufeffq");
+    expect(new Reader(shortstr([0xef, 0xbf, 0xbd])).shortstr()).toBe("\ufffd");
+  });
+
+  it.each([
+    ["a lone continuation byte", [0x72, 0xff]],
+    ["another invalid byte (must not become the same name)", [0x72, 0xfe]],
+    ["255 bytes of 0xFF", Array(255).fill(0xff)],
+    ["an overlong encoding", [0xc0, 0xaf]],
+    ["a UTF-16 surrogate", [0xed, 0xa0, 0x80]],
+    ["a truncated sequence", [0xe2, 0x82]],
+  ])("%s → 501 FRAME_ERROR 'Malformed UTF-8 in shortstr' (RabbitMQ's answer)", (_what, bytes) => {
+    let caught: unknown;
+    try {
+      new Reader(shortstr(bytes)).shortstr();
+    } catch (err) {
+      caught = err;
+    }
+    expect(caught).toBeInstanceOf(AmqpError);
+    expect([(caught as AmqpError).code, (caught as AmqpError).hard, (caught as AmqpError).message]).toEqual([
+      501,
+      true,
+      "Malformed UTF-8 in shortstr",
+    ]);
+  });
+});
+
+describe("close reply texts", () => {
+  it("are cut to 255 bytes of UTF-8 between characters, never longer", () => {
+    const long = "é".repeat(200);
+    const text = truncateUtf8(`NOT_FOUND - no queue '${long}'`, 255);
+    expect(new TextEncoder().encode(text).length).toBeLessThanOrEqual(255);
+    expect(text.endsWith("é")).toBe(true);
+    const args = closeArgs(new AmqpError(404, `no queue '${long}' in vhost '/'`, false, 50, 10));
+    expect(new TextEncoder().encode(args.replyText).length).toBeLessThanOrEqual(255);
+    // And the frame can be written.
+    expect(() => encodeMethod({ name: "channel.close", args })).not.toThrow();
   });
 });

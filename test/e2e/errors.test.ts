@@ -1,7 +1,7 @@
 import type { Channel, ChannelModel } from "amqplib";
 import { AMQPWebSocketClient } from "@cloudamqp/amqp-client";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import { FrameWriter, ReplyCode, table } from "../../src/amqp";
+import { FrameType, FrameWriter, ReplyCode, encodeFrame, table } from "../../src/amqp";
 import { useWarren } from "./harness";
 import type { RawClient } from "./raw-client";
 import {
@@ -408,6 +408,33 @@ describe("exact close replies (raw client)", () => {
         arguments: table({}),
       },
     });
+
+  // queue.declare of a name given as raw bytes (the codec's encoder only writes valid UTF-8).
+  const declareRawName = (name: Uint8Array) => (r: RawClient) => {
+    const payload = new Uint8Array([0, 50, 0, 10, 0, 0, name.length, ...name, 0, 0, 0, 0, 0]);
+    r.write(encodeFrame(FrameType.Method, 1, payload));
+  };
+
+  it("names are UTF-8: 'r\\xff' and 255 bytes of 0xFF are refused as RabbitMQ does (501, 'Malformed UTF-8 in shortstr')", async () => {
+    for (const name of [new Uint8Array([0x72, 0xff]), new Uint8Array(255).fill(0xff)]) {
+      raw = await rawWithChannel(port());
+      declareRawName(name)(raw);
+      const close = await raw.expect("connection.close");
+      expect(close.method.args).toEqual({
+        replyCode: 501,
+        replyText: "FRAME_ERROR - Malformed UTF-8 in shortstr",
+        classId: 0,
+        methodId: 0,
+      });
+      raw.send(0, { name: "connection.close-ok", args: {} });
+      await raw.waitClosed();
+    }
+    // A valid non-ASCII name is an ordinary queue.
+    raw = await rawWithChannel(port());
+    declareRawName(new TextEncoder().encode(uid("ré-")))(raw);
+    await raw.expect("queue.declare-ok");
+    raw.close();
+  });
 
   it("publish to a missing exchange: channel.close 404 naming basic.publish", async () => {
     expect(await channelClose(publish(uid("missing")))).toEqual({ method: "channel.close", replyCode: 404, classId: 60, methodId: 40 });
