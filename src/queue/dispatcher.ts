@@ -92,7 +92,12 @@ export class Dispatcher {
         }
         if (total === 0) break;
         // Unacked messages must survive a restart, so whatever was only in memory is written now.
-        this.host.transaction(() => store.persist(toAckConsumers));
+        this.host.transaction(() => {
+          store.persist(toAckConsumers);
+          let highest = 0;
+          for (const m of toAckConsumers) if (m.seq > highest) highest = m.seq;
+          if (highest > 0) store.markDelivered(highest);
+        });
         await Promise.all([...batches].map(([connId, b]) => this.deliverTo(queue, connId, b.deliveries, b.messages)));
         // A publisher faster than the consumers must not build a backlog that lives only in memory:
         // beyond one round's worth, waiting messages go to disk (and new ones then go straight there).

@@ -26,6 +26,8 @@ export class MessageStore {
   private readyStored = 0;
   /** Stored messages whose record has rows in message_record_chunks (so deletes look there). */
   private readonly chunked = new Set<number>();
+  /** Highest seq handed out in ack mode, as stored (see markDelivered). */
+  private deliveredThrough = 0;
   /** Seqs acked (or taken by no-ack consumers) whose rows flushRemovals() has not deleted yet. */
   private removals: number[] = [];
 
@@ -33,6 +35,7 @@ export class MessageStore {
 
   /** Rebuilds the ready list from storage (all stored messages are ready after a restart). */
   load(): void {
+    this.deliveredThrough = this.sql.exec<{ d: number }>("SELECT delivered_through AS d FROM queue_state").toArray()[0]?.d ?? 0;
     const pieces = readChunks(this.sql, "message_record_chunks");
     this.ready = this.sql
       .exec<MessageRow>("SELECT seq, redelivered, data FROM message_records ORDER BY seq")
@@ -41,12 +44,28 @@ export class MessageStore {
         const rest = pieces.get(r.seq);
         if (rest) this.chunked.add(r.seq);
         const m = decodeRecord(rest ? concatBytes([new Uint8Array(r.data), ...rest]) : new Uint8Array(r.data));
-        return { ...m, seq: r.seq, redelivered: r.redelivered === 1, stored: true };
+        // Handed out before the restart and never settled: it may have been seen (RabbitMQ: redelivered).
+        const redelivered = r.redelivered === 1 || r.seq <= this.deliveredThrough;
+        return { ...m, seq: r.seq, redelivered, stored: true };
       });
     this.head = 0;
     this.readyStored = this.ready.length;
     const last = this.ready[this.ready.length - 1];
-    this.nextSeq = last ? last.seq + 1 : 1;
+    // Seqs are never reused, not even those of messages already gone: the watermark stays true.
+    this.nextSeq = Math.max(last ? last.seq : 0, this.deliveredThrough) + 1;
+  }
+
+  /**
+   * Messages up to `seq` have been handed to a consumer in ack mode. One row per dispatch round,
+   * written in the caller's transaction (the one that persists those messages), never per message.
+   */
+  markDelivered(seq: number): void {
+    if (seq <= this.deliveredThrough) return;
+    this.deliveredThrough = seq;
+    this.sql.exec(
+      "INSERT INTO queue_state (id, delivered_through) VALUES (1, ?) ON CONFLICT (id) DO UPDATE SET delivered_through = excluded.delivered_through",
+      seq,
+    );
   }
 
   get readyCount(): number {

@@ -217,7 +217,10 @@ export class QueueDO extends DurableObject<Env> implements QueuePort {
     if (noAck) this.removeLater([message]);
     else {
       // It may have been on its way to a no-ack consumer, still only in memory; now it must last.
-      this.store.persist([message]);
+      this.ctx.storage.transactionSync(() => {
+        this.store.persist([message]);
+        this.store.markDelivered(message.seq);
+      });
       this.unacked.add({ message, connId, channel, consumer: null });
     }
     // A copy: the record may be a view into a whole publish batch, which RPC would clone entire.

@@ -96,4 +96,41 @@ describe("restart", () => {
       await second.close();
     }
   });
+
+  it("messages delivered but unacked when workerd stops come back with redelivered=true; the rest with false", async () => {
+    const options = await freshOptions();
+    const first = await startWarren(options);
+    const conn = await amqp.connect(first.amqpUrl!);
+    const ch = await conn.createConfirmChannel();
+    await ch.assertQueue("restart.unacked", { durable: true });
+    for (let i = 0; i < 10; i++) ch.sendToQueue("restart.unacked", Buffer.from(`m${i}`), { persistent: true });
+    await ch.waitForConfirms();
+    await ch.prefetch(4);
+    const held: string[] = [];
+    await new Promise<void>((resolve) => {
+      void ch.consume("restart.unacked", (m) => {
+        if (m) held.push(m.content.toString());
+        if (held.length === 4) resolve();
+      });
+    });
+    expect(held).toEqual(["m0", "m1", "m2", "m3"]);
+    // workerd goes away with the four deliveries unacked (the connection never closes cleanly).
+    conn.on("error", () => undefined);
+    await first.close();
+
+    const second = await startWarren(options);
+    try {
+      const conn2 = await amqp.connect(second.amqpUrl!);
+      const ch2 = await conn2.createChannel();
+      const seen: [string, boolean][] = [];
+      for (let i = 0; i < 10; i++) {
+        const m = await ch2.get("restart.unacked", { noAck: true });
+        if (m) seen.push([m.content.toString(), m.fields.redelivered]);
+      }
+      expect(seen).toEqual(Array.from({ length: 10 }, (_, i) => [`m${i}`, i < 4]));
+      await conn2.close();
+    } finally {
+      await second.close();
+    }
+  });
 });

@@ -41,4 +41,13 @@ export const QUEUE_MIGRATIONS: readonly Migration[] = [
       sql.exec("DROP TABLE IF EXISTS message_chunks");
     },
   },
+  {
+    version: 3,
+    name: "delivery watermark",
+    // The highest seq ever handed to a consumer in ack mode: after a crash every stored message
+    // up to it may have been seen, so it comes back redelivered (as RabbitMQ marks them).
+    up(sql) {
+      sql.exec("CREATE TABLE IF NOT EXISTS queue_state (id INTEGER PRIMARY KEY CHECK (id = 1), delivered_through INTEGER NOT NULL)");
+    },
+  },
 ];
