@@ -43,6 +43,8 @@ interface BindingRow extends Record<string, SqlStorageValue> {
 export class ExchangeDO extends DurableObject<Env> implements ExchangePort {
   private decl: ExchangeDecl | null = null;
   private bindingCache: StoredBinding[] | null = null;
+  /** False after a delete wiped the object's storage: the next declare builds the schema again. */
+  private schemaReady = true;
   private readonly sql: SqlStorage;
   private readonly broker: WorkerBroker;
 
@@ -156,6 +158,7 @@ export class ExchangeDO extends DurableObject<Env> implements ExchangePort {
   /** Records (or forgets) an exchange-to-exchange binding that has this exchange as destination. */
   async inbound(vhost: string, name: string, b: StoredBinding, add: boolean): Promise<RpcResult<void>> {
     if (add && !this.current(vhost, name)) return fail(ReplyCode.NOT_FOUND, `no ${describeExchange(vhost, name)}`);
+    if (!this.schemaReady) return ok(undefined);
     recordBindingRow(this.sql, "inbound", "source", { peer: b.destination, routingKey: b.routingKey, arguments: b.arguments }, add);
     return ok(undefined);
   }
@@ -169,6 +172,7 @@ export class ExchangeDO extends DurableObject<Env> implements ExchangePort {
   }
 
   async unsubscribe(subscriber: string): Promise<void> {
+    if (!this.schemaReady) return;
     this.sql.exec("DELETE FROM subscribers WHERE id = ?", subscriber);
   }
 
@@ -181,6 +185,10 @@ export class ExchangeDO extends DurableObject<Env> implements ExchangePort {
   }
 
   private store(decl: ExchangeDecl): void {
+    if (!this.schemaReady) {
+      migrate(this.ctx.storage, EXCHANGE_MIGRATIONS);
+      this.schemaReady = true;
+    }
     this.sql.exec(
       "INSERT OR REPLACE INTO exchange (id, vhost, name, type, durable, auto_delete, internal, arguments) VALUES (1, ?, ?, ?, ?, ?, ?, ?)",
       decl.vhost,
@@ -224,10 +232,9 @@ export class ExchangeDO extends DurableObject<Env> implements ExchangePort {
     const subscribers = this.subscriberIds();
     this.decl = null;
     this.bindingCache = null;
-    this.sql.exec("DELETE FROM exchange");
-    this.sql.exec("DELETE FROM bindings");
-    this.sql.exec("DELETE FROM inbound");
-    this.sql.exec("DELETE FROM subscribers");
+    // A deleted exchange leaves no storage behind; a later declare builds the schema again.
+    await this.ctx.storage.deleteAll();
+    this.schemaReady = false;
     await Promise.allSettled([this.notifySubscribers(subscribers, decl), this.forgetBindings(decl, outbound, sources)]);
   }
 
@@ -261,7 +268,7 @@ export class ExchangeDO extends DurableObject<Env> implements ExchangePort {
       }),
     );
     results.forEach((r, i) => {
-      if (r.status === "rejected" || r.value === false) this.sql.exec("DELETE FROM subscribers WHERE id = ?", ids[i]!);
+      if (this.schemaReady && (r.status === "rejected" || r.value === false)) this.sql.exec("DELETE FROM subscribers WHERE id = ?", ids[i]!);
     });
   }
 }

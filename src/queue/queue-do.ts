@@ -45,6 +45,8 @@ export class QueueDO extends DurableObject<Env> implements QueuePort {
   private readonly unacked = new UnackedTable();
   private readonly dispatcher: Dispatcher;
   private hadConsumer = false;
+  /** False after a delete wiped the object's storage: the next declare builds the schema again. */
+  private schemaReady = true;
   private removalTimer: ReturnType<typeof setTimeout> | undefined;
 
   constructor(ctx: DurableObjectState, env: Env) {
@@ -90,6 +92,7 @@ export class QueueDO extends DurableObject<Env> implements QueuePort {
     const current = this.decl;
     if (!current) {
       if (!wanted) return fail(ReplyCode.NOT_FOUND, `no ${describeQueue(vhost, name)}`);
+      this.ensureSchema();
       this.decl = wanted;
       this.owner = wanted.exclusive ? connId : null;
       this.sql.exec(
@@ -160,6 +163,8 @@ export class QueueDO extends DurableObject<Env> implements QueuePort {
 
   /** Records a binding that points at this queue (so deleting the queue can remove it). */
   async recordBinding(b: QueueBinding, add: boolean): Promise<void> {
+    // A deleted queue has no bindings to record or forget (and no tables).
+    if (!this.decl) return;
     recordBindingRow(this.sql, "bindings", "exchange", { peer: b.exchange, routingKey: b.routingKey, arguments: b.arguments }, add);
   }
 
@@ -285,6 +290,12 @@ export class QueueDO extends DurableObject<Env> implements QueuePort {
     }, REMOVAL_FLUSH_MS);
   }
 
+  private ensureSchema(): void {
+    if (this.schemaReady) return;
+    migrate(this.ctx.storage, QUEUE_MIGRATIONS);
+    this.schemaReady = true;
+  }
+
   private checkOwner(connId: string): RpcResult<never> | null {
     if (this.owner && this.owner !== connId && this.decl) {
       return fail(ReplyCode.RESOURCE_LOCKED, lockedText(this.decl.vhost, this.decl.name));
@@ -308,8 +319,9 @@ export class QueueDO extends DurableObject<Env> implements QueuePort {
     const bindings = this.sql.exec<{ exchange: string; routing_key: string; arguments: ArrayBuffer }>("SELECT * FROM bindings").toArray();
     this.unacked.clear();
     this.store.clear();
-    this.sql.exec("DELETE FROM bindings");
-    this.sql.exec("DELETE FROM queue");
+    // A deleted queue leaves no storage behind (on disk locally: no SQLite file per queue ever deleted).
+    await this.ctx.storage.deleteAll();
+    this.schemaReady = false;
     const exchanges = new Set(bindings.map((b) => b.exchange));
     const destination = destinationKey("queue", decl.name);
     await Promise.allSettled([
