@@ -18,6 +18,12 @@ export interface Limits {
   maxMessageSize: number;
   /** Bytes of partly received messages one connection may hold across its channels (506 beyond). */
   connectionAssemblyBytes: number;
+  /** Deliveries in flight to a flow-acknowledging client (the bridge) before consumers pause. */
+  deliveryWindowBytes: number;
+  /** Received but unprocessed commands over which publishers get connection.blocked. */
+  blockedInputBytes: number;
+  /** Received but unprocessed commands over which the connection is closed (506). */
+  maxInputBacklogBytes: number;
 }
 
 export const DEFAULT_LIMITS: Limits = {
@@ -28,6 +34,9 @@ export const DEFAULT_LIMITS: Limits = {
   handshakeBytes: 8192,
   maxMessageSize: 16 << 20,
   connectionAssemblyBytes: 32 << 20,
+  deliveryWindowBytes: 4 << 20,
+  blockedInputBytes: 8 << 20,
+  maxInputBacklogBytes: 64 << 20,
 };
 
 /** The Worker variables that set each limit. */
@@ -39,6 +48,9 @@ const VARIABLES: Record<keyof Limits, string> = {
   handshakeBytes: "WARREN_HANDSHAKE_BYTES",
   maxMessageSize: "WARREN_MAX_MESSAGE_SIZE",
   connectionAssemblyBytes: "WARREN_CONNECTION_ASSEMBLY_BYTES",
+  deliveryWindowBytes: "WARREN_DELIVERY_WINDOW_BYTES",
+  blockedInputBytes: "WARREN_BLOCKED_INPUT_BYTES",
+  maxInputBacklogBytes: "WARREN_MAX_INPUT_BACKLOG_BYTES",
 };
 
 /** Limits from Worker variables; a missing or malformed value keeps the default. */

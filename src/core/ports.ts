@@ -42,7 +42,8 @@ export interface QueuePort extends RouteSubscriberPort {
   recordBinding(b: QueueBinding, add: boolean): Promise<void>;
   consume(connId: string, channel: number, tag: string, options: ConsumeOptions): Promise<RpcResult<void>>;
   cancel(connId: string, tag: string): Promise<void>;
-  resume(connId: string, tags: string[], prefetch?: number): Promise<void>;
+  /** Paused consumers may receive again; `prefetch` changes their limit, `room` caps the next batch's bytes. */
+  resume(connId: string, tags: string[], prefetch?: number, room?: number): Promise<void>;
   keepAlive(): Promise<void>;
   get(connId: string, channel: number, noAck: boolean): Promise<RpcResult<{ delivery: Delivery | null; messageCount: number }>>;
   /** Acks and requeues; unknown seqs are ignored. */

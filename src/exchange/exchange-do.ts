@@ -268,7 +268,8 @@ export class ExchangeDO extends DurableObject<Env> implements ExchangePort {
       }),
     );
     results.forEach((r, i) => {
-      if (this.schemaReady && (r.status === "rejected" || r.value === false)) this.sql.exec("DELETE FROM subscribers WHERE id = ?", ids[i]!);
+      if (this.schemaReady && (r.status === "rejected" || r.value === false))
+        this.sql.exec("DELETE FROM subscribers WHERE id = ?", ids[i]!);
     });
   }
 }

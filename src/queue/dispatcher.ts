@@ -39,6 +39,8 @@ export class Dispatcher {
   private resumes = 0;
   /** Bumped when the queue is deleted: answers to deliveries sent before that are moot. */
   private incarnation = 0;
+  /** Bytes a connection said it can take (its client's flow window); absent: no limit known. */
+  private readonly room = new Map<string, number>();
 
   constructor(private readonly host: DispatchHost) {}
 
@@ -50,6 +52,12 @@ export class Dispatcher {
   /** A consumer may receive again; returns the stamp to put in its `resumedAt`. */
   resumed(): number {
     return ++this.resumes;
+  }
+
+  /** What a connection can take next, in bytes (from its answers and resumes). */
+  roomFor(connId: string, bytes: number | undefined): void {
+    if (bytes === undefined) this.room.delete(connId);
+    else this.room.set(connId, bytes);
   }
 
   /** The queue was deleted: deliveries still out are no longer its business. */
@@ -79,7 +87,8 @@ export class Dispatcher {
           if (!batch) batches.set(consumer.connId, (batch = { deliveries: [], messages: [], bytes: 0 }));
           if (batch.deliveries.length >= DELIVERY_BATCH) break;
           const size = store.peek()!.body.length;
-          if (batch.deliveries.length > 0 && batch.bytes + size > DELIVERY_BATCH_BYTES) break;
+          const limit = Math.min(DELIVERY_BATCH_BYTES, this.room.get(consumer.connId) ?? DELIVERY_BATCH_BYTES);
+          if (batch.deliveries.length > 0 && batch.bytes + size > limit) break;
           batch.bytes += size;
           const message = store.shift()!;
           if (!consumer.noAck) {
@@ -121,6 +130,7 @@ export class Dispatcher {
     }
     // Deleted meanwhile: refused messages must not come back into a queue that is gone.
     if (incarnation !== this.incarnation) return;
+    this.roomFor(connId, result.gone ? undefined : result.room);
     const refused = new Set(result.refused);
     // No-ack messages leave storage once the connection has taken them (or vanished, as in RabbitMQ).
     const taken = messages.filter((m, i) => deliveries[i]!.noAck && (result.gone || !refused.has(m.seq)));

@@ -201,7 +201,7 @@ export class QueueDO extends DurableObject<Env> implements QueuePort {
    * Lets paused consumers receive again (their channel has room or flow is back on); with
    * `prefetch`, their limit changes too (basic.qos global=true on their channel).
    */
-  async resume(connId: string, tags: string[], prefetch?: number): Promise<void> {
+  async resume(connId: string, tags: string[], prefetch?: number, room?: number): Promise<void> {
     const at = this.dispatcher.resumed();
     for (const c of this.consumers.all()) {
       if (c.connId !== connId || !tags.includes(c.tag)) continue;
@@ -209,6 +209,7 @@ export class QueueDO extends DurableObject<Env> implements QueuePort {
       c.resumedAt = at;
       if (prefetch !== undefined) c.prefetch = prefetch;
     }
+    if (room !== undefined) this.dispatcher.roomFor(connId, room);
     this.dispatcher.kick();
   }
 

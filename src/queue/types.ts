@@ -47,6 +47,8 @@ export interface DeliverResult {
   refused: number[];
   /** Consumers that must wait for a resume() before receiving more. */
   paused: string[];
+  /** Bytes the connection can take before its client must catch up (absent: no limit known). */
+  room?: number;
 }
 
 export interface QueueBinding {

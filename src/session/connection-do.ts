@@ -8,6 +8,12 @@ import { decodeDeliveries } from "../queue/wire";
 import { Connection } from "./connection";
 
 /**
+ * The WebSocket subprotocol of peers that acknowledge what they pass on ("ack <bytes>" text
+ * frames) and take "consumed <bytes>" reports (session/flow.ts): the TCP bridge speaks it.
+ */
+export const FLOW_PROTOCOL = "x-warren-flow.v1";
+
+/**
  * The client's address: Cloudflare's CF-Connecting-IP when deployed (clients cannot set it), else
  * the first X-Forwarded-For hop the local bridge adds for its TCP clients, else loopback (a local
  * WebSocket client).
@@ -37,11 +43,15 @@ export class ConnectionDO extends DurableObject<Env> implements ConnectionPort {
     server.binaryType = "arraybuffer";
 
     const limits = limitsFrom(this.env);
+    const offered = (request.headers.get("Sec-WebSocket-Protocol") ?? "").split(",").map((p) => p.trim());
+    // The bridge offers the flow subprotocol first; plain AMQP-over-WebSocket clients never do.
+    const protocol = offered.includes(FLOW_PROTOCOL) ? FLOW_PROTOCOL : offered.includes("amqp") ? "amqp" : null;
     const broker = new WorkerBroker(this.env);
     const connection = new Connection(
       this.ctx.id.toString(),
       {
         send: (bytes) => server.send(bytes),
+        control: (text) => server.send(text),
         close: () => server.close(1000, "connection closed"),
       },
       broker,
@@ -49,6 +59,7 @@ export class ConnectionDO extends DurableObject<Env> implements ConnectionPort {
       peerAddress(request),
     );
     this.connection = connection;
+    if (protocol === FLOW_PROTOCOL) connection.enableFlowAcks();
     // Nothing of a closed connection stays in memory while the object waits to be evicted.
     connection.onClosed = () => {
       this.connection = undefined;
@@ -60,8 +71,10 @@ export class ConnectionDO extends DurableObject<Env> implements ConnectionPort {
     server.addEventListener("message", (event) => {
       const data = event.data;
       if (typeof data === "string") {
-        // AMQP is binary; text frames are a client bug, treated as garbage bytes.
-        connection.receive(new TextEncoder().encode(data));
+        const ack = protocol === FLOW_PROTOCOL ? /^ack (\d+)$/.exec(data) : null;
+        // AMQP is binary; other text frames are a client bug, treated as garbage bytes.
+        if (ack) connection.peerAcked(Number(ack[1]));
+        else connection.receive(new TextEncoder().encode(data));
       } else {
         connection.receive(new Uint8Array(data));
       }
@@ -70,8 +83,7 @@ export class ConnectionDO extends DurableObject<Env> implements ConnectionPort {
     server.addEventListener("error", () => connection.transportClosed());
 
     const headers = new Headers();
-    const offered = request.headers.get("Sec-WebSocket-Protocol") ?? "";
-    if (offered.split(",").some((p) => p.trim() === "amqp")) headers.set("Sec-WebSocket-Protocol", "amqp");
+    if (protocol) headers.set("Sec-WebSocket-Protocol", protocol);
     return new Response(null, { status: 101, webSocket: client, headers });
   }
 

@@ -10,10 +10,11 @@ import {
   PROTOCOL_HEADER,
   closeArgs,
   type MethodName,
+  ReplyCode,
 } from "../amqp";
 import type { Actor, Broker } from "../core/broker";
 import { DEFAULT_LIMITS, type Limits } from "../core/limits";
-import { channelErrorCode, commandInvalid, notImplemented } from "../core/errors";
+import { BrokerError, channelErrorCode, commandInvalid, notImplemented } from "../core/errors";
 import { subscriberKey } from "../core/names";
 import { Publisher } from "../core/publisher";
 import { RouteTable } from "../core/route-table";
@@ -22,13 +23,22 @@ import { splitRecord } from "../storage/message-record";
 import { Channel } from "./channel";
 import { isBatched, lookup } from "./dispatch";
 import { toAmqpError } from "./errors";
+import { FlowControl } from "./flow";
 import { expandShortcuts } from "./shortcuts";
 import { Handshake } from "./handshake";
 
 /** Where the connection's bytes go; the DO implements it with a WebSocket. */
 export interface Transport {
   send(bytes: Uint8Array): void;
+  /** A flow-control report to a peer that negotiated them (flow.ts); a text frame on a WebSocket. */
+  control?(text: string): void;
   close(): void;
+}
+
+/** A received command and the bytes it stands for (for upstream flow control). */
+interface Pending {
+  command: Command;
+  size: number;
 }
 
 type State = "handshake" | "running" | "closing" | "closed";
@@ -60,7 +70,8 @@ export class Connection {
   // Bodies over max_message_size are read and dropped, then refused with 406 (basic.publish); the
   // connection-wide cap bounds what interleaved partial messages on many channels may hold.
   private readonly assembler: CommandAssembler;
-  private pending: Command[] = [];
+  private pending: Pending[] = [];
+  private flow: FlowControl;
   private pumping = false;
   private flushScheduled = false;
   private lastReceived: number;
@@ -89,6 +100,7 @@ export class Connection {
     this.negotiatedChannelMax = limits.channelMax;
     this.lastReceived = this.lastSent = Date.now();
     this.handshake = new Handshake(this);
+    this.flow = new FlowControl(false, limits.deliveryWindowBytes, limits.blockedInputBytes, limits.maxInputBacklogBytes);
     this.routes = new RouteTable(broker, () => this.vhost, subscriberKey({ kind: "connection", id }));
     this.publisher = new Publisher(broker, () => this.vhost, this.routes);
     if (limits.handshakeTimeoutMs > 0) {
@@ -97,6 +109,25 @@ export class Connection {
         this.broker.log(`connection ${id}: handshake not completed in ${limits.handshakeTimeoutMs} ms, closing`);
         this.terminate();
       }, limits.handshakeTimeoutMs);
+    }
+  }
+
+  /** The peer acknowledges what it passed on (x-warren-flow.v1): deliveries then keep to a window. */
+  enableFlowAcks(): void {
+    const l = this.limits;
+    this.flow = new FlowControl(true, l.deliveryWindowBytes, l.blockedInputBytes, l.maxInputBacklogBytes);
+  }
+
+  /** The peer has passed `total` bytes on to its client: consumers paused for room may resume. */
+  peerAcked(total: number): void {
+    const resume = this.flow.ack(total);
+    if (!resume || this.vhost === "" || this.isClosed) return;
+    const room = this.flow.room;
+    for (const [queue, tags] of resume) {
+      this.broker
+        .queue(this.vhost, queue)
+        .resume(this.id, [...tags], undefined, room)
+        .catch((err: unknown) => this.broker.log(`connection ${this.id}: resume of queue '${queue}' failed: ${String(err)}`));
     }
   }
 
@@ -142,13 +173,22 @@ export class Connection {
     const refused: number[] = [];
     const paused = new Set<string>();
     for (const d of deliveries) {
+      if (!this.flow.hasRoom) {
+        // The client is not reading: this stays in the queue until the window drains.
+        refused.push(d.seq);
+        paused.add(d.consumerTag);
+        this.flow.pause(d.queue, d.consumerTag);
+        continue;
+      }
       const verdict = this.channels.get(d.channel)?.accept(d) ?? "refused";
       if (verdict === "ok") continue;
       refused.push(d.seq);
       // A refused consumer is closing or gone; pausing it stops the queue retrying in a loop.
       paused.add(d.consumerTag);
     }
-    return { gone: false, refused, paused: [...paused] };
+    const result: DeliverResult = { gone: false, refused, paused: [...paused] };
+    if (this.flow.acknowledged) result.room = this.flow.room;
+    return result;
   }
 
   /** The queue went away under a consumer: tell the client (consumer_cancel_notify). */
@@ -162,6 +202,7 @@ export class Connection {
   receive(bytes: Uint8Array): void {
     if (this.state === "closed") return;
     this.lastReceived = Date.now();
+    this.flow.arrived(bytes.length);
     try {
       if (this.state === "handshake") {
         // Before the connection is open a client may make us hold only a few KB, however it
@@ -185,8 +226,19 @@ export class Connection {
       for (const frame of this.reader.push(bytes)) {
         if (frame.type === FrameType.Heartbeat) continue;
         const command = this.assembler.push(frame);
-        if (command) this.pending.push(command);
+        if (command) {
+          const size = commandSize(command);
+          this.flow.queued(size);
+          this.pending.push({ command, size });
+        }
       }
+      if (this.flow.inputBacklog > this.flow.inputLimit) {
+        throw new BrokerError(
+          ReplyCode.RESOURCE_ERROR,
+          `${this.flow.inputBacklog} bytes of commands wait to be processed, over the limit of ${this.flow.inputLimit}`,
+        );
+      }
+      this.notePressure();
     } catch (err) {
       if (this.state !== "closing") {
         // The byte stream is out of sync: read whatever comes next (the client's close-ok, in
@@ -225,6 +277,7 @@ export class Connection {
   /** basic.deliver of a message record, its exchange and routing key copied as they are. */
   sendDelivery(channel: number, consumerTag: string, deliveryTag: number, redelivered: boolean, record: Uint8Array): void {
     const { route, header, body } = splitRecord(record);
+    this.flow.sending(record.length);
     this.writer.deliver(channel, consumerTag, deliveryTag, redelivered, route, header, body);
     this.scheduleFlush();
   }
@@ -235,6 +288,7 @@ export class Connection {
     const bytes = this.writer.take();
     if (bytes) {
       this.lastSent = Date.now();
+      this.flow.flushed(bytes.length);
       this.transport.send(bytes);
     }
   }
@@ -275,7 +329,7 @@ export class Connection {
       while (this.pending.length > 0 && !this.isClosed) {
         const batch = this.pending;
         this.pending = [];
-        for (const command of batch) {
+        for (const { command, size } of batch) {
           if (this.isClosed) break;
           const name = command.method.name;
           // Gathered publishes and acks must land before anything that could observe them.
@@ -286,6 +340,8 @@ export class Connection {
           } catch (err) {
             this.fail(err, command.channel, name);
           }
+          this.flow.processed(size);
+          this.reportConsumed(false);
         }
         // Acks alone need not be answered before the next batch is read (see Channel.endOfBatch).
         await this.endOfBatch(false);
@@ -293,6 +349,25 @@ export class Connection {
     } finally {
       this.pumping = false;
     }
+    this.reportConsumed(true);
+    this.notePressure();
+  }
+
+  /** Tells a flow-acknowledging peer how much input is dealt with, so it reads more from its client. */
+  private reportConsumed(idle: boolean): void {
+    if (!this.flow.acknowledged || !this.transport.control || this.isClosed) return;
+    const consumed = this.flow.report(idle);
+    if (consumed !== null) this.transport.control(`consumed ${consumed}`);
+  }
+
+  /** connection.blocked / unblocked as the unprocessed input crosses its marks (clients that asked). */
+  private notePressure(): void {
+    const change = this.flow.pressure();
+    if (change === null || this.state !== "running" || !this.handshake.wantsBlockedNotify) return;
+    this.send(
+      0,
+      change === "blocked" ? { name: "connection.blocked", args: { reason: "input backlog" } } : { name: "connection.unblocked", args: {} },
+    );
   }
 
   /** Publishes and acks gathered during the batch go out together, one RPC per queue. */
@@ -413,6 +488,7 @@ export class Connection {
     // Partly received messages and unprocessed input are dropped at once.
     this.assembler.reset();
     this.pending = [];
+    this.flow.processed(Number.POSITIVE_INFINITY);
     this.reader = new FrameReader(FRAME_MIN_SIZE);
     try {
       this.transport.close();
@@ -439,4 +515,9 @@ export class Connection {
     }
     this.onClosed?.();
   }
+}
+
+/** What a command stood for on the wire, near enough for flow control (frame overheads aside). */
+function commandSize(c: Command): number {
+  return 64 + (c.header?.length ?? 0) + (c.body?.length ?? 0);
 }

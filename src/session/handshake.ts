@@ -110,8 +110,17 @@ export class Handshake {
 
   /** The client asked for consumer_cancel_notify (basic.cancel when a queue goes away). */
   get wantsCancelNotify(): boolean {
+    return this.capability("consumer_cancel_notify");
+  }
+
+  /** The client understands connection.blocked / unblocked. */
+  get wantsBlockedNotify(): boolean {
+    return this.capability("connection.blocked");
+  }
+
+  private capability(name: string): boolean {
     const caps = this.clientProperties.capabilities;
-    return typeof caps === "object" && caps !== null && (caps as Record<string, unknown>).consumer_cancel_notify === true;
+    return typeof caps === "object" && caps !== null && (caps as Record<string, unknown>)[name] === true;
   }
 }
 

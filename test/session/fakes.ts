@@ -50,7 +50,7 @@ export function deferred<T = void>(): Deferred<T> {
 }
 
 /** Replacements for a port's methods: a scripted method answers instead of the in-memory model. */
-export type Script<P> = { -readonly [K in keyof P]?: P[K] };
+export type Script<P> = { -readonly [K in keyof P]?: P[K] | undefined };
 
 abstract class FakePort {
   constructor(
@@ -166,9 +166,12 @@ export class FakeQueue extends FakePort implements QueuePort {
     this.consumers.delete(tag);
   }
 
-  async resume(connId: string, tags: string[], prefetch?: number): Promise<void> {
-    this.record("resume", prefetch === undefined ? [connId, tags] : [connId, tags, prefetch]);
-    if (this.script.resume) return this.script.resume(connId, tags, prefetch);
+  async resume(connId: string, tags: string[], prefetch?: number, room?: number): Promise<void> {
+    this.record(
+      "resume",
+      room !== undefined ? [connId, tags, prefetch, room] : prefetch === undefined ? [connId, tags] : [connId, tags, prefetch],
+    );
+    if (this.script.resume) return this.script.resume(connId, tags, prefetch, room);
   }
 
   async keepAlive(): Promise<void> {
@@ -420,6 +423,13 @@ export class FakeTransport implements Transport {
   closed = false;
   /** Writes after close: a connection must never do that. */
   writesAfterClose = 0;
+
+  /** Flow-control reports (text frames) the connection sent. */
+  readonly controls: string[] = [];
+
+  control(text: string): void {
+    this.controls.push(text);
+  }
 
   send(bytes: Uint8Array): void {
     if (this.closed) this.writesAfterClose++;
