@@ -23,10 +23,31 @@ const MAX_MESSAGE = 128 * 1024;
 // buffered before the WS is open): pause TCP reads above HIGH, resume at LOW.
 const HIGH_WATER = 1024 * 1024;
 const LOW_WATER = 256 * 1024;
+// Flow control with Warren (src/session/flow.ts): offered as a WebSocket subprotocol, so a
+// Warren (or any server) that does not know it simply picks "amqp". With it, the bridge reports
+// the bytes it has written on to its client ("ack <total>" text frames) and Warren stops
+// delivering while too much is unacknowledged; Warren reports the bytes it has processed
+// ("consumed <total>") and the bridge stops reading its client while too much is outstanding.
+const FLOW_PROTOCOL = "x-warren-flow.v1";
+// An ack at least this often; and whenever the client's socket has drained.
+const ACK_STEP = 256 * 1024;
+// Bytes sent up but not yet processed by Warren: stop reading the client above, resume below.
+const CREDIT_HIGH = 4 * 1024 * 1024;
+const CREDIT_LOW = 2 * 1024 * 1024;
 // Don't wait forever for a blackholed upstream.
 const HANDSHAKE_TIMEOUT_MS = 10_000;
 // How long close() waits for the upstream closing handshake before cutting it.
 const SHUTDOWN_GRACE_MS = 2_000;
+// At most this many new upstream connections being set up at once; later ones wait their turn
+// (their TCP data is buffered as before the WS opens). Each upgrade makes Warren create a Durable
+// Object (milliseconds of work on workerd's one thread), and workerd reads no socket while it
+// has work queued: a thousand clients connecting at once stalled every live connection for the
+// seconds the whole storm took. A slot is held until Warren's first message on the new connection
+// (its connection.start, which workerd can only send after reading the socket again), so live
+// connections are served between admissions; the storm as a whole takes no longer.
+const DEFAULT_MAX_CONNECTING = 8;
+// A slot is given back at the latest this long after the WS opened, whatever the client does.
+const ADMISSION_HOLD_MAX_MS = 2_000;
 
 // BridgeOptions and Bridge are declared (and documented) in warren-bridge.d.mts, which the TS
 // tests import; taking them from there makes `npm run typecheck` check this file against it.
@@ -41,12 +62,14 @@ export async function startBridge(options = {}) {
   const { host = DEFAULT_HOST, port = DEFAULT_PORT, upstream = DEFAULT_UPSTREAM } = options;
   const log = options.quiet || options.log === false ? () => {} : (options.log ?? console.log);
   if (!/^wss?:\/\//i.test(upstream)) throw new Error(`upstream must be a ws:// or wss:// URL, got ${upstream}`);
+  const maxConnecting = maxConnectingFrom(/** @type {{ maxConnecting?: unknown }} */ (options).maxConnecting);
 
   /** @type {Set<() => Promise<void>>} shutdown functions of live connections */
   const live = new Set();
   let nextId = 1;
+  const admission = gate(maxConnecting);
   const server = net.createServer((tcp) => {
-    const shutdown = relay(tcp, upstream, nextId++, log, () => live.delete(shutdown));
+    const shutdown = relay(tcp, upstream, nextId++, log, admission, () => live.delete(shutdown));
     live.add(shutdown);
   });
 
@@ -82,15 +105,74 @@ export async function startBridge(options = {}) {
 }
 
 /**
- * Pipe one accepted TCP socket to a fresh upstream WebSocket.
+ * A counting semaphore: at most `max` holders at once, the others wait in arrival order.
+ * @param {number} max
+ */
+function gate(max) {
+  let active = 0;
+  /** @type {Set<() => void>} */
+  const waiting = new Set();
+  const release = () => {
+    active--;
+    const [next] = waiting;
+    if (next) {
+      waiting.delete(next);
+      active++;
+      next();
+    }
+  };
+  return {
+    /**
+     * Calls `granted` once a slot is free (at once if one is). Returns a function that gives the
+     * slot back, or withdraws from the queue if it was not granted yet; calling it again does nothing.
+     * @param {() => void} granted
+     * @returns {() => void}
+     */
+    acquire(granted) {
+      let state = "waiting";
+      const start = () => {
+        state = "held";
+        granted();
+      };
+      if (active < max) {
+        active++;
+        start();
+      } else {
+        waiting.add(start);
+      }
+      return () => {
+        if (state === "held") release();
+        else if (state === "waiting") waiting.delete(start);
+        state = "done";
+      };
+    },
+  };
+}
+
+/**
+ * The limit of concurrent upstream handshakes: the option, else WARREN_BRIDGE_MAX_CONNECTING, else
+ * the default. 0 means no limit.
+ * @param {unknown} option
+ */
+function maxConnectingFrom(option) {
+  const value = option ?? process.env.WARREN_BRIDGE_MAX_CONNECTING;
+  if (value === undefined || value === "") return DEFAULT_MAX_CONNECTING;
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 0) throw new Error(`maxConnecting must be an integer ≥ 0, got ${value}`);
+  return n === 0 ? Number.POSITIVE_INFINITY : n;
+}
+
+/**
+ * Pipe one accepted TCP socket to a fresh upstream WebSocket, opened once `admission` lets it.
  * @param {net.Socket} tcp
  * @param {string} upstream
  * @param {number} id
  * @param {(line: string) => void} log
+ * @param {ReturnType<typeof gate>} admission
  * @param {() => void} onDone called once both sides are closed
  * @returns {() => Promise<void>} shutdown: close both sides (used by Bridge.close)
  */
-function relay(tcp, upstream, id, log, onDone) {
+function relay(tcp, upstream, id, log, admission, onDone) {
   const peer = formatAddress(tcp.remoteAddress, tcp.remotePort);
   const started = Date.now();
   let bytesUp = 0; // client -> upstream
@@ -103,11 +185,14 @@ function relay(tcp, upstream, id, log, onDone) {
   tcp.setNoDelay(true); // AMQP is chatty request/response; don't let Nagle add latency
   log(`#${id} open ${peer}`);
 
-  const ws = new WebSocket(upstream, "amqp", {
-    perMessageDeflate: false,
-    handshakeTimeout: HANDSHAKE_TIMEOUT_MS,
-  });
-  ws.binaryType = "nodebuffer";
+  // The WebSocket is created when admission grants a slot; until then the relay is "connecting"
+  // as far as everything below is concerned.
+  /** @type {WebSocket | null} */
+  let ws = null;
+  let wsClosed = false; // never opened (TCP went first) counts as closed
+  const wsState = () => (ws ? ws.readyState : wsClosed ? WebSocket.CLOSED : WebSocket.CONNECTING);
+  /** Gives the admission slot back (Warren answered, or the WS failed) or leaves the queue. */
+  let releaseSlot = () => {};
 
   // ---- TCP -> WS -----------------------------------------------------------
   // Chunks are gathered and sent on setImmediate, i.e. after all the socket
@@ -117,15 +202,27 @@ function relay(tcp, upstream, id, log, onDone) {
   let pending = [];
   let pendingBytes = 0;
   let flushScheduled = false;
-  let tcpPaused = false; // paused by us for WS backpressure
+  let tcpPaused = false; // paused by us: WS backpressure, or Warren has not caught up
+  let wsFull = false; // WS buffer over HIGH_WATER (or the pre-open buffer)
+  let flow = false; // the upstream speaks FLOW_PROTOCOL
+  let consumedUp = 0; // bytes Warren has processed (its last "consumed" report)
+  let writtenDown = 0; // bytes written on to the client
+  let ackedDown = 0; // the last "ack" sent
   let tcpEnded = false; // client sent FIN: close the WS once pending data is sent
   let tcpFailed = false;
   let aborted = false; // we cut a still-connecting WS ourselves: its error is expected
   const abort = () => {
     aborted = true;
-    ws.terminate();
+    releaseSlot();
+    if (ws) ws.terminate();
+    else if (!wsClosed) {
+      wsClosed = true;
+      maybeDone();
+    }
   };
 
+  // Reading the client stops for either reason and goes on once neither holds.
+  const overCredit = () => flow && bytesUp - consumedUp > CREDIT_HIGH;
   const pauseTcp = () => {
     if (!tcpPaused) {
       tcpPaused = true;
@@ -133,7 +230,7 @@ function relay(tcp, upstream, id, log, onDone) {
     }
   };
   const resumeTcp = () => {
-    if (tcpPaused) {
+    if (tcpPaused && !wsFull && !(flow && bytesUp - consumedUp > CREDIT_LOW)) {
       tcpPaused = false;
       tcp.resume();
     }
@@ -141,28 +238,44 @@ function relay(tcp, upstream, id, log, onDone) {
 
   const flush = () => {
     flushScheduled = false;
-    if (ws.readyState !== WebSocket.OPEN || pendingBytes === 0) return;
+    if (!ws || ws.readyState !== WebSocket.OPEN || pendingBytes === 0) return;
     const data = pending.length === 1 ? /** @type {Buffer} */ (pending[0]) : Buffer.concat(pending, pendingBytes);
     pending = [];
     pendingBytes = 0;
     for (let off = 0; off < data.length; off += MAX_MESSAGE) {
       ws.send(data.subarray(off, off + MAX_MESSAGE), { binary: true }, onSent);
     }
-    if (ws.bufferedAmount > HIGH_WATER) pauseTcp();
+    if (ws.bufferedAmount > HIGH_WATER) {
+      wsFull = true;
+      pauseTcp();
+    }
   };
   // ws calls this once a message has been handed to its socket; after the
   // last outstanding one, bufferedAmount has drained and reading can go on.
   const onSent = (/** @type {Error | undefined} */ err) => {
-    if (!err && tcpPaused && ws.bufferedAmount <= LOW_WATER) resumeTcp();
+    if (!err && wsFull && ws && ws.bufferedAmount <= LOW_WATER) {
+      wsFull = false;
+      resumeTcp();
+    }
   };
 
   tcp.on("data", (/** @type {Buffer} */ chunk) => {
-    if (ws.readyState > WebSocket.OPEN) return; // upstream is closing/gone: nowhere to send it
+    const state = wsState();
+    if (state > WebSocket.OPEN) return; // upstream is closing/gone: nowhere to send it
     bytesUp += chunk.length;
     pending.push(chunk);
     pendingBytes += chunk.length;
-    if (ws.readyState === WebSocket.CONNECTING) {
-      if (pendingBytes > HIGH_WATER) pauseTcp(); // bound the pre-open buffer
+    if (state === WebSocket.CONNECTING) {
+      if (pendingBytes > HIGH_WATER) {
+        wsFull = true; // bound the pre-open buffer
+        pauseTcp();
+      }
+    } else if (overCredit()) {
+      pauseTcp(); // Warren is behind: TCP back-pressure slows the publisher down
+      if (!flushScheduled) {
+        flushScheduled = true;
+        setImmediate(flush);
+      }
     } else if (pendingBytes >= MAX_MESSAGE) {
       flush(); // enough for a full message already; don't hold more in memory
     } else if (!flushScheduled) {
@@ -174,10 +287,10 @@ function relay(tcp, upstream, id, log, onDone) {
   tcp.on("end", () => {
     tcpEnded = true;
     note("client closed");
-    if (ws.readyState === WebSocket.OPEN) {
+    if (ws?.readyState === WebSocket.OPEN) {
       flush();
       ws.close(1000);
-    } // if still connecting, the 'open' handler sends what we have, then closes
+    } // if still connecting (or waiting to), the 'open' handler sends what we have, then closes
   });
 
   tcp.on("error", (err) => {
@@ -192,8 +305,9 @@ function relay(tcp, upstream, id, log, onDone) {
       // Abrupt TCP loss: the stream is incomplete anyway, so drop the WS.
       pending = [];
       pendingBytes = 0;
-      if (ws.readyState === WebSocket.OPEN) ws.close(1011);
-      else if (ws.readyState === WebSocket.CONNECTING) abort();
+      const state = wsState();
+      if (state === WebSocket.OPEN) ws?.close(1011);
+      else if (state === WebSocket.CONNECTING) abort();
     }
     log(`#${id} closed ${peer} (${reason || "closed"}; up ${bytesUp} B, down ${bytesDown} B, ${Date.now() - started} ms)`);
     maybeDone();
@@ -201,50 +315,96 @@ function relay(tcp, upstream, id, log, onDone) {
 
   // ---- WS -> TCP -----------------------------------------------------------
   let wsPaused = false;
-  ws.on("open", () => {
-    flush();
-    if (tcpEnded) ws.close(1000);
-    else if (ws.bufferedAmount <= HIGH_WATER) resumeTcp(); // lift the pre-open pause
-  });
+  let wsError = false;
 
-  ws.on("message", (data) => {
-    const buf = /** @type {Buffer} */ (data);
-    if (tcp.destroyed || tcp.writableEnded) return; // client is gone; nobody to deliver to
-    bytesDown += buf.length;
-    // tcp.write never drops data; false only means "slow down": stop reading the WS.
-    if (!tcp.write(buf) && !wsPaused) {
-      wsPaused = true;
-      ws.pause();
-    }
-  });
+  /** Opens the upstream WebSocket: admission has granted a slot. */
+  const openUpstream = () => {
+    const socket = new WebSocket(upstream, [FLOW_PROTOCOL, "amqp"], {
+      perMessageDeflate: false,
+      handshakeTimeout: HANDSHAKE_TIMEOUT_MS,
+      // Warren keys its login brake (and loopback-only users) on the client's address.
+      headers: tcp.remoteAddress ? { "X-Forwarded-For": tcp.remoteAddress } : {},
+    });
+    ws = socket;
+    socket.binaryType = "nodebuffer";
+
+    socket.on("open", () => {
+      flow = socket.protocol === FLOW_PROTOCOL;
+      // Warren speaks first only once the client has: with nothing sent, there is nothing to wait for.
+      if (pendingBytes === 0) releaseSlot();
+      else setTimeout(releaseSlot, ADMISSION_HOLD_MAX_MS).unref();
+      flush();
+      if (tcpEnded) socket.close(1000);
+      else if (socket.bufferedAmount <= HIGH_WATER) {
+        wsFull = false;
+        resumeTcp(); // lift the pre-open pause
+      }
+    });
+
+    socket.on("message", (data, isBinary) => {
+      releaseSlot(); // Warren has answered: the setup is done (see DEFAULT_MAX_CONNECTING)
+      if (!isBinary) {
+        // A flow report; AMQP itself is always binary.
+        const consumed = flow ? /^consumed (\d+)$/.exec(String(data)) : null;
+        if (consumed) {
+          consumedUp = Math.max(consumedUp, Number(consumed[1]));
+          resumeTcp();
+        }
+        return;
+      }
+      const buf = /** @type {Buffer} */ (data);
+      if (tcp.destroyed || tcp.writableEnded) return; // client is gone; nobody to deliver to
+      bytesDown += buf.length;
+      const onWritten = flow
+        ? () => {
+            writtenDown += buf.length;
+            // Acks are cumulative; the last bytes of a burst are acked once the socket has drained.
+            if (writtenDown - ackedDown >= ACK_STEP || (tcp.writableLength === 0 && writtenDown > ackedDown)) {
+              ackedDown = writtenDown;
+              if (socket.readyState === WebSocket.OPEN) socket.send(`ack ${writtenDown}`);
+            }
+          }
+        : undefined;
+      // tcp.write never drops data; false only means "slow down": stop reading the WS.
+      if (!tcp.write(buf, onWritten) && !wsPaused) {
+        wsPaused = true;
+        socket.pause();
+      }
+    });
+
+    socket.on("error", (err) => {
+      wsError = true;
+      releaseSlot();
+      if (aborted) return;
+      note(`upstream error: ${err.message}`);
+      log(`#${id} upstream error: ${err.message}`);
+      tcp.destroy();
+    });
+
+    socket.on("close", (code, why) => {
+      releaseSlot();
+      note(`upstream closed ${code}${why.length ? ` ${why}` : ""}`);
+      if (!wsError && !tcp.destroyed) {
+        tcp.end(); // sends whatever is still queued, then FIN
+        flow = false; // no more reports will come: nothing may hold the client back now
+        wsFull = false;
+        resumeTcp(); // keep reading so the client's FIN (and 'close') is seen
+      }
+      maybeDone();
+    });
+  };
+  releaseSlot = admission.acquire(openUpstream);
+
   tcp.on("drain", () => {
     if (wsPaused) {
       wsPaused = false;
-      ws.resume();
+      ws?.resume();
     }
-  });
-
-  let wsError = false;
-  ws.on("error", (err) => {
-    wsError = true;
-    if (aborted) return;
-    note(`upstream error: ${err.message}`);
-    log(`#${id} upstream error: ${err.message}`);
-    tcp.destroy();
-  });
-
-  ws.on("close", (code, why) => {
-    note(`upstream closed ${code}${why.length ? ` ${why}` : ""}`);
-    if (!wsError && !tcp.destroyed) {
-      tcp.end(); // sends whatever is still queued, then FIN
-      resumeTcp(); // keep reading so the client's FIN (and 'close') is seen
-    }
-    maybeDone();
   });
 
   let done = false;
   function maybeDone() {
-    if (!done && tcp.destroyed && ws.readyState === WebSocket.CLOSED) {
+    if (!done && tcp.destroyed && wsState() === WebSocket.CLOSED) {
       done = true;
       onDone();
     }
@@ -258,11 +418,15 @@ function relay(tcp, upstream, id, log, onDone) {
       };
       const timer = setTimeout(abort, SHUTDOWN_GRACE_MS);
       note("bridge shutting down");
-      if (ws.readyState === WebSocket.CLOSED) finish();
-      else ws.once("close", finish);
-      if (ws.readyState === WebSocket.OPEN)
-        ws.close(1001); // 1001 = going away
-      else if (ws.readyState === WebSocket.CONNECTING) abort();
+      const state = wsState();
+      if (state === WebSocket.CLOSED) finish();
+      else ws?.once("close", finish);
+      if (state === WebSocket.OPEN)
+        ws?.close(1001); // 1001 = going away
+      else if (state === WebSocket.CONNECTING) {
+        abort();
+        if (!ws) finish();
+      }
       tcp.destroy();
     });
 }
@@ -274,13 +438,16 @@ function formatAddress(host, port) {
 
 // ---- CLI ---------------------------------------------------------------------
 
-const USAGE = `Usage: warren-bridge [--host ADDR] [--port N] [--upstream URL] [--quiet]
+const USAGE = `Usage: warren-bridge [--host ADDR] [--port N] [--upstream URL] [--max-connecting N] [--quiet]
 
 Accept plain AMQP 0-9-1 over TCP and relay each connection to Warren over WebSocket.
 
   --host ADDR      address to listen on       (env WARREN_BRIDGE_HOST, default ${DEFAULT_HOST})
   --port N         TCP port, 0 = any free one (env WARREN_BRIDGE_PORT, default ${DEFAULT_PORT})
   --upstream URL   Warren AMQP WebSocket URL  (env WARREN_BRIDGE_UPSTREAM, default ${DEFAULT_UPSTREAM})
+  --max-connecting N
+                   upstream WebSocket handshakes in progress at once, 0 = no limit
+                                              (env WARREN_BRIDGE_MAX_CONNECTING, default ${DEFAULT_MAX_CONNECTING})
   --quiet          only log errors
   -h, --help       show this help
 `;
@@ -293,6 +460,7 @@ async function main() {
         host: { type: "string" },
         port: { type: "string" },
         upstream: { type: "string" },
+        "max-connecting": { type: "string" },
         quiet: { type: "boolean" },
         help: { type: "boolean", short: "h" },
       },
@@ -320,12 +488,16 @@ async function main() {
 
   let bridge;
   try {
-    bridge = await startBridge({
+    // maxConnecting is not part of BridgeOptions (warren-bridge.d.mts) yet; startBridge reads it.
+    /** @type {BridgeOptions & { maxConnecting?: string }} */
+    const bridgeOptions = {
       host: String(values.host ?? env.WARREN_BRIDGE_HOST ?? DEFAULT_HOST),
       port,
       upstream: String(values.upstream ?? env.WARREN_BRIDGE_UPSTREAM ?? DEFAULT_UPSTREAM),
       log,
-    });
+    };
+    if (values["max-connecting"] !== undefined) bridgeOptions.maxConnecting = values["max-connecting"];
+    bridge = await startBridge(bridgeOptions);
   } catch (err) {
     console.error(stamp(`failed to start: ${/** @type {Error} */ (err).message}`));
     process.exit(1);

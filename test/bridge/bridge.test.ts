@@ -46,7 +46,8 @@ describe("warren-bridge", () => {
     expect((await readBytes(sock, payload.length)).equals(payload)).toBe(true);
 
     const ws = await upstream.connection();
-    expect(upstream.offered[0]).toBe("amqp");
+    // It offers its flow-control subprotocol first; a plain server picks "amqp".
+    expect(upstream.offered[0]).toBe("x-warren-flow.v1,amqp");
     expect(ws.protocol).toBe("amqp");
     expect(logs.some((l) => /^#1 open 127\.0\.0\.1:\d+$/.test(l))).toBe(true);
 

@@ -33,6 +33,8 @@ export async function startUpstream(opts: UpstreamOptions = {}): Promise<FakeUps
     port: 0,
     path: "/amqp",
     perMessageDeflate: false,
+    // A plain AMQP-over-WebSocket server: it does not speak the bridge's flow subprotocol.
+    handleProtocols: (protocols) => (protocols.has("amqp") ? "amqp" : false),
     verifyClient: (_info, done) => {
       setTimeout(() => done(true), handshakeDelayMs);
     },
