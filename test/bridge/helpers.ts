@@ -24,6 +24,8 @@ export interface UpstreamOptions {
   /** Delay the WS handshake, so the bridge sees the TCP data first. */
   handshakeDelayMs?: number;
   onConnection?: (ws: WebSocket, req: IncomingMessage) => void;
+  /** Pick the bridge's flow-control subprotocol (x-warren-flow.v1), as Warren does. */
+  flow?: boolean;
 }
 
 export async function startUpstream(opts: UpstreamOptions = {}): Promise<FakeUpstream> {
@@ -34,7 +36,8 @@ export async function startUpstream(opts: UpstreamOptions = {}): Promise<FakeUps
     path: "/amqp",
     perMessageDeflate: false,
     // A plain AMQP-over-WebSocket server: it does not speak the bridge's flow subprotocol.
-    handleProtocols: (protocols) => (protocols.has("amqp") ? "amqp" : false),
+    handleProtocols: (protocols) =>
+      opts.flow && protocols.has("x-warren-flow.v1") ? "x-warren-flow.v1" : protocols.has("amqp") ? "amqp" : false,
     verifyClient: (_info, done) => {
       setTimeout(() => done(true), handshakeDelayMs);
     },
