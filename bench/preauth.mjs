@@ -2,33 +2,15 @@
 // /amqp that send the protocol header and then an incomplete frame (as much as Warren accepts
 // before authentication), samples workerd's RSS, then waits for handshake_timeout and counts the
 // sockets Warren closed. Usage: node bench/preauth.mjs [sockets]
-import { mkdtemp, readFile, readdir, rm } from "node:fs/promises";
+import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { WebSocket } from "ws";
 import { buildWorker, startWarren } from "../scripts/warren-server.mjs";
+import { mb, workerdRss } from "./workerd-rss.mjs";
 
 const sockets = Number(process.argv[2] ?? 1000);
 const TIMEOUT_MS = 10_000;
-
-/** RSS in bytes of the workerd processes started by this process. */
-async function workerdRss() {
-  let total = 0;
-  for (const pid of await readdir("/proc")) {
-    if (!/^\d+$/.test(pid)) continue;
-    try {
-      const status = await readFile(`/proc/${pid}/status`, "utf8");
-      if (/^Name:\s+(\S+)/m.exec(status)?.[1] !== "workerd") continue;
-      if (Number(/^PPid:\s+(\d+)/m.exec(status)?.[1]) !== process.pid) continue;
-      total += Number(/^VmRSS:\s+(\d+)/m.exec(status)?.[1] ?? 0) * 1024;
-    } catch {
-      // gone meanwhile
-    }
-  }
-  return total;
-}
-
-const mb = (/** @type {number} */ b) => `${(b / 2 ** 20).toFixed(1)} MB`;
 
 await buildWorker({ quiet: true });
 const dataDir = await mkdtemp(join(tmpdir(), "warren-preauth-"));

@@ -2,35 +2,16 @@
 // flow control). Publishes N × SIZE persistent messages, starts a no-ack consumer through the
 // bridge and stops reading its socket, samples workerd's RSS while it is stalled, then reads
 // again and counts what arrives. Usage: node bench/stalled-consumer.mjs [count] [size]
-import { mkdtemp, readFile, readdir, rm } from "node:fs/promises";
+import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import amqp from "amqplib";
 import { buildWorker, startWarren } from "../scripts/warren-server.mjs";
+import { mb, workerdRss } from "./workerd-rss.mjs";
 
 const count = Number(process.argv[2] ?? 4000);
 const size = Number(process.argv[3] ?? 65536);
 const STALL_MS = Number(process.env.STALL_MS ?? 8000);
-
-/** RSS in bytes of the workerd processes started by this process. */
-async function workerdRss() {
-  let total = 0;
-  for (const pid of await readdir("/proc")) {
-    if (!/^\d+$/.test(pid)) continue;
-    try {
-      const status = await readFile(`/proc/${pid}/status`, "utf8");
-      const name = /^Name:\s+(\S+)/m.exec(status)?.[1];
-      const ppid = Number(/^PPid:\s+(\d+)/m.exec(status)?.[1]);
-      if (name !== "workerd" || ppid !== process.pid) continue;
-      total += Number(/^VmRSS:\s+(\d+)/m.exec(status)?.[1] ?? 0) * 1024;
-    } catch {
-      // the process went away meanwhile
-    }
-  }
-  return total;
-}
-
-const mb = (/** @type {number} */ b) => `${(b / 2 ** 20).toFixed(1)} MB`;
 
 await buildWorker({ quiet: true });
 const dataDir = await mkdtemp(join(tmpdir(), "warren-stall-"));

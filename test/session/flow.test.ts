@@ -25,6 +25,20 @@ async function client(limits: Partial<Limits>, acks: boolean, capabilities: Reco
 
 const body = (n: number) => "x".repeat(n);
 
+/**
+ * Makes unprocessed commands pile up: the first publish's RPC hangs, a queue.declare behind it
+ * waits for it, and ten 1 KB publishes queue behind that. Resolve the returned deferred to let go.
+ */
+async function pileUp(c: Client) {
+  const stall = deferred<boolean>();
+  c.broker.queue("/", "q").script.publish = () => stall.promise;
+  c.send(publish(1, { routingKey: "q" }, body(100)), frame(1, "queue.declare", { queue: "q", passive: true }));
+  await c.settle();
+  c.send(...Array.from({ length: 10 }, () => publish(1, { routingKey: "q" }, body(1000))));
+  await c.settle();
+  return stall;
+}
+
 describe("delivery window (peers that acknowledge: the bridge)", () => {
   it("stops taking deliveries once the window is full, pauses the consumer, and says how much room is left", async () => {
     const c = await client({ deliveryWindowBytes: 1000 }, true);
@@ -89,13 +103,7 @@ describe("input back-pressure", () => {
 
   it("a backlog of unprocessed commands over the mark sends connection.blocked, and unblocked once it drains", async () => {
     const c = await client({ blockedInputBytes: 3000 }, false, { "connection.blocked": true });
-    const stall = deferred<boolean>();
-    c.broker.queue("/", "q").script.publish = () => stall.promise;
-    // The first publish's RPC hangs; a queue.declare behind it waits, and more publishes pile up.
-    c.send(publish(1, { routingKey: "q" }, body(100)), frame(1, "queue.declare", { queue: "q", passive: true }));
-    await c.settle();
-    c.send(...Array.from({ length: 10 }, () => publish(1, { routingKey: "q" }, body(1000))));
-    await c.settle();
+    const stall = await pileUp(c);
     expect(names(c.take())).toEqual(["0:connection.blocked"]);
     stall.resolve(true);
     c.broker.queue("/", "q").script.publish = undefined;
@@ -105,23 +113,15 @@ describe("input back-pressure", () => {
 
   it("clients that did not ask for connection.blocked are not sent it", async () => {
     const c = await client({ blockedInputBytes: 3000 }, false);
-    const stall = deferred<boolean>();
-    c.broker.queue("/", "q").script.publish = () => stall.promise;
-    c.send(publish(1, { routingKey: "q" }, body(100)), frame(1, "queue.declare", { queue: "q", passive: true }));
-    await c.settle();
-    c.send(...Array.from({ length: 10 }, () => publish(1, { routingKey: "q" }, body(1000))));
-    await c.settle();
+    const stall = await pileUp(c);
     expect(names(c.take())).toEqual([]);
     stall.resolve(true);
   });
 
   it("a backlog over the hard limit closes the connection with 506 instead of holding it", async () => {
     const c = await client({ maxInputBacklogBytes: 5000 }, false);
-    const stall = deferred<boolean>();
-    c.broker.queue("/", "q").script.publish = () => stall.promise;
-    c.send(publish(1, { routingKey: "q" }, body(100)), frame(1, "queue.declare", { queue: "q", passive: true }));
-    await c.settle();
-    const sent = await c.roundTrip(...Array.from({ length: 10 }, () => publish(1, { routingKey: "q" }, body(1000))));
+    const stall = await pileUp(c);
+    const sent = c.take();
     expect(closeOf(sent, "connection.close")[0]).toBe(ReplyCode.RESOURCE_ERROR);
     stall.resolve(true);
   });
