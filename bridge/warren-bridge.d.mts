@@ -11,6 +11,11 @@ export interface BridgeOptions {
   log?: ((line: string) => void) | false;
   /** Same as `log: false`. */
   quiet?: boolean;
+  /**
+   * Upstream WebSocket handshakes in progress at once (default 8, env WARREN_BRIDGE_MAX_CONNECTING;
+   * 0 = no limit): a storm of connects is admitted a few at a time so live connections stay served.
+   */
+  maxConnecting?: number;
 }
 
 export interface Bridge {

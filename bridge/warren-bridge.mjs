@@ -62,7 +62,7 @@ export async function startBridge(options = {}) {
   const { host = DEFAULT_HOST, port = DEFAULT_PORT, upstream = DEFAULT_UPSTREAM } = options;
   const log = options.quiet || options.log === false ? () => {} : (options.log ?? console.log);
   if (!/^wss?:\/\//i.test(upstream)) throw new Error(`upstream must be a ws:// or wss:// URL, got ${upstream}`);
-  const maxConnecting = maxConnectingFrom(/** @type {{ maxConnecting?: unknown }} */ (options).maxConnecting);
+  const maxConnecting = maxConnectingFrom(options.maxConnecting);
 
   /** @type {Set<() => Promise<void>>} shutdown functions of live connections */
   const live = new Set();
@@ -488,15 +488,14 @@ async function main() {
 
   let bridge;
   try {
-    // maxConnecting is not part of BridgeOptions (warren-bridge.d.mts) yet; startBridge reads it.
-    /** @type {BridgeOptions & { maxConnecting?: string }} */
+    /** @type {BridgeOptions} */
     const bridgeOptions = {
       host: String(values.host ?? env.WARREN_BRIDGE_HOST ?? DEFAULT_HOST),
       port,
       upstream: String(values.upstream ?? env.WARREN_BRIDGE_UPSTREAM ?? DEFAULT_UPSTREAM),
       log,
     };
-    if (values["max-connecting"] !== undefined) bridgeOptions.maxConnecting = values["max-connecting"];
+    if (values["max-connecting"] !== undefined) bridgeOptions.maxConnecting = Number(values["max-connecting"]);
     bridge = await startBridge(bridgeOptions);
   } catch (err) {
     console.error(stamp(`failed to start: ${/** @type {Error} */ (err).message}`));

@@ -5,6 +5,9 @@ import type { Broker } from "./broker";
 import { preconditionFailed } from "./errors";
 import type { RouteTable } from "./route-table";
 
+/** Destination queues called at once before the publisher yields (see store). */
+const RPC_WAVE = 32;
+
 /** Body bytes per publish RPC: Workers RPC refuses payloads over 32 MiB. */
 const PUBLISH_RPC_BYTES = 8 << 20;
 
@@ -65,8 +68,24 @@ export class Publisher {
     const routed = new Uint32Array(batch.length);
     const failed = new Uint8Array(batch.length);
     const vhost = this.vhost();
+    const all = [...groups];
+    for (let start = 0; start < all.length; start += RPC_WAVE) {
+      // workerd reads no socket while this object has calls to make: a batch fanning out to
+      // thousands of queues goes in waves, so other connections are served in between.
+      if (start > 0) await new Promise((resolve) => setTimeout(resolve, 0));
+      await this.storeGroups(vhost, all.slice(start, start + RPC_WAVE), routed, failed);
+    }
+    return { routed, failed };
+  }
+
+  private async storeGroups(
+    vhost: string,
+    groups: [string, { messages: IncomingMessage[]; owners: number[] }][],
+    routed: Uint32Array,
+    failed: Uint8Array,
+  ): Promise<void> {
     await Promise.all(
-      [...groups].map(async ([queue, g]) => {
+      groups.map(async ([queue, g]) => {
         const stub = this.broker.queue(vhost, queue);
         // Parts go one after another so the queue stores them in publish order.
         for (const [start, end] of rpcSlices(g.messages)) {
@@ -82,7 +101,6 @@ export class Publisher {
         }
       }),
     );
-    return { routed, failed };
   }
 
   /** Routes and stores in one call (the management API's publish, dead-lettering). */

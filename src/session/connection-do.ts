@@ -62,10 +62,9 @@ export class ConnectionDO extends DurableObject<Env> implements ConnectionPort {
     if (protocol === FLOW_PROTOCOL) connection.enableFlowAcks();
     // Nothing of a closed connection stays in memory while the object waits to be evicted.
     connection.onClosed = () => {
+      // A connection object never writes to storage, so it has nothing to delete. (Locally workerd
+      // still keeps an empty database file per object; deleteAll() would only rebuild it, slowly.)
       this.connection = undefined;
-      // The object never writes, but the runtime gives every SQLite-backed object a database:
-      // dropping it keeps closed connections from leaving storage behind.
-      this.ctx.storage.deleteAll().catch((err: unknown) => console.log(`connection ${this.ctx.id}: deleteAll failed: ${String(err)}`));
     };
 
     server.addEventListener("message", (event) => {

@@ -98,6 +98,20 @@ describe("Publisher.store", () => {
     expect(q.calls("publish").map(keys)).toEqual([["a"], ["b"]]);
   });
 
+  it("a batch fanning out to many queues calls them in waves of 32, yielding in between", async () => {
+    const names = Array.from({ length: 40 }, (_, i) => `q${i}`);
+    const { broker, publisher } = setup(...names);
+    const gate = deferred<boolean>();
+    for (const q of names) broker.queue("/", q).script.publish = () => gate.promise;
+    const done = publisher.store([{ queues: names, message: message("m") }]);
+    await new Promise((r) => setTimeout(r, 20));
+    expect(broker.trace().filter((t) => t.endsWith(".publish"))).toHaveLength(32);
+    gate.resolve(true);
+    const { routed, failed } = await done;
+    expect(broker.trace().filter((t) => t.endsWith(".publish"))).toHaveLength(40);
+    expect([routed[0], failed[0]]).toEqual([40, 0]);
+  });
+
   it("a failing queue marks only its messages as failed, logs, and does not throw", async () => {
     const { broker, publisher } = setup("ok", "bad");
     broker.queue("/", "bad").script.publish = async () => {
