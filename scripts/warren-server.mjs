@@ -65,24 +65,48 @@ export async function startWarren(options = {}) {
   await mkdir(dataDir, { recursive: true });
   const config = await wranglerConfig();
 
-  const mf = new Miniflare({
-    host,
-    port: options.httpPort ?? 8787,
-    log: new Log(quiet ? LogLevel.WARN : LogLevel.INFO),
+  // Two workers from the same bundle: connection and login-guard objects keep nothing on disk
+  // (they never write), so they run in a worker whose objects are in-memory only. Otherwise
+  // workerd creates a SQLite database per connection ever opened: slow under a storm of connects
+  // and three files left behind each. Queues and exchanges persist in the first worker.
+  const script = {
     modules: true,
     scriptPath: join(BUILD_DIR, "index.js"),
     compatibilityDate: config.compatibilityDate,
     compatibilityFlags: config.compatibilityFlags,
-    durableObjects: {
-      CONNECTION: { className: "ConnectionDO", useSQLite: true },
-      EXCHANGE: { className: "ExchangeDO", useSQLite: true },
-      QUEUE: { className: "QueueDO", useSQLite: true },
-      LOGIN_GUARD: { className: "LoginGuardDO", useSQLite: true },
-    },
+    bindings: { ...warrenVars(), WARREN_HEARTBEAT: String(options.heartbeat ?? 60), ...options.vars },
+  };
+  const mf = new Miniflare({
+    host,
+    port: options.httpPort ?? 8787,
+    log: new Log(quiet ? LogLevel.WARN : LogLevel.INFO),
     durableObjectsPersist: join(dataDir, "do"),
     cf: false,
     ...(options.inspectorPort ? { inspectorPort: options.inspectorPort } : {}),
-    bindings: { ...warrenVars(), WARREN_HEARTBEAT: String(options.heartbeat ?? 60), ...options.vars },
+    workers: [
+      {
+        name: "warren",
+        ...script,
+        durableObjects: {
+          CONNECTION: { className: "ConnectionDO", scriptName: "warren-memory" },
+          // The keys a single unnamed worker had: object ids and files of existing data dirs stay.
+          EXCHANGE: { className: "ExchangeDO", useSQLite: true, unsafeUniqueKey: "-ExchangeDO" },
+          QUEUE: { className: "QueueDO", useSQLite: true, unsafeUniqueKey: "-QueueDO" },
+          LOGIN_GUARD: { className: "LoginGuardDO", scriptName: "warren-memory" },
+        },
+      },
+      {
+        name: "warren-memory",
+        ...script,
+        unsafeEphemeralDurableObjects: true,
+        durableObjects: {
+          CONNECTION: { className: "ConnectionDO" },
+          EXCHANGE: { className: "ExchangeDO", scriptName: "warren" },
+          QUEUE: { className: "QueueDO", scriptName: "warren" },
+          LOGIN_GUARD: { className: "LoginGuardDO" },
+        },
+      },
+    ],
   });
   const url = await mf.ready;
   const httpUrl = url.toString().replace(/\/$/, "");
