@@ -29,7 +29,8 @@ const LOW_WATER = 256 * 1024;
 // delivering while too much is unacknowledged; Warren reports the bytes it has processed
 // ("consumed <total>") and the bridge stops reading its client while too much is outstanding.
 const FLOW_PROTOCOL = "x-warren-flow.v1";
-// An ack at least this often; and whenever the client's socket has drained.
+// One ack per this many bytes written to the client, never one per message: Warren's window is
+// at least 1 MiB and resumes at half of it, so an unacknowledged tail this small never holds it.
 const ACK_STEP = 256 * 1024;
 // Bytes sent up but not yet processed by Warren: stop reading the client above, resume below.
 const CREDIT_HIGH = 4 * 1024 * 1024;
@@ -358,8 +359,8 @@ function relay(tcp, upstream, id, log, admission, onDone) {
       const onWritten = flow
         ? () => {
             writtenDown += buf.length;
-            // Acks are cumulative; the last bytes of a burst are acked once the socket has drained.
-            if (writtenDown - ackedDown >= ACK_STEP || (tcp.writableLength === 0 && writtenDown > ackedDown)) {
+            // Acks are cumulative, so one that is lost or late does no harm.
+            if (writtenDown - ackedDown >= ACK_STEP) {
               ackedDown = writtenDown;
               if (socket.readyState === WebSocket.OPEN) socket.send(`ack ${writtenDown}`);
             }

@@ -341,7 +341,7 @@ export class Connection {
             this.fail(err, command.channel, name);
           }
           this.flow.processed(size);
-          this.reportConsumed(false);
+          this.reportConsumed();
         }
         // Acks alone need not be answered before the next batch is read (see Channel.endOfBatch).
         await this.endOfBatch(false);
@@ -349,14 +349,14 @@ export class Connection {
     } finally {
       this.pumping = false;
     }
-    this.reportConsumed(true);
+    this.reportConsumed();
     this.notePressure();
   }
 
   /** Tells a flow-acknowledging peer how much input is dealt with, so it reads more from its client. */
-  private reportConsumed(idle: boolean): void {
+  private reportConsumed(): void {
     if (!this.flow.acknowledged || !this.transport.control || this.isClosed) return;
-    const consumed = this.flow.report(idle);
+    const consumed = this.flow.report();
     if (consumed !== null) this.transport.control(`consumed ${consumed}`);
   }
 

@@ -13,6 +13,10 @@
  * received-but-unprocessed commands over `blockAt` sends connection.blocked (and unblocked once
  * it halves); over `inputLimit` the connection is closed (506) rather than held in memory.
  */
+const REPORT_STEP = 256 * 1024;
+/** The delivery window is never below this: the peer acknowledges in 256 KiB steps. */
+const MIN_WINDOW = 1 << 20;
+
 export class FlowControl {
   /** Bytes sent on the socket, and acknowledged by the peer as passed on. */
   private sent = 0;
@@ -31,10 +35,14 @@ export class FlowControl {
   constructor(
     /** True when the peer acknowledges what it passed on (the x-warren-flow.v1 subprotocol). */
     readonly acknowledged: boolean,
-    private readonly window: number,
+    window: number,
     private readonly blockAt: number,
     readonly inputLimit: number,
-  ) {}
+  ) {
+    this.window = Math.max(window, MIN_WINDOW);
+  }
+
+  private readonly window: number;
 
   private get inFlight(): number {
     return this.sent + this.unflushed - this.acked;
@@ -102,10 +110,14 @@ export class FlowControl {
     return this.received - this.backlog;
   }
 
-  /** A consumed count worth telling the peer: at idle, or every 64 KiB. */
-  report(idle: boolean): number | null {
+  /**
+   * A consumed count worth telling the peer: one per REPORT_STEP of progress, never one per
+   * message. The peer stops reading only 4 MiB ahead, so an unreported tail this small never
+   * holds it back.
+   */
+  report(): number | null {
     const consumed = this.consumed;
-    if (consumed === this.reported || (!idle && consumed - this.reported < 64 * 1024)) return null;
+    if (consumed - this.reported < REPORT_STEP) return null;
     this.reported = consumed;
     return consumed;
   }
