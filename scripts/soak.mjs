@@ -17,7 +17,7 @@
 //
 //   npm run soak -- --cycles 10 --messages 50000 --kill-after 200-2000 --ack-ratio 0.5 --seed 7
 import { spawn } from "node:child_process";
-import { readdirSync, readFileSync, realpathSync } from "node:fs";
+import { readdirSync, readFileSync } from "node:fs";
 import { mkdtemp, readdir, readFile, rm } from "node:fs/promises";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
@@ -758,11 +758,5 @@ async function main() {
   process.exit(0);
 }
 
-const isMain = (() => {
-  try {
-    return !!process.argv[1] && realpathSync(process.argv[1]) === realpathSync(fileURLToPath(import.meta.url));
-  } catch {
-    return false;
-  }
-})();
-if (isMain) await main();
+// A script (npm run soak), imported by nothing.
+await main();
