@@ -168,7 +168,10 @@ export class Connection {
   deliver(deliveries: Delivery[]): DeliverResult {
     // After connection.close nothing more may be sent: everything goes back to its queue.
     if (this.state !== "running") {
-      return { gone: this.state === "closed", refused: deliveries.map((d) => d.seq), paused: [] };
+      // Closing: everything goes back, and its consumers pause, or the queue would offer it again
+      // at once, round after round, and keep this object (and locally all of workerd) busy.
+      const paused = [...new Set(deliveries.map((d) => d.consumerTag))];
+      return { gone: this.state === "closed", refused: deliveries.map((d) => d.seq), paused };
     }
     const refused: number[] = [];
     const paused = new Set<string>();

@@ -87,13 +87,13 @@ describe("consumers and deliveries", () => {
     expect(result.paused.sort()).toEqual(["nobody", "t"]);
   });
 
-  it("deliveries to a connection that is closing go back; a closed one says gone", async () => {
+  it("deliveries to a connection that is closing go back and pause their consumers (no retry loop); a closed one says gone", async () => {
     const c = await openClient("q");
     await c.consume(1, "q", "t");
     await c.roundTrip(frame(1, "channel.open"));
-    expect(c.connection.deliver([delivery("q", 1, "t")])).toEqual({ gone: false, refused: [1], paused: [] });
+    expect(c.connection.deliver([delivery("q", 1, "t")])).toEqual({ gone: false, refused: [1], paused: ["t"] });
     await c.roundTrip(frame(0, "connection.close-ok"));
-    expect(c.connection.deliver([delivery("q", 2, "t")])).toEqual({ gone: true, refused: [2], paused: [] });
+    expect(c.connection.deliver([delivery("q", 2, "t")])).toEqual({ gone: true, refused: [2], paused: ["t"] });
   });
 
   it("consumer_cancel_notify: basic.cancel goes out only to clients that asked for it", async () => {
