@@ -31,6 +31,8 @@ export class FlowControl {
   private backlog = 0;
   private reported = 0;
   private blocked = false;
+  /** The delivery window in bytes, never below MIN_WINDOW. */
+  private readonly window: number;
 
   constructor(
     /** True when the peer acknowledges what it passed on (the x-warren-flow.v1 subprotocol). */
@@ -41,8 +43,6 @@ export class FlowControl {
   ) {
     this.window = Math.max(window, MIN_WINDOW);
   }
-
-  private readonly window: number;
 
   private get inFlight(): number {
     return this.sent + this.unflushed - this.acked;
