@@ -93,6 +93,8 @@ export async function startWarren(options = {}) {
           EXCHANGE: { className: "ExchangeDO", useSQLite: true, unsafeUniqueKey: "-ExchangeDO" },
           QUEUE: { className: "QueueDO", useSQLite: true, unsafeUniqueKey: "-QueueDO" },
           LOGIN_GUARD: { className: "LoginGuardDO", scriptName: "warren-memory" },
+          CONTROL: { className: "ControlDO", useSQLite: true },
+          VHOST: { className: "VhostDO", useSQLite: true },
         },
       },
       {
@@ -104,6 +106,8 @@ export async function startWarren(options = {}) {
           EXCHANGE: { className: "ExchangeDO", scriptName: "warren" },
           QUEUE: { className: "QueueDO", scriptName: "warren" },
           LOGIN_GUARD: { className: "LoginGuardDO" },
+          CONTROL: { className: "ControlDO", scriptName: "warren" },
+          VHOST: { className: "VhostDO", scriptName: "warren" },
         },
       },
     ],

@@ -1,4 +1,6 @@
 import type { LoginGuardDO } from "./auth/login-guard-do";
+import type { ControlDO } from "./control/control-do";
+import type { VhostDO } from "./control/vhost-do";
 import type { ConnectionDO } from "./session/connection-do";
 import type { ExchangeDO } from "./exchange/exchange-do";
 import type { QueueDO } from "./queue/queue-do";
@@ -8,6 +10,13 @@ export interface Env {
   EXCHANGE: DurableObjectNamespace<ExchangeDO>;
   QUEUE: DurableObjectNamespace<QueueDO>;
   LOGIN_GUARD: DurableObjectNamespace<LoginGuardDO>;
+  CONTROL: DurableObjectNamespace<ControlDO>;
+  VHOST: DurableObjectNamespace<VhostDO>;
+  /** The first administrator, created on first start when both are set (wrangler secret put …). */
+  WARREN_ADMIN_USER?: string;
+  WARREN_ADMIN_PASSWORD?: string;
+  /** Users who may log in only from loopback (comma-separated; default "guest"; "" for none): RabbitMQ's loopback_users. */
+  WARREN_LOOPBACK_USERS?: string;
   /** Server heartbeat proposal in seconds (0 disables). Other limits: core/limits.ts. */
   WARREN_HEARTBEAT?: string;
   /** "off" disables the brake on repeated failed logins (auth/login-throttle.ts). */

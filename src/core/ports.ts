@@ -1,5 +1,20 @@
 import type { ExchangeDecl, ExchangeSnapshot, StoredBinding } from "../exchange/declaration";
 import type { ConsumeOptions, DeliverResult, Delivery, QueueBinding, QueueDecl } from "../queue/types";
+import type {
+  AccessAnswer,
+  CatalogConnection,
+  CatalogExchange,
+  CatalogQueue,
+  ConnectionInfo,
+  MessageCounters,
+  PermissionRecord,
+  PolicyRecord,
+  QueueInfo,
+  UserRecord,
+  UserWrite,
+  VhostRecord,
+} from "./control";
+import type { Permissions } from "./permissions";
 import type { RpcResult } from "./rpc-result";
 
 // What each Durable Object class offers the rest of the broker. The DO classes `implements`
@@ -50,6 +65,10 @@ export interface QueuePort extends RouteSubscriberPort {
   settle(connId: string, ack: number[], requeue: number[]): Promise<void>;
   releaseChannel(connId: string, channel: number): Promise<void>;
   releaseConnection(connId: string): Promise<void>;
+  /** Live state for the management API; null when the queue does not exist. */
+  info(): Promise<QueueInfo | null>;
+  /** Deletes the queue whoever owns it (its vhost is going away). */
+  drop(): Promise<void>;
 }
 
 /** Anything that caches an exchange's routes: told when they change; false means "forget me". */
@@ -63,6 +82,57 @@ export interface ConnectionPort extends RouteSubscriberPort {
   deliver(batch: Uint8Array): Promise<DeliverResult>;
   /** The queue went away under this consumer. */
   consumerCancelled(channel: number, tag: string, queue: string): Promise<void>;
+  /** Live state for the management API; null when the connection is closed. */
+  info(): Promise<ConnectionInfo | null>;
+  /** Closes the connection with 320 CONNECTION_FORCED (operator, deleted user or vhost). */
+  forceClose(reason: string): Promise<void>;
+  /** The user's permissions in this vhost changed (null: none left). */
+  permissionsChanged(permissions: Permissions | null): Promise<void>;
+}
+
+/**
+ * Users, vhosts, permissions and policies (control/control-do.ts, one object for the broker).
+ * Asked once per login and by the management API; never per message.
+ */
+export interface ControlPort {
+  /** The user's tags when the password is right; null otherwise. */
+  login(username: string, password: string): Promise<{ tags: string[] } | null>;
+  access(username: string, vhost: string): Promise<AccessAnswer>;
+  users(): Promise<UserRecord[]>;
+  user(name: string): Promise<UserRecord | null>;
+  putUser(u: UserWrite): Promise<RpcResult<{ created: boolean }>>;
+  deleteUser(name: string): Promise<boolean>;
+  vhosts(): Promise<VhostRecord[]>;
+  vhost(name: string): Promise<VhostRecord | null>;
+  putVhost(v: Partial<VhostRecord> & { name: string }): Promise<{ created: boolean }>;
+  deleteVhost(name: string): Promise<boolean>;
+  permissions(filter: { user?: string; vhost?: string }): Promise<PermissionRecord[]>;
+  setPermissions(p: PermissionRecord): Promise<RpcResult<void>>;
+  clearPermissions(user: string, vhost: string): Promise<boolean>;
+  policies(vhost: string | null): Promise<PolicyRecord[]>;
+  putPolicy(p: PolicyRecord): Promise<RpcResult<void>>;
+  deletePolicy(vhost: string, name: string): Promise<boolean>;
+}
+
+/**
+ * One vhost's catalog (control/vhost-do.ts): which queues, exchanges and connections exist,
+ * written when they are created or deleted (never per message). The data source of every list.
+ */
+export interface CatalogPort {
+  queueAdded(q: CatalogQueue): Promise<void>;
+  queueRemoved(name: string): Promise<void>;
+  exchangeAdded(x: CatalogExchange): Promise<void>;
+  exchangeRemoved(name: string): Promise<void>;
+  connectionOpened(c: CatalogConnection): Promise<void>;
+  /** `totals` keeps the closed connection's message counts in the vhost's totals. */
+  connectionClosed(id: string, totals: MessageCounters | null): Promise<void>;
+  queues(): Promise<CatalogQueue[]>;
+  exchanges(): Promise<CatalogExchange[]>;
+  connections(): Promise<CatalogConnection[]>;
+  /** Message counts of connections that have closed since the catalog object started. */
+  closedTotals(): Promise<MessageCounters>;
+  /** Forgets everything (the vhost was deleted). */
+  clear(): Promise<void>;
 }
 
 /** The brake on password guessing for one peer or one user (auth/login-guard-do.ts). */

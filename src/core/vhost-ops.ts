@@ -13,7 +13,10 @@ const DEFAULT_EXCHANGE_DENIED = "operation not permitted on the default exchange
 /**
  * Declare, bind, purge and delete in one vhost, on behalf of an actor: one implementation for
  * the AMQP handlers, the management API and the CLI. Errors are BrokerErrors; the caller's
- * front door turns them into its protocol's answer. Permission checks will sit here.
+ * front door turns them into its protocol's answer. Permissions are checked here, as RabbitMQ
+ * maps them (docs: access-control): declare/delete → configure; bind → write on the destination
+ * and read on the source; an alternate or dead-letter exchange → write on it and read on the
+ * declared entity. Passive declares need nothing.
  */
 export class VhostOps {
   constructor(
@@ -24,6 +27,10 @@ export class VhostOps {
 
   private get connId(): string {
     return this.actor.connection;
+  }
+
+  private get access() {
+    return this.actor.access;
   }
   /**
    * exchange.declare, checked in RabbitMQ's order: the type (503, a connection error), the
@@ -41,9 +48,14 @@ export class VhostOps {
       throw commandInvalid(`unknown exchange type '${d.type}'`);
     }
     if (d.name === "") throw accessRefused(DEFAULT_EXCHANGE_DENIED);
+    this.access.check("configure", "exchange", d.name);
     const ae = d.arguments["alternate-exchange"];
     if (ae !== undefined && ae.type !== "S") {
       throw preconditionFailed(`invalid type '${ae.type}' for arg 'alternate-exchange' in ${describeExchange(this.vhost, d.name)}`);
+    }
+    if (ae !== undefined) {
+      this.access.check("write", "exchange", String(ae.value));
+      this.access.check("read", "exchange", d.name);
     }
     const decl: ExchangeDecl = { ...d, vhost: this.vhost, type: d.type };
     return unwrap(await stub.declare(this.vhost, d.name, decl));
@@ -54,6 +66,7 @@ export class VhostOps {
     if (isReservedName(name)) {
       throw accessRefused(`deletion of system ${describeExchange(this.vhost, name)} not allowed`);
     }
+    this.access.check("configure", "exchange", name);
     // The exchange tidies the other ends of its bindings itself.
     unwrap(await this.broker.exchange(this.vhost, name).remove(this.vhost, name, ifUnused));
   }
@@ -61,6 +74,7 @@ export class VhostOps {
   /** exchange.bind: `destination` receives what `source` routes. */
   async bindExchange(destination: string, source: string, routingKey: string, args: FieldTable): Promise<void> {
     this.checkNotDefault(destination, source);
+    this.checkBind("exchange", destination, source);
     unwrap(await this.broker.exchange(this.vhost, destination).declare(this.vhost, destination, null));
     const b: StoredBinding = { destination: destinationKey("exchange", destination), routingKey, arguments: args };
     unwrap(await this.broker.exchange(this.vhost, source).bind(this.vhost, source, b));
@@ -70,6 +84,7 @@ export class VhostOps {
 
   async unbindExchange(destination: string, source: string, routingKey: string, args: FieldTable): Promise<void> {
     this.checkNotDefault(destination, source);
+    this.checkBind("exchange", destination, source);
     unwrap(await this.broker.exchange(this.vhost, destination).declare(this.vhost, destination, null));
     const b: StoredBinding = { destination: destinationKey("exchange", destination), routingKey, arguments: args };
     await this.unbindFrom(source, b);
@@ -90,6 +105,12 @@ export class VhostOps {
     }
     const name = d.name === "" && !passive ? generatedName("amq.gen-") : d.name;
     if (!passive) {
+      this.access.check("configure", "queue", name);
+      const dlx = d.arguments["x-dead-letter-exchange"];
+      if (dlx !== undefined) {
+        this.access.check("write", "exchange", String(dlx.value));
+        this.access.check("read", "queue", name);
+      }
       const invalid = validateQueueArguments(d.arguments, describeQueue(this.vhost, name));
       if (invalid) throw invalid;
     }
@@ -99,11 +120,13 @@ export class VhostOps {
   }
 
   async deleteQueue(name: string, ifUnused: boolean, ifEmpty: boolean): Promise<number> {
+    this.access.check("configure", "queue", name);
     const r = unwrap(await this.broker.queue(this.vhost, name).remove(ifUnused, ifEmpty, this.connId));
     return r.messageCount;
   }
 
   async purgeQueue(name: string): Promise<number> {
+    this.access.check("read", "queue", name);
     const q = this.broker.queue(this.vhost, name);
     unwrap(await q.access(this.vhost, name, this.connId));
     return unwrap(await q.purge(this.connId)).messageCount;
@@ -111,6 +134,7 @@ export class VhostOps {
 
   async bindQueue(queue: string, exchange: string, routingKey: string, args: FieldTable): Promise<void> {
     if (exchange === "") throw accessRefused(DEFAULT_EXCHANGE_DENIED);
+    this.checkBind("queue", queue, exchange);
     const q = this.broker.queue(this.vhost, queue);
     unwrap(await q.access(this.vhost, queue, this.connId));
     const b: StoredBinding = { destination: destinationKey("queue", queue), routingKey, arguments: args };
@@ -120,6 +144,7 @@ export class VhostOps {
 
   async unbindQueue(queue: string, exchange: string, routingKey: string, args: FieldTable): Promise<void> {
     if (exchange === "") throw accessRefused(DEFAULT_EXCHANGE_DENIED);
+    this.checkBind("queue", queue, exchange);
     const q = this.broker.queue(this.vhost, queue);
     unwrap(await q.access(this.vhost, queue, this.connId));
     await this.unbindFrom(exchange, { destination: destinationKey("queue", queue), routingKey, arguments: args });
@@ -128,6 +153,12 @@ export class VhostOps {
 
   private async unbindFrom(source: string, b: StoredBinding): Promise<void> {
     unwrap(await this.broker.exchange(this.vhost, source).unbind(this.vhost, source, b));
+  }
+
+  /** A binding writes to its destination and reads from its source exchange. */
+  private checkBind(kind: "queue" | "exchange", destination: string, source: string): void {
+    this.access.check("write", kind, destination);
+    this.access.check("read", "exchange", source);
   }
 
   private checkNotDefault(...names: string[]): void {

@@ -1,8 +1,8 @@
 import type { Env } from "../env";
+import { loopbackUsersFrom } from "./auth";
 import type { Broker } from "./broker";
 import { entityKey, type SubscriberAddress } from "./names";
-import type { ConnectionPort, ExchangePort, QueuePort, RouteSubscriberPort } from "./ports";
-import { checkPassword, type Credentials } from "./users";
+import type { CatalogPort, ConnectionPort, ControlPort, ExchangePort, QueuePort, RouteSubscriberPort } from "./ports";
 
 /**
  * The broker inside the Worker: one Durable Object per exchange, queue and connection. The only
@@ -13,10 +13,18 @@ export class WorkerBroker implements Broker {
   private readonly exchanges = new Map<string, ExchangePort>();
   private readonly queues = new Map<string, QueuePort>();
 
-  constructor(readonly env: Env) {}
+  readonly loopbackUsers: readonly string[];
 
-  authenticate(credentials: Credentials): boolean {
-    return checkPassword(credentials);
+  constructor(readonly env: Env) {
+    this.loopbackUsers = loopbackUsersFrom(env.WARREN_LOOPBACK_USERS);
+  }
+
+  control(): ControlPort {
+    return this.env.CONTROL.get(this.env.CONTROL.idFromName("control"));
+  }
+
+  catalog(vhost: string): CatalogPort {
+    return this.env.VHOST.get(this.env.VHOST.idFromName(vhost));
   }
 
   async loginOutcome(peer: string, user: string, ok: boolean): Promise<number> {
@@ -25,11 +33,6 @@ export class WorkerBroker implements Broker {
     const ns = this.env.LOGIN_GUARD;
     const delays = await Promise.all([`peer:${peer}`, `user:${user}`].map((key) => ns.get(ns.idFromName(key)).outcome(ok)));
     return Math.max(...delays);
-  }
-
-  vhostExists(name: string): boolean {
-    // Only the default vhost exists until vhost management lands.
-    return name === "/";
   }
 
   exchange(vhost: string, name: string): ExchangePort {

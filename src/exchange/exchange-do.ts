@@ -1,6 +1,7 @@
 import { DurableObject } from "cloudflare:workers";
 import { ReplyCode } from "../amqp";
 import type { Env } from "../env";
+import { jsonTable } from "../core/json-table";
 import { describeExchange, destinationKey, parseDestination, parseSubscriberKey } from "../core/names";
 import type { ExchangePort } from "../core/ports";
 import { fail, ok, type RpcResult } from "../core/rpc-result";
@@ -85,6 +86,21 @@ export class ExchangeDO extends DurableObject<Env> implements ExchangePort {
       return fail(ReplyCode.ACCESS_REFUSED, `exchange name '${name}' contains reserved prefix 'amq.*'`);
     }
     this.store(wanted);
+    // The vhost's catalog lists it from now on; an exchange the catalog cannot record does not exist.
+    try {
+      await this.broker.catalog(vhost).exchangeAdded({
+        name,
+        type: wanted.type,
+        durable: wanted.durable,
+        autoDelete: wanted.autoDelete,
+        internal: wanted.internal,
+        arguments: jsonTable(wanted.arguments),
+      });
+    } catch (err) {
+      this.broker.log(`${describeExchange(vhost, name)}: catalog update failed: ${String(err)}`);
+      await this.destroy();
+      return fail(ReplyCode.INTERNAL_ERROR, `${describeExchange(vhost, name)} could not be recorded`);
+    }
     return ok(wanted);
   }
 
@@ -235,7 +251,11 @@ export class ExchangeDO extends DurableObject<Env> implements ExchangePort {
     // A deleted exchange leaves no storage behind; a later declare builds the schema again.
     await this.ctx.storage.deleteAll();
     this.schemaReady = false;
-    await Promise.allSettled([this.notifySubscribers(subscribers, decl), this.forgetBindings(decl, outbound, sources)]);
+    await Promise.allSettled([
+      this.broker.catalog(decl.vhost).exchangeRemoved(decl.name),
+      this.notifySubscribers(subscribers, decl),
+      this.forgetBindings(decl, outbound, sources),
+    ]);
   }
 
   /** The other ends of a deleted exchange's bindings forget them (sources may auto-delete in turn). */

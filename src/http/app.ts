@@ -2,6 +2,7 @@ import { Hono } from "hono";
 import { WorkerBroker } from "../core/worker-broker";
 import type { Env } from "../env";
 import { originAllowed } from "./origin";
+import { withPeer } from "./peer";
 
 /**
  * The Worker's HTTP front door: the AMQP-over-WebSocket endpoint and health. The management
@@ -20,5 +21,5 @@ app.get("/amqp", async (c) => {
   if (!originAllowed(c.req.raw, c.env.WARREN_ALLOWED_ORIGINS)) {
     return c.text("origin not allowed: add it to WARREN_ALLOWED_ORIGINS", 403);
   }
-  return new WorkerBroker(c.env).newConnection().fetch(c.req.raw);
+  return new WorkerBroker(c.env).newConnection().fetch(withPeer(c.req.raw));
 });

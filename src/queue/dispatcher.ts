@@ -26,6 +26,8 @@ export interface DispatchHost {
   connectionGone(connId: string): void;
   /** Sends a packed delivery batch to a connection. */
   send(connId: string, batch: Uint8Array): Promise<DeliverResult>;
+  /** A delivery the connection took (for the queue's statistics). */
+  delivered?(d: Delivery): void;
 }
 
 /**
@@ -139,6 +141,7 @@ export class Dispatcher {
       this.host.connectionGone(connId);
       return;
     }
+    if (this.host.delivered) for (const d of deliveries) if (!refused.has(d.seq)) this.host.delivered(d);
     // A resume that overtook this answer already lifted the pause it reports.
     const paused = new Set(result.paused);
     for (const c of this.host.consumers.all()) if (c.connId === connId && paused.has(c.tag) && c.resumedAt <= sentAt) c.paused = true;

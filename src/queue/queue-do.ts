@@ -1,6 +1,8 @@
 import { DurableObject } from "cloudflare:workers";
 import { ReplyCode } from "../amqp";
 import type { Env } from "../env";
+import type { CatalogQueue, QueueInfo } from "../core/control";
+import { jsonTable } from "../core/json-table";
 import { describeQueue, destinationKey } from "../core/names";
 import type { QueuePort } from "../core/ports";
 import { fail, ok, type RpcResult } from "../core/rpc-result";
@@ -14,6 +16,7 @@ import { ConsumerList } from "./consumers";
 import { checkEquivalent, lockedText } from "./declaration";
 import { MessageStore } from "./message-store";
 import { Dispatcher, toDelivery } from "./dispatcher";
+import { QueueStats } from "./stats";
 import { UnackedTable } from "./unacked";
 import { decodePublishBatch } from "./wire";
 import type { ConsumeOptions, Delivery, QueueBinding, QueueDecl, QueuedMessage } from "./types";
@@ -48,6 +51,7 @@ export class QueueDO extends DurableObject<Env> implements QueuePort {
   /** False after a delete wiped the object's storage: the next declare builds the schema again. */
   private schemaReady = true;
   private removalTimer: ReturnType<typeof setTimeout> | undefined;
+  private readonly stats = new QueueStats();
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
@@ -63,6 +67,12 @@ export class QueueDO extends DurableObject<Env> implements QueuePort {
       removeLater: (messages) => this.removeLater(messages),
       connectionGone: (connId) => this.release((x) => x.connId === connId),
       send: (connId, batch) => this.broker.connection(connId).deliver(batch),
+      delivered: (d) => {
+        const c = this.stats.counts;
+        if (d.noAck) c.deliver_no_ack++;
+        else c.deliver++;
+        if (d.redelivered) c.redeliver++;
+      },
     });
     ctx.blockConcurrencyWhile(async () => {
       migrate(ctx.storage, QUEUE_MIGRATIONS);
@@ -105,6 +115,14 @@ export class QueueDO extends DurableObject<Env> implements QueuePort {
         wanted.autoDelete ? 1 : 0,
         tableToBytes(wanted.arguments),
       );
+      // The vhost's catalog lists it from now on; a queue the catalog cannot record does not exist.
+      try {
+        await this.broker.catalog(vhost).queueAdded(this.catalogEntry(wanted));
+      } catch (err) {
+        this.broker.log(`queue ${describeQueue(vhost, name)}: catalog update failed: ${String(err)}`);
+        await this.destroy();
+        return fail(ReplyCode.INTERNAL_ERROR, `${describeQueue(vhost, name)} could not be recorded`);
+      }
       return ok({ messageCount: 0, consumerCount: 0 });
     }
     const locked = this.checkOwner(connId);
@@ -149,6 +167,8 @@ export class QueueDO extends DurableObject<Env> implements QueuePort {
     const decl = this.decl;
     if (!decl) return false;
     const messages = decodePublishBatch(batch);
+    this.stats.counts.publish += messages.length;
+    this.stats.touch();
     // With nothing waiting and a no-ack consumer free, messages may skip the disk entirely;
     // persistent messages for a durable queue never do, so a confirm still means "on disk".
     const direct = this.store.noneStored && this.consumers.hasNoAckCapacity();
@@ -220,6 +240,10 @@ export class QueueDO extends DurableObject<Env> implements QueuePort {
     if (locked) return locked;
     const message = this.store.shift();
     if (!message) return ok({ delivery: null, messageCount: 0 });
+    const c = this.stats.counts;
+    if (noAck) c.get_no_ack++;
+    else c.get++;
+    if (message.redelivered) c.redeliver++;
     if (noAck) this.removeLater([message]);
     else {
       // It may have been on its way to a no-ack consumer, still only in memory; now it must last.
@@ -250,6 +274,8 @@ export class QueueDO extends DurableObject<Env> implements QueuePort {
       if (u) back.push(u.message);
     }
     this.removeLater(acked);
+    this.stats.counts.ack += acked.length;
+    this.stats.touch();
     if (back.length > 0) this.ctx.storage.transactionSync(() => this.store.requeue(back, true));
     this.dispatcher.kick();
   }
@@ -268,6 +294,43 @@ export class QueueDO extends DurableObject<Env> implements QueuePort {
       return;
     }
     await this.autoDeleteCheck();
+  }
+
+  async info(): Promise<QueueInfo | null> {
+    const decl = this.decl;
+    if (!decl) return null;
+    return {
+      ...this.catalogEntry(decl),
+      vhost: decl.vhost,
+      messagesReady: this.store.readyCount,
+      messagesUnacknowledged: this.unacked.size,
+      consumers: this.consumers.all().map((c) => ({
+        tag: c.tag,
+        connection: c.connId,
+        channel: c.channel,
+        ackRequired: !c.noAck,
+        exclusive: c.exclusive,
+        prefetch: c.prefetch,
+      })),
+      stats: { ...this.stats.counts },
+      rates: this.stats.rates(),
+      idleSince: this.stats.lastActivity,
+    };
+  }
+
+  async drop(): Promise<void> {
+    await this.destroy();
+  }
+
+  private catalogEntry(decl: QueueDecl): CatalogQueue {
+    return {
+      name: decl.name,
+      durable: decl.durable,
+      autoDelete: decl.autoDelete,
+      exclusive: decl.exclusive,
+      owner: this.owner,
+      arguments: jsonTable(decl.arguments),
+    };
   }
 
   private release(match: (x: { connId: string; channel: number }) => boolean): void {
@@ -326,6 +389,7 @@ export class QueueDO extends DurableObject<Env> implements QueuePort {
     const exchanges = new Set(bindings.map((b) => b.exchange));
     const destination = destinationKey("queue", decl.name);
     await Promise.allSettled([
+      this.broker.catalog(decl.vhost).queueRemoved(decl.name),
       ...consumers.map((c) => this.broker.connection(c.connId).consumerCancelled(c.channel, c.tag, decl.name)),
       ...[...exchanges].map((x) => this.broker.exchange(decl.vhost, x).unbind(decl.vhost, x, { destination })),
     ]);

@@ -1,4 +1,5 @@
 import { type AmqpError, type AnyMethod, ReplyCode, closeArgs } from "../amqp";
+import { addCounters, emptyCounters, type ChannelInfo } from "../core/control";
 import { BrokerError, preconditionFailed } from "../core/errors";
 import { VhostOps } from "../core/vhost-ops";
 import type { Delivery, IncomingMessage } from "../queue/types";
@@ -54,6 +55,8 @@ export class Channel {
   readonly consumers = new Map<string, ChannelConsumer>();
   /** Queues whose consumers or unacked messages involve this channel. */
   readonly touched = new Set<string>();
+  /** Message counts for the management API: plain increments, never written anywhere. */
+  readonly stats = emptyCounters();
 
   private deliveryTag = 0;
   private readonly outstanding = new Map<number, Outstanding>();
@@ -92,7 +95,7 @@ export class Channel {
     if (m.name === "channel.close-ok") {
       // The channel number may be reopened next: its old consumers must be gone by then.
       await this.releasing;
-      this.connection.channels.delete(this.id);
+      this.forget();
     } else if (m.name === "channel.close") {
       this.connection.send(this.id, { name: "channel.close-ok", args: {} });
     }
@@ -101,8 +104,14 @@ export class Channel {
   /** channel.close from the client: give everything back, then confirm. */
   async closeByClient(): Promise<void> {
     await this.release();
-    this.connection.channels.delete(this.id);
+    this.forget();
     this.connection.send(this.id, { name: "channel.close-ok", args: {} });
+  }
+
+  /** The channel number is free again; its counts stay in the connection's totals. */
+  private forget(): void {
+    this.connection.channels.delete(this.id);
+    addCounters(this.connection.closedChannelStats, this.stats);
   }
 
   /** channel.flow: the client pauses or resumes deliveries. */
@@ -167,6 +176,7 @@ export class Channel {
 
   private async storePublishes(batch: PendingPublish[]): Promise<void> {
     const { routed, failed } = await this.connection.publisher.store(batch);
+    this.count(batch, routed);
     const lost = failed.reduce((n, f) => n + f, 0);
     // A message that could not be stored is never lost without a word: a confirm channel that is
     // still open nacks it below; anything else ends the connection with 541, as RabbitMQ does.
@@ -199,10 +209,38 @@ export class Channel {
     });
   }
 
+  private count(batch: PendingPublish[], routed: ArrayLike<number>): void {
+    const stats = this.stats;
+    stats.publish += batch.length;
+    if (this.confirm) stats.confirm += batch.length;
+    batch.forEach((p, i) => {
+      const out = (routed[i] ?? 0) > 0;
+      this.connection.countExchange(p.message.exchange, out);
+      if (!out) {
+        if (p.mandatory) stats.return_unroutable++;
+        else stats.drop_unroutable++;
+      }
+    });
+  }
+
+  /** Live state for the management API. */
+  info(): ChannelInfo {
+    return {
+      number: this.id,
+      consumerCount: this.consumers.size,
+      prefetchCount: this.consumerPrefetch,
+      globalPrefetchCount: this.globalPrefetch,
+      unacked: this.outstanding.size,
+      confirm: this.confirm,
+      transactional: this.transactional,
+      stats: { ...this.stats },
+    };
+  }
+
   // ---- acknowledgements
 
-  /** basic.ack / nack / reject: validates tags now, settles at the end of the batch (or commit). */
-  settle(deliveryTag: number, multiple: boolean, requeue: boolean): void {
+  /** basic.ack / nack / reject: validates tags now, settles at the end of the batch (or commit). Returns how many. */
+  settle(deliveryTag: number, multiple: boolean, requeue: boolean): number {
     // As RabbitMQ: the tag itself must be outstanding, even with multiple (only 0 means "all").
     if (!(multiple && deliveryTag === 0) && !this.outstanding.has(deliveryTag)) {
       throw preconditionFailed(`unknown delivery tag ${deliveryTag}`);
@@ -222,6 +260,7 @@ export class Channel {
       if (this.transactional) this.txSettles.push({ tag, o, requeue });
       else addSettlement(this.settles, o, requeue);
     }
+    return tags.length;
   }
 
   /** basic.recover: everything unacked goes back to its queue, redelivered (not part of a transaction). */
@@ -310,6 +349,9 @@ export class Channel {
   }
 
   private emit(d: Delivery): void {
+    if (d.noAck) this.stats.deliver_no_ack++;
+    else this.stats.deliver++;
+    if (d.redelivered) this.stats.redeliver++;
     const deliveryTag = this.nextDeliveryTag(d.queue, d.seq, d.noAck);
     this.connection.sendDelivery(this.id, d.consumerTag, deliveryTag, d.redelivered, d.record);
   }

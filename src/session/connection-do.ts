@@ -1,10 +1,13 @@
 import { DurableObject } from "cloudflare:workers";
 import { limitsFrom } from "../core/limits";
+import type { ConnectionInfo } from "../core/control";
+import type { Permissions } from "../core/permissions";
 import type { ConnectionPort } from "../core/ports";
 import { WorkerBroker } from "../core/worker-broker";
 import type { Env } from "../env";
 import type { DeliverResult } from "../queue/types";
 import { decodeDeliveries } from "../queue/wire";
+import { PEER_HEADER } from "../http/peer";
 import { Connection } from "./connection";
 
 /**
@@ -12,18 +15,6 @@ import { Connection } from "./connection";
  * frames) and take "consumed <bytes>" reports (session/flow.ts): the TCP bridge speaks it.
  */
 export const FLOW_PROTOCOL = "x-warren-flow.v1";
-
-/**
- * The client's address: Cloudflare's CF-Connecting-IP when deployed (clients cannot set it), else
- * the first X-Forwarded-For hop the local bridge adds for its TCP clients, else loopback (a local
- * WebSocket client).
- */
-function peerAddress(request: Request): string {
-  const cf = request.headers.get("CF-Connecting-IP");
-  if (cf) return cf;
-  const forwarded = request.headers.get("X-Forwarded-For")?.split(",")[0]?.trim();
-  return forwarded || "127.0.0.1";
-}
 
 /**
  * One Durable Object per AMQP connection. It terminates the WebSocket, runs the
@@ -56,7 +47,7 @@ export class ConnectionDO extends DurableObject<Env> implements ConnectionPort {
       },
       broker,
       limits,
-      peerAddress(request),
+      request.headers.get(PEER_HEADER) ?? "unknown",
     );
     this.connection = connection;
     if (protocol === FLOW_PROTOCOL) connection.enableFlowAcks();
@@ -94,6 +85,18 @@ export class ConnectionDO extends DurableObject<Env> implements ConnectionPort {
 
   async consumerCancelled(channel: number, tag: string, _queue: string): Promise<void> {
     this.connection?.consumerCancelled(channel, tag);
+  }
+
+  async info(): Promise<ConnectionInfo | null> {
+    return this.connection?.info() ?? null;
+  }
+
+  async forceClose(reason: string): Promise<void> {
+    this.connection?.forceClose(reason);
+  }
+
+  async permissionsChanged(permissions: Permissions | null): Promise<void> {
+    this.connection?.permissionsChanged(permissions);
   }
 
   /** An exchange's bindings changed; false tells it this connection no longer exists. */

@@ -13,6 +13,16 @@ import {
   ReplyCode,
 } from "../amqp";
 import type { Actor, Broker } from "../core/broker";
+import {
+  addCounters,
+  emptyCounters,
+  type CatalogConnection,
+  type ChannelInfo,
+  type ConnectionInfo,
+  type MessageCounters,
+} from "../core/control";
+import { jsonValue } from "../core/json-table";
+import { AccessControl, type Permissions } from "../core/permissions";
 import { DEFAULT_LIMITS, type Limits } from "../core/limits";
 import { BrokerError, channelErrorCode, commandInvalid, notImplemented } from "../core/errors";
 import { subscriberKey } from "../core/names";
@@ -82,6 +92,16 @@ export class Connection {
   private handshakeTimer: ReturnType<typeof setTimeout> | undefined;
   private handshakeBytes = 0;
   private negotiatedChannelMax: number;
+  /** The user's permissions in the vhost: nothing is allowed until connection.open. */
+  access = new AccessControl("", "", null);
+  private readonly connectedAt = Date.now();
+  private tuning = { channelMax: 0, frameMax: 0, heartbeat: 0 };
+  private registered = false;
+  private readonly stats = { recvOct: 0, recvCnt: 0, sendOct: 0, sendCnt: 0 };
+  /** Counts of channels that have closed, so the connection's totals do not shrink. */
+  readonly closedChannelStats = emptyCounters();
+  /** Per exchange: messages published into it, and how many of those were routed somewhere. */
+  private readonly exchangeStats = new Map<string, { publishIn: number; publishOut: number }>();
 
   constructor(
     readonly id: string,
@@ -144,7 +164,7 @@ export class Connection {
 
   /** Who this connection acts as, for the vhost operations of core/. */
   get actor(): Actor {
-    return { user: this.handshake.username, connection: this.id };
+    return { user: this.handshake.username, connection: this.id, access: this.access };
   }
 
   /** Input bytes this connection holds: unparsed frame bytes and partly received messages. */
@@ -204,6 +224,8 @@ export class Connection {
   /** Feeds bytes from the transport; never throws. */
   receive(bytes: Uint8Array): void {
     if (this.state === "closed") return;
+    this.stats.recvOct += bytes.length;
+    this.stats.recvCnt++;
     this.lastReceived = Date.now();
     this.flow.arrived(bytes.length);
     try {
@@ -291,6 +313,8 @@ export class Connection {
     const bytes = this.writer.take();
     if (bytes) {
       this.lastSent = Date.now();
+      this.stats.sendOct += bytes.length;
+      this.stats.sendCnt++;
       this.flow.flushed(bytes.length);
       this.transport.send(bytes);
     }
@@ -304,14 +328,80 @@ export class Connection {
 
   /** Tuning agreed (handshake): frame sizes and heartbeats take effect. */
   tuned(t: { channelMax: number; frameMax: number; heartbeat: number }): void {
+    this.tuning = t;
     this.negotiatedChannelMax = t.channelMax;
     this.reader.frameMax = t.frameMax === 0 ? 0 : Math.max(t.frameMax, FRAME_MIN_SIZE);
     this.writer.frameMax = t.frameMax;
     this.startHeartbeats(t.heartbeat);
   }
 
+  /** What the vhost's catalog records about this connection. */
+  catalogEntry(): CatalogConnection {
+    return {
+      id: this.id,
+      name: `${this.peer} -> ${this.id}`,
+      user: this.username,
+      vhost: this.vhost,
+      peer: this.peer,
+      protocol: "AMQP 0-9-1",
+      connectedAt: this.connectedAt,
+      // JSON-safe: the catalog stores it as JSON (64-bit ints and byte strings converted).
+      clientProperties: jsonValue(this.handshake.clientProperties) as Record<string, unknown>,
+      ...this.tuning,
+    };
+  }
+
+  async register(): Promise<void> {
+    await this.broker.catalog(this.vhost).connectionOpened(this.catalogEntry());
+    this.registered = true;
+  }
+
+  /** Live state for the management API. */
+  info(): ConnectionInfo | null {
+    if (this.state !== "running") return null;
+    const channels: ChannelInfo[] = [...this.channels.values()].map((ch) => ch.info());
+    return {
+      ...this.catalogEntry(),
+      channels,
+      recvOct: this.stats.recvOct,
+      sendOct: this.stats.sendOct,
+      recvCnt: this.stats.recvCnt,
+      sendCnt: this.stats.sendCnt,
+      blocked: this.flow.isBlocked,
+      exchangeStats: Object.fromEntries(this.exchangeStats),
+    };
+  }
+
+  /** An operator, a deleted user or a deleted vhost ends this connection: 320 CONNECTION_FORCED. */
+  forceClose(reason: string): void {
+    this.fail(new BrokerError(ReplyCode.CONNECTION_FORCED, reason), 0);
+  }
+
+  permissionsChanged(permissions: Permissions | null): void {
+    this.access.update(permissions);
+  }
+
+  countExchange(exchange: string, routed: boolean): void {
+    let s = this.exchangeStats.get(exchange);
+    if (!s) {
+      // Bounded like every per-name map: a client publishing to endless names starts it afresh.
+      if (this.exchangeStats.size >= 1024) this.exchangeStats.clear();
+      this.exchangeStats.set(exchange, (s = { publishIn: 0, publishOut: 0 }));
+    }
+    s.publishIn++;
+    if (routed) s.publishOut++;
+  }
+
+  /** This connection's message counts over all its channels (open ones; closed ones are folded in). */
+  totals(): MessageCounters {
+    const t = { ...this.closedChannelStats };
+    for (const ch of this.channels.values()) addCounters(t, ch.stats);
+    return t;
+  }
+
   /** connection.open-ok has gone out: channels may open. */
   opened(): void {
+    this.access = new AccessControl(this.username, this.vhost, this.handshake.permissions);
     this.state = "running";
     clearTimeout(this.handshakeTimer);
     this.keepAliveTimer = setInterval(() => this.keepQueuesAlive(), KEEP_ALIVE_MS);
@@ -507,11 +597,13 @@ export class Connection {
         this.broker.log(`connection ${this.id}: final batch of channel ${ch.id} failed: ${String(err)}`);
       }
     }
+    const totals = this.totals();
     this.channels.clear();
     const vhost = this.vhost;
     if (vhost !== "") {
       const subscriber = subscriberKey({ kind: "connection", id: this.id });
       await Promise.allSettled([
+        ...(this.registered ? [this.broker.catalog(vhost).connectionClosed(this.id, totals)] : []),
         ...[...this.queuesTouched].map((q) => this.broker.queue(vhost, q).releaseConnection(this.id)),
         ...this.routes.cachedExchanges().map((x) => this.broker.exchange(vhost, x).unsubscribe(subscriber)),
       ]);

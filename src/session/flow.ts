@@ -122,6 +122,10 @@ export class FlowControl {
     return consumed;
   }
 
+  get isBlocked(): boolean {
+    return this.blocked;
+  }
+
   /** "blocked" / "unblocked" when the unprocessed backlog crosses its marks, else null. */
   pressure(): "blocked" | "unblocked" | null {
     if (!this.blocked && this.backlog > this.blockAt) {

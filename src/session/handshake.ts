@@ -1,5 +1,7 @@
 import { PROTOCOL_HEADER, plainTable, table, type AnyMethod, type Method } from "../amqp";
+import { login } from "../core/auth";
 import type { Broker } from "../core/broker";
+import type { Permissions } from "../core/permissions";
 import type { Limits } from "../core/limits";
 import { accessRefused, commandInvalid, notAllowed } from "../core/errors";
 import { MECHANISMS, parseSaslResponse } from "./sasl";
@@ -16,6 +18,8 @@ export interface HandshakeHost {
   send(channel: number, m: AnyMethod): void;
   /** Tuning is agreed: frame sizes and heartbeats take effect. */
   tuned(t: { channelMax: number; frameMax: number; heartbeat: number }): void;
+  /** The vhost is open to the user: the connection enters its vhost's catalog before open-ok. */
+  register(): Promise<void>;
 }
 
 /**
@@ -26,7 +30,10 @@ export interface HandshakeHost {
 export class Handshake {
   phase: HandshakePhase = "header";
   username = "";
+  tags: string[] = [];
   vhost = "";
+  /** The user's permissions in the vhost, as connection.open found them. */
+  permissions: Permissions | null = null;
   clientProperties: Record<string, unknown> = {};
   private headerBytes = new Uint8Array(0);
 
@@ -72,15 +79,17 @@ export class Handshake {
       throw accessRefused(`unsupported authentication mechanism '${mechanism}'`);
     }
     const credentials = parseSaslResponse(mechanism, bytesOf(m.args.response));
-    const ok = credentials !== null && (await this.host.broker.authenticate(credentials));
-    // Every attempt is counted per peer and per user; a braked one is answered later, right or wrong.
-    const delay = await this.host.broker.loginOutcome(this.host.peer, credentials?.username ?? "", ok);
-    if (delay > 0) await new Promise((resolve) => setTimeout(resolve, delay));
-    if (!ok || !credentials) {
-      this.host.broker.log(`login refused for user '${credentials?.username ?? ""}' from ${this.host.peer}`);
-      throw accessRefused(`Login was refused using authentication mechanism ${mechanism}. For details see the broker logfile.`);
+    const result = await login(this.host.broker, credentials, this.host.peer);
+    if (!result.ok) {
+      // RabbitMQ names the loopback rule in the reply; a wrong password only in its log.
+      throw accessRefused(
+        result.loopbackOnly
+          ? `${mechanism} login refused: ${result.text}`
+          : `Login was refused using authentication mechanism ${mechanism}. For details see the broker logfile.`,
+      );
     }
-    this.username = credentials.username;
+    this.username = result.user;
+    this.tags = result.tags;
     this.phase = "tune";
     const { channelMax, frameMax, heartbeat } = this.host.limits;
     this.host.send(0, { name: "connection.tune", args: { channelMax, frameMax, heartbeat } });
@@ -102,8 +111,12 @@ export class Handshake {
   async open(m: Method<"connection.open">): Promise<void> {
     if (this.phase !== "open") throw commandInvalid("unexpected connection.open");
     const vhost = m.args.virtualHost;
-    if (!(await this.host.broker.vhostExists(vhost))) throw notAllowed(`vhost '${vhost}' not found`);
+    const access = await this.host.broker.control().access(this.username, vhost);
+    if (!access.vhostExists) throw notAllowed(`vhost '${vhost}' not found`);
+    if (!access.permissions) throw notAllowed(`access to vhost '${vhost}' refused for user '${this.username}'`);
+    this.permissions = access.permissions;
     this.vhost = vhost;
+    await this.host.register();
     this.phase = "done";
     this.host.send(0, { name: "connection.open-ok", args: { knownHosts: "" } });
   }

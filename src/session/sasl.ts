@@ -4,7 +4,7 @@ import { Reader } from "../amqp/buffer";
 /** SASL mechanisms offered in connection.start, in RabbitMQ's order. */
 export const MECHANISMS = ["PLAIN", "AMQPLAIN"] as const;
 
-import type { Credentials } from "../core/users";
+import type { Credentials } from "../core/auth";
 
 /** Parses a SASL response; null when the mechanism is unknown or the response malformed. */
 export function parseSaslResponse(mechanism: string, response: Uint8Array): Credentials | null {

@@ -2,9 +2,10 @@ import { describe, expect, it } from "vitest";
 import { ReplyCode, table } from "../../src/amqp";
 import { BrokerError } from "../../src/core/errors";
 import { VhostOps } from "../../src/core/vhost-ops";
+import { fullAccess } from "../../src/core/permissions";
 import { FakeBroker } from "../session/fakes";
 
-const actor = { user: "alice", connection: "conn-42" };
+const actor = { user: "alice", connection: "conn-42", access: fullAccess("alice", "/") };
 
 function setup(vhost = "/") {
   const broker = new FakeBroker();

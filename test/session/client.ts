@@ -128,6 +128,8 @@ export async function settle(broker?: FakeBroker, transport?: FakeTransport): Pr
 }
 
 export interface ClientOptions {
+  /** The client's address (default loopback). */
+  peer?: string;
   id?: string;
   limits?: Limits;
 }
@@ -146,7 +148,7 @@ export class Client {
 
   constructor(broker: FakeBroker = new FakeBroker(), options: ClientOptions = {}) {
     this.broker = broker;
-    this.connection = new Connection(options.id ?? "conn-1", this.transport, broker, options.limits ?? DEFAULT_LIMITS);
+    this.connection = new Connection(options.id ?? "conn-1", this.transport, broker, options.limits ?? DEFAULT_LIMITS, options.peer);
     // Timers (keep-alive, close-ok timeout) must not outlive the test.
     onTestFinished(() => this.connection.transportClosed());
   }

@@ -4,9 +4,11 @@
 import { ReplyCode } from "../../src/amqp";
 import type { Broker } from "../../src/core/broker";
 import { describeExchange, describeQueue, entityKey, type SubscriberAddress } from "../../src/core/names";
-import type { ConnectionPort, ExchangePort, QueuePort, RouteSubscriberPort } from "../../src/core/ports";
+import type { CatalogPort, ConnectionPort, ControlPort, ExchangePort, QueuePort, RouteSubscriberPort } from "../../src/core/ports";
 import { fail, ok, type RpcResult } from "../../src/core/rpc-result";
-import type { Credentials } from "../../src/core/users";
+import type { ConnectionInfo, QueueInfo } from "../../src/core/control";
+import type { Permissions } from "../../src/core/permissions";
+import { FakeCatalog, FakeControl } from "./fake-control";
 import type { Transport } from "../../src/session/connection";
 import {
   checkEquivalent,
@@ -205,6 +207,18 @@ export class FakeQueue extends FakePort implements QueuePort {
     if (this.script.releaseConnection) return this.script.releaseConnection(connId);
   }
 
+  async info(): Promise<QueueInfo | null> {
+    this.record("info", []);
+    if (this.script.info) return this.script.info();
+    return null;
+  }
+
+  async drop(): Promise<void> {
+    this.record("drop", []);
+    this.exists = false;
+    this.decl = null;
+  }
+
   async invalidateExchange(vhost: string, name: string): Promise<boolean> {
     this.record("invalidateExchange", [vhost, name]);
     if (this.script.invalidateExchange) return this.script.invalidateExchange(vhost, name);
@@ -309,6 +323,22 @@ export class FakeConnectionPort extends FakePort implements ConnectionPort {
     if (this.script.consumerCancelled) return this.script.consumerCancelled(channel, tag, queue);
   }
 
+  async info(): Promise<ConnectionInfo | null> {
+    this.record("info", []);
+    if (this.script.info) return this.script.info();
+    return null;
+  }
+
+  async forceClose(reason: string): Promise<void> {
+    this.record("forceClose", [reason]);
+    if (this.script.forceClose) return this.script.forceClose(reason);
+  }
+
+  async permissionsChanged(permissions: Permissions | null): Promise<void> {
+    this.record("permissionsChanged", [permissions]);
+    if (this.script.permissionsChanged) return this.script.permissionsChanged(permissions);
+  }
+
   async invalidateExchange(vhost: string, name: string): Promise<boolean> {
     this.record("invalidateExchange", [vhost, name]);
     if (this.script.invalidateExchange) return this.script.invalidateExchange(vhost, name);
@@ -326,14 +356,23 @@ export interface ExchangeOptions {
 export class FakeBroker implements Broker {
   readonly calls: Call[] = [];
   readonly logs: string[] = [];
-  readonly users = new Map([["guest", "guest"]]);
-  readonly vhosts = new Set(["/"]);
+  readonly controlPort = new FakeControl();
+  readonly catalogs = new Map<string, FakeCatalog>();
+  loopbackUsers: readonly string[] = ["guest"];
   private readonly queues = new Map<string, FakeQueue>();
   private readonly exchanges = new Map<string, FakeExchange>();
   private readonly connections = new Map<string, FakeConnectionPort>();
 
-  authenticate(credentials: Credentials): boolean {
-    return this.users.get(credentials.username) === credentials.password;
+  control(): ControlPort {
+    return this.controlPort;
+  }
+
+  catalog(vhost: string): CatalogPort {
+    return this.catalogOf(vhost);
+  }
+
+  catalogOf(vhost: string): FakeCatalog {
+    return lazily(this.catalogs, vhost, () => new FakeCatalog());
   }
 
   /** Every login outcome reported, and the delay the test wants answers to wait (ms). */
@@ -343,10 +382,6 @@ export class FakeBroker implements Broker {
   async loginOutcome(peer: string, user: string, ok: boolean): Promise<number> {
     this.logins.push({ peer, user, ok });
     return this.loginDelay;
-  }
-
-  vhostExists(name: string): boolean {
-    return this.vhosts.has(name);
   }
 
   exchange(vhost: string, name: string): FakeExchange {

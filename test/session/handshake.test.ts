@@ -78,13 +78,48 @@ describe("handshake", () => {
     expect(names(sent)).toEqual(["0:connection.start", "0:connection.tune"]);
   });
 
-  it("the broker's authenticate decides: a user it knows logs in", async () => {
+  it("the control plane decides: a user it knows, with permissions on the vhost, logs in and is listed", async () => {
     const broker = new FakeBroker();
-    broker.users.set("alice", "s3cret");
+    await broker.controlPort.putUser({ name: "alice", password: "s3cret", tags: [] });
+    await broker.controlPort.setPermissions({ user: "alice", vhost: "/", configure: "^a", write: "", read: ".*" });
     const c = new Client(broker);
     const sent = await c.roundTrip(protocolHeader(), startOk("alice", "s3cret"), tuneOk(), open());
     expect(names(sent)).toContain("0:connection.open-ok");
-    expect(c.connection.actor).toEqual({ user: "alice", connection: "conn-1" });
+    expect(c.connection.actor).toMatchObject({ user: "alice", connection: "conn-1" });
+    expect(c.connection.access.allowed("configure", "abc")).toBe(true);
+    expect(c.connection.access.allowed("configure", "xyz")).toBe(false);
+    // "" is RabbitMQ's "^$": the default exchange only.
+    expect(c.connection.access.allowed("write", "")).toBe(true);
+    expect(c.connection.access.allowed("write", "amq.topic")).toBe(false);
+    expect([...broker.catalogOf("/").connectionRecords.keys()]).toEqual(["conn-1"]);
+    expect(broker.catalogOf("/").connectionRecords.get("conn-1")).toMatchObject({ user: "alice", vhost: "/" });
+  });
+
+  it("a user without permissions on the vhost → 530 'access to vhost refused' (10, 40), not listed", async () => {
+    const broker = new FakeBroker();
+    await broker.controlPort.putUser({ name: "bob", password: "pw", tags: [] });
+    const c = new Client(broker);
+    const sent = await c.roundTrip(protocolHeader(), startOk("bob", "pw"), tuneOk(), open());
+    const close = only(sent, "connection.close");
+    expect(close).toMatchObject({ replyCode: ReplyCode.NOT_ALLOWED, classId: 10, methodId: 40 });
+    expect(close.replyText).toBe("NOT_ALLOWED - access to vhost '/' refused for user 'bob'");
+    expect(broker.catalogOf("/").connectionRecords.size).toBe(0);
+  });
+
+  it("guest from a non-loopback peer → 403 naming the loopback rule (RabbitMQ's loopback_users)", async () => {
+    const c = new Client(new FakeBroker(), { peer: "203.0.113.9" });
+    const sent = await c.roundTrip(protocolHeader(), startOk("guest", "guest"));
+    const close = only(sent, "connection.close");
+    expect(close).toMatchObject({ replyCode: ReplyCode.ACCESS_REFUSED, classId: 10, methodId: 11 });
+    expect(close.replyText).toBe("ACCESS_REFUSED - PLAIN login refused: user 'guest' can only connect via localhost");
+  });
+
+  it("guest from a non-loopback peer logs in when loopback_users is empty", async () => {
+    const broker = new FakeBroker();
+    broker.loopbackUsers = [];
+    const c = new Client(broker, { peer: "203.0.113.9" });
+    const sent = await c.roundTrip(protocolHeader(), startOk("guest", "guest"), tuneOk(), open());
+    expect(names(sent)).toContain("0:connection.open-ok");
   });
 
   it("wrong password → connection.close 403 with the ids of connection.start-ok (10, 11)", async () => {
@@ -154,7 +189,8 @@ describe("handshake", () => {
 
   it("a vhost the broker knows is accepted", async () => {
     const broker = new FakeBroker();
-    broker.vhosts.add("/other");
+    await broker.controlPort.putVhost({ name: "/other" });
+    await broker.controlPort.setPermissions({ user: "guest", vhost: "/other", configure: ".*", write: ".*", read: ".*" });
     const c = new Client(broker);
     const sent = await c.roundTrip(protocolHeader(), startOk(), tuneOk(), open("/other"));
     expect(names(sent)).toContain("0:connection.open-ok");

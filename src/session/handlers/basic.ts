@@ -13,6 +13,7 @@ export function basicPublish(ch: Channel, m: Method<"basic.publish">, command: C
   if (immediate) throw notImplemented("immediate=true");
   const props = command.properties ?? {};
   const c = ch.connection;
+  c.access.check("write", "exchange", exchange);
   checkPublishable(command.oversize ?? command.body?.length ?? 0, props.userId, c.username, c.limits.maxMessageSize);
   const message = {
     exchange,
@@ -30,6 +31,7 @@ export async function basicConsume(ch: Channel, m: Method<"basic.consume">): Pro
   const a = m.args;
   const queue = a.queue;
   const tag = a.consumerTag === "" ? generatedName("amq.ctag-") : a.consumerTag;
+  ch.connection.access.check("read", "queue", queue);
   if (ch.consumers.has(tag)) throw notAllowed(`attempt to reuse consumer tag '${tag}'`);
   ch.consumers.set(tag, { queue, noAck: a.noAck, globalLimit: ch.consumerPrefetch === 0, ready: false, early: [] });
   ch.touched.add(queue);
@@ -68,13 +70,18 @@ export async function basicCancel(ch: Channel, m: Method<"basic.cancel">): Promi
 export async function basicGet(ch: Channel, m: Method<"basic.get">): Promise<void> {
   const queue = m.args.queue;
   const c = ch.connection;
+  c.access.check("read", "queue", queue);
   ch.touched.add(queue);
   c.touchQueue(queue);
   const { delivery, messageCount } = unwrap(await c.broker.queue(c.vhost, queue).get(c.id, ch.id, m.args.noAck));
   if (!delivery) {
+    ch.stats.get_empty++;
     c.send(ch.id, { name: "basic.get-empty", args: { clusterId: "" } });
     return;
   }
+  if (m.args.noAck) ch.stats.get_no_ack++;
+  else ch.stats.get++;
+  if (delivery.redelivered) ch.stats.redeliver++;
   const deliveryTag = ch.nextDeliveryTag(queue, delivery.seq, m.args.noAck);
   const { exchange, routingKey, header, body } = decodeRecord(delivery.record);
   c.sendContent(
@@ -86,7 +93,7 @@ export async function basicGet(ch: Channel, m: Method<"basic.get">): Promise<voi
 }
 
 export function basicAck(ch: Channel, m: Method<"basic.ack">): void {
-  ch.settle(m.args.deliveryTag, m.args.multiple, false);
+  ch.stats.ack += ch.settle(m.args.deliveryTag, m.args.multiple, false);
 }
 
 // Without dead-lettering yet, a message nacked or rejected without requeue is dropped.

@@ -1,0 +1,106 @@
+import { DurableObject } from "cloudflare:workers";
+import {
+  addCounters,
+  emptyCounters,
+  type CatalogConnection,
+  type CatalogExchange,
+  type CatalogQueue,
+  type MessageCounters,
+} from "../core/control";
+import type { CatalogPort } from "../core/ports";
+import type { Env } from "../env";
+import { migrate } from "../storage/migrate";
+import { VHOST_MIGRATIONS } from "../storage/migrations/vhost";
+
+type Table = "queues" | "exchanges" | "connections";
+const KEY: Record<Table, string> = { queues: "name", exchanges: "name", connections: "id" };
+
+/**
+ * The catalog of one vhost (named after it): its queues, exchanges and open connections, one
+ * row each, written when they come and go. Lists read it; live numbers come from the entities.
+ */
+export class VhostDO extends DurableObject<Env> implements CatalogPort {
+  private readonly sql: SqlStorage;
+  /** Counts of connections closed since this object started (RabbitMQ's stats reset on restart too). */
+  private readonly closed = emptyCounters();
+  private schemaReady = true;
+
+  constructor(ctx: DurableObjectState, env: Env) {
+    super(ctx, env);
+    this.sql = ctx.storage.sql;
+    ctx.blockConcurrencyWhile(async () => {
+      migrate(ctx.storage, VHOST_MIGRATIONS);
+    });
+  }
+
+  async queueAdded(q: CatalogQueue): Promise<void> {
+    this.put("queues", q.name, q);
+  }
+
+  async queueRemoved(name: string): Promise<void> {
+    this.remove("queues", name);
+  }
+
+  async exchangeAdded(x: CatalogExchange): Promise<void> {
+    this.put("exchanges", x.name, x);
+  }
+
+  async exchangeRemoved(name: string): Promise<void> {
+    this.remove("exchanges", name);
+  }
+
+  async connectionOpened(c: CatalogConnection): Promise<void> {
+    this.put("connections", c.id, c);
+  }
+
+  async connectionClosed(id: string, totals: MessageCounters | null): Promise<void> {
+    if (totals) addCounters(this.closed, totals);
+    this.remove("connections", id);
+  }
+
+  async queues(): Promise<CatalogQueue[]> {
+    return this.list<CatalogQueue>("queues");
+  }
+
+  async exchanges(): Promise<CatalogExchange[]> {
+    return this.list<CatalogExchange>("exchanges");
+  }
+
+  async connections(): Promise<CatalogConnection[]> {
+    return this.list<CatalogConnection>("connections");
+  }
+
+  async closedTotals(): Promise<MessageCounters> {
+    return { ...this.closed };
+  }
+
+  async clear(): Promise<void> {
+    // A deleted vhost leaves no storage behind; a new vhost of the same name starts empty.
+    await this.ctx.storage.deleteAll();
+    this.schemaReady = false;
+  }
+
+  private put(table: Table, key: string, record: object): void {
+    this.ensureSchema();
+    this.sql.exec(`INSERT OR REPLACE INTO ${table} (${KEY[table]}, record) VALUES (?, ?)`, key, JSON.stringify(record));
+  }
+
+  private remove(table: Table, key: string): void {
+    if (!this.schemaReady) return;
+    this.sql.exec(`DELETE FROM ${table} WHERE ${KEY[table]} = ?`, key);
+  }
+
+  private list<T>(table: Table): T[] {
+    if (!this.schemaReady) return [];
+    return this.sql
+      .exec<{ record: string }>(`SELECT record FROM ${table} ORDER BY ${KEY[table]}`)
+      .toArray()
+      .map((r) => JSON.parse(r.record) as T);
+  }
+
+  private ensureSchema(): void {
+    if (this.schemaReady) return;
+    migrate(this.ctx.storage, VHOST_MIGRATIONS);
+    this.schemaReady = true;
+  }
+}
