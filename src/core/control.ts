@@ -160,6 +160,8 @@ export interface ConnectionInfo extends CatalogConnection {
   recvCnt: number;
   sendCnt: number;
   blocked: boolean;
+  /** Message counts over all its channels, closed ones included. */
+  totals: MessageCounters;
   /** Per exchange: messages published into it through this connection. */
   exchangeStats: Record<string, { publishIn: number; publishOut: number }>;
 }

@@ -28,8 +28,8 @@ export class RouteTable {
   constructor(
     private readonly broker: Broker,
     private readonly vhost: () => string,
-    /** This table's subscriberKey, given to the exchanges it loads. */
-    private readonly subscriber: string,
+    /** This table's subscriberKey, given to the exchanges it loads; null for a one-off table (HTTP publish). */
+    private readonly subscriber: string | null,
   ) {}
 
   /** Exchanges this table may be subscribed to (to unsubscribe when its owner goes). */

@@ -1,16 +1,21 @@
 import { Hono } from "hono";
 import { WorkerBroker } from "../core/worker-broker";
 import type { Env } from "../env";
+import { managementApi } from "./api";
 import { originAllowed } from "./origin";
 import { withPeer } from "./peer";
 
 /**
- * The Worker's HTTP front door: the AMQP-over-WebSocket endpoint and health. The management
- * API will add one route module per resource here, each calling core/ operations.
+ * The Worker's HTTP front door: the AMQP-over-WebSocket endpoint, health, the management API
+ * (api/, one route module per resource, each calling core/ operations) and /metrics.
  */
 export const app = new Hono<{ Bindings: Env }>();
 
 app.get("/health", (c) => c.json({ status: "ok" }));
+
+const management = managementApi((env) => new WorkerBroker(env));
+app.route("/api", management.api);
+app.route("/metrics", management.metrics);
 
 // Each AMQP connection gets its own Durable Object: it owns the socket, the channels
 // and the delivery tags, and queue DOs push deliveries to it by RPC.

@@ -368,6 +368,7 @@ export class Connection {
       recvCnt: this.stats.recvCnt,
       sendCnt: this.stats.sendCnt,
       blocked: this.flow.isBlocked,
+      totals: this.totals(),
       exchangeStats: Object.fromEntries(this.exchangeStats),
     };
   }

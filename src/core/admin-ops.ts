@@ -1,0 +1,107 @@
+import type { Broker } from "./broker";
+import type { PermissionRecord, PolicyRecord, UserWrite, VhostRecord } from "./control";
+import { notFound, preconditionFailed } from "./errors";
+import { invalidPermission, type Permissions } from "./permissions";
+import { unwrap } from "./rpc-result";
+
+const POLICY_TARGETS = ["queues", "exchanges", "all", "classic_queues", "quorum_queues", "streams"] as const;
+
+/**
+ * Users, vhosts, permissions and policies with their consequences for live connections: one
+ * implementation for the management API (and so warrenctl). Tag checks are the caller's: the
+ * HTTP layer decides who may call what.
+ */
+export class AdminOps {
+  constructor(readonly broker: Broker) {}
+
+  private get control() {
+    return this.broker.control();
+  }
+
+  /** Creates or updates a user; a new password (or none) ends the user's open connections. */
+  async putUser(u: UserWrite): Promise<{ created: boolean }> {
+    const before = await this.control.user(u.name);
+    const result = unwrap(await this.control.putUser(u));
+    const passwordChanged = before !== null && (u.password !== undefined || u.passwordHash !== undefined);
+    if (passwordChanged) await this.closeConnectionsOf(u.name, `user '${u.name}' password changed`);
+    return result;
+  }
+
+  async deleteUser(name: string): Promise<void> {
+    if (!(await this.control.deleteUser(name))) throw notFound(`no user '${name}'`);
+    await this.closeConnectionsOf(name, `user '${name}' deleted`);
+  }
+
+  async putVhost(v: Partial<VhostRecord> & { name: string }): Promise<{ created: boolean }> {
+    if (v.name === "") throw preconditionFailed("vhost name must not be empty");
+    return this.control.putVhost(v);
+  }
+
+  /** Deletes a vhost with everything in it: its queues and exchanges go and its connections close. */
+  async deleteVhost(name: string): Promise<void> {
+    if (!(await this.control.vhost(name))) throw notFound(`no vhost '${name}'`);
+    const catalog = this.broker.catalog(name);
+    const [queues, exchanges, connections] = await Promise.all([catalog.queues(), catalog.exchanges(), catalog.connections()]);
+    await Promise.allSettled(connections.map((c) => this.broker.connection(c.id).forceClose(`vhost '${name}' is deleted`)));
+    await inBatches(queues, (q) => this.broker.queue(name, q.name).drop());
+    await inBatches(exchanges, (x) => this.broker.exchange(name, x.name).remove(name, x.name, false));
+    await catalog.clear();
+    await this.control.deleteVhost(name);
+  }
+
+  async setPermissions(p: PermissionRecord): Promise<void> {
+    const invalid = invalidPermission(p);
+    if (invalid) throw preconditionFailed(invalid);
+    unwrap(await this.control.setPermissions(p));
+    await this.tellConnections(p.user, p.vhost, { configure: p.configure, write: p.write, read: p.read });
+  }
+
+  async clearPermissions(user: string, vhost: string): Promise<void> {
+    if (!(await this.control.clearPermissions(user, vhost))) throw notFound(`no permissions for user '${user}' in vhost '${vhost}'`);
+    await this.tellConnections(user, vhost, null);
+  }
+
+  async putPolicy(p: PolicyRecord): Promise<void> {
+    try {
+      new RegExp(p.pattern);
+    } catch {
+      throw preconditionFailed(`invalid pattern '${p.pattern}'`);
+    }
+    if (!(POLICY_TARGETS as readonly string[]).includes(p.applyTo)) throw preconditionFailed(`invalid apply-to '${p.applyTo}'`);
+    if (!Number.isInteger(p.priority)) throw preconditionFailed("priority must be an integer");
+    if (typeof p.definition !== "object" || p.definition === null || Object.keys(p.definition).length === 0) {
+      throw preconditionFailed("definition must be a non-empty object");
+    }
+    unwrap(await this.control.putPolicy(p));
+  }
+
+  async deletePolicy(vhost: string, name: string): Promise<void> {
+    if (!(await this.control.deletePolicy(vhost, name))) throw notFound(`no policy '${name}' in vhost '${vhost}'`);
+  }
+
+  /** Ends every open connection of a user, in every vhost. */
+  async closeConnectionsOf(user: string, reason: string): Promise<number> {
+    let closed = 0;
+    for (const v of await this.control.vhosts()) {
+      const mine = (await this.broker.catalog(v.name).connections()).filter((c) => c.user === user);
+      await Promise.allSettled(mine.map((c) => this.broker.connection(c.id).forceClose(reason)));
+      closed += mine.length;
+    }
+    return closed;
+  }
+
+  /** Open connections of the user in the vhost take their new permissions at once. */
+  private async tellConnections(user: string, vhost: string, permissions: Permissions | null): Promise<void> {
+    const mine = (await this.broker.catalog(vhost).connections()).filter((c) => c.user === user);
+    await Promise.allSettled(mine.map((c) => this.broker.connection(c.id).permissionsChanged(permissions)));
+  }
+}
+
+/** Runs `fn` over items, at most `width` at a time (a vhost may hold thousands of queues). */
+export async function inBatches<T, R>(items: readonly T[], fn: (item: T) => Promise<R>, width = 32): Promise<PromiseSettledResult<R>[]> {
+  const out: PromiseSettledResult<R>[] = [];
+  for (let i = 0; i < items.length; i += width) {
+    out.push(...(await Promise.allSettled(items.slice(i, i + width).map(fn))));
+  }
+  return out;
+}
