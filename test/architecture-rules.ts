@@ -26,8 +26,8 @@ export const LAYER_RULES: readonly LayerRule[] = [
   },
   { name: "core/ imports nothing from session/ or http/", from: ["core"], forbidden: ["session", "http"] },
   {
-    name: "queue/, exchange/ and storage/ import nothing from session/ or http/",
-    from: ["queue", "exchange", "storage"],
+    name: "queue/, exchange/, control/, auth/ and storage/ import nothing from session/ or http/",
+    from: ["queue", "exchange", "control", "auth", "storage"],
     forbidden: ["session", "http"],
   },
   {

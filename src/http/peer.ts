@@ -1,13 +1,16 @@
+import { isLoopback } from "../core/auth";
+
 /**
- * The client's address: Cloudflare's CF-Connecting-IP when deployed (clients cannot set it), else
- * the first X-Forwarded-For hop the local bridge adds for its TCP clients, else loopback (locally
- * workerd listens on 127.0.0.1 only, so a request without either header came from this machine).
+ * The client's address. Deployed, Cloudflare's CF-Connecting-IP (clients cannot set it). Locally
+ * Miniflare sets it to the TCP peer of workerd, which is loopback for the bridge: only then is the
+ * first X-Forwarded-For hop (the bridge's own TCP client) believed. A request with neither header
+ * came from this machine (workerd listens on 127.0.0.1 unless told otherwise).
  */
 export function peerAddress(request: Request): string {
   const cf = request.headers.get("CF-Connecting-IP");
-  if (cf) return cf;
+  if (cf && !isLoopback(cf)) return cf;
   const forwarded = request.headers.get("X-Forwarded-For")?.split(",")[0]?.trim();
-  return forwarded || "127.0.0.1";
+  return forwarded || cf || "127.0.0.1";
 }
 
 /** The header the Worker passes the client's address to its ConnectionDO in, overwriting any a client sent. */
