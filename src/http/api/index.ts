@@ -21,7 +21,6 @@ export function managementApi(broker: (env: Env) => Broker): { api: Hono<ApiEnv>
   const api = new Hono<ApiEnv>();
   api.use("*", authenticate(broker));
   api.onError((err, c) => errorResponse(c, apiErrorOf(err)));
-  api.notFound((c) => c.json({ error: "Object Not Found", reason: "Not Found" }, 404));
   overviewRoutes(api);
   vhostRoutes(api);
   userRoutes(api);
@@ -31,6 +30,8 @@ export function managementApi(broker: (env: Env) => Broker): { api: Hono<ApiEnv>
   connectionRoutes(api);
   definitionRoutes(api);
   policyRoutes(api);
+  // A mounted app's notFound is not consulted by the parent: a catch-all answers instead.
+  api.all("*", (c) => c.json({ error: "Object Not Found", reason: "Not Found" }, 404));
 
   const metrics = new Hono<ApiEnv>();
   metrics.use("*", authenticate(broker));
