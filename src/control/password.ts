@@ -1,14 +1,14 @@
 /**
  * Password hashes in RabbitMQ's format, so definitions move between RabbitMQ and Warren:
  * base64(salt ‖ H(salt ‖ utf8(password))) with a 4-byte random salt. New hashes use SHA-256
- * (rabbit_password_hashing_sha256, RabbitMQ's default); SHA-512 and MD5 are accepted on import.
+ * (rabbit_password_hashing_sha256, RabbitMQ's default); SHA-512 is accepted on import (MD5, used
+ * before RabbitMQ 3.6, is not: Web Crypto has no MD5).
  */
 export const DEFAULT_HASHING = "rabbit_password_hashing_sha256";
 
 const DIGESTS: Record<string, string> = {
   rabbit_password_hashing_sha256: "SHA-256",
   rabbit_password_hashing_sha512: "SHA-512",
-  rabbit_password_hashing_md5: "MD5",
 };
 
 export function isHashingAlgorithm(name: string): boolean {
