@@ -33,8 +33,11 @@ export class VhostDO extends DurableObject<Env> implements CatalogPort {
     });
   }
 
-  async queueAdded(q: CatalogQueue): Promise<void> {
+  async queueAdded(q: CatalogQueue): Promise<number | null> {
+    const over = this.over("max-queues", "queues", q.name);
+    if (over !== null) return over;
     this.put("queues", q.name, q);
+    return null;
   }
 
   async queueRemoved(name: string): Promise<void> {
@@ -49,8 +52,30 @@ export class VhostDO extends DurableObject<Env> implements CatalogPort {
     this.remove("exchanges", name);
   }
 
-  async connectionOpened(c: CatalogConnection): Promise<void> {
+  async connectionOpened(c: CatalogConnection): Promise<number | null> {
+    const over = this.over("max-connections", "connections", c.id);
+    if (over !== null) return over;
     this.put("connections", c.id, c);
+    return null;
+  }
+
+  async setLimits(limits: Record<string, number>): Promise<void> {
+    this.ensureSchema();
+    this.ctx.storage.transactionSync(() => {
+      this.sql.exec("DELETE FROM limits");
+      for (const [name, value] of Object.entries(limits)) this.sql.exec("INSERT INTO limits (name, value) VALUES (?, ?)", name, value);
+    });
+  }
+
+  /** The limit when adding `key` to `table` would exceed it (a negative limit means none, as in RabbitMQ). */
+  private over(limit: string, table: Table, key: string): number | null {
+    if (!this.schemaReady) return null;
+    const row = this.sql.exec<{ value: number }>("SELECT value FROM limits WHERE name = ?", limit).toArray()[0];
+    if (!row || row.value < 0) return null;
+    const existing = this.sql.exec(`SELECT 1 FROM ${table} WHERE ${KEY[table]} = ?`, key).toArray().length > 0;
+    if (existing) return null;
+    const count = this.sql.exec<{ n: number }>(`SELECT COUNT(*) AS n FROM ${table}`).one().n;
+    return count >= row.value ? row.value : null;
   }
 
   async connectionClosed(id: string, totals: MessageCounters | null): Promise<void> {

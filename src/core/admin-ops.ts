@@ -4,6 +4,7 @@ import { notFound, preconditionFailed } from "./errors";
 import { invalidPermission, type Permissions } from "./permissions";
 import { unwrap } from "./rpc-result";
 
+export const VHOST_LIMITS = ["max-connections", "max-queues"];
 const POLICY_TARGETS = ["queues", "exchanges", "all", "classic_queues", "quorum_queues", "streams"] as const;
 
 /**
@@ -47,6 +48,22 @@ export class AdminOps {
     await inBatches(exchanges, (x) => this.broker.exchange(name, x.name).remove(name, x.name, false));
     await catalog.clear();
     await this.control.deleteVhost(name);
+  }
+
+  /**
+   * Sets (value) or clears (null) one of a vhost's limits: max-connections, max-queues (a
+   * negative value means no limit, as in RabbitMQ). The vhost's catalog enforces them.
+   */
+  async setVhostLimit(vhost: string, name: string, value: number | null): Promise<void> {
+    if (!VHOST_LIMITS.includes(name)) throw preconditionFailed(`unknown vhost limit '${name}' (known: ${VHOST_LIMITS.join(", ")})`);
+    if (value !== null && !Number.isInteger(value)) throw preconditionFailed(`${name} must be an integer`);
+    const v = await this.control.vhost(vhost);
+    if (!v) throw notFound(`no vhost '${vhost}'`);
+    const limits = { ...v.limits };
+    if (value === null) delete limits[name];
+    else limits[name] = value;
+    await this.control.putVhost({ name: vhost, limits });
+    await this.broker.catalog(vhost).setLimits(limits);
   }
 
   async setPermissions(p: PermissionRecord): Promise<void> {

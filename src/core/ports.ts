@@ -119,11 +119,15 @@ export interface ControlPort {
  * written when they are created or deleted (never per message). The data source of every list.
  */
 export interface CatalogPort {
-  queueAdded(q: CatalogQueue): Promise<void>;
+  /** Records a new queue; the vhost's max-queues when that limit is reached (then nothing is recorded). */
+  queueAdded(q: CatalogQueue): Promise<number | null>;
   queueRemoved(name: string): Promise<void>;
   exchangeAdded(x: CatalogExchange): Promise<void>;
   exchangeRemoved(name: string): Promise<void>;
-  connectionOpened(c: CatalogConnection): Promise<void>;
+  /** Records an opened connection; the vhost's max-connections when that limit is reached. */
+  connectionOpened(c: CatalogConnection): Promise<number | null>;
+  /** The vhost's limits (RabbitMQ's vhost limits: max-connections, max-queues); absent = none. */
+  setLimits(limits: Record<string, number>): Promise<void>;
   /** `totals` keeps the closed connection's message counts in the vhost's totals. */
   connectionClosed(id: string, totals: MessageCounters | null): Promise<void>;
   queues(): Promise<CatalogQueue[]>;

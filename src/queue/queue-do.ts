@@ -117,7 +117,14 @@ export class QueueDO extends DurableObject<Env> implements QueuePort {
       );
       // The vhost's catalog lists it from now on; a queue the catalog cannot record does not exist.
       try {
-        await this.broker.catalog(vhost).queueAdded(this.catalogEntry(wanted));
+        const limit = await this.broker.catalog(vhost).queueAdded(this.catalogEntry(wanted));
+        if (limit !== null) {
+          await this.destroy();
+          return fail(
+            ReplyCode.PRECONDITION_FAILED,
+            `cannot declare queue '${name}': queue limit in vhost '${vhost}' (${limit}) is reached`,
+          );
+        }
       } catch (err) {
         this.broker.log(`queue ${describeQueue(vhost, name)}: catalog update failed: ${String(err)}`);
         await this.destroy();

@@ -311,6 +311,29 @@ describe("vhosts", () => {
     expect((await inRoot.checkQueue(q)).queue).toBe(q);
   });
 
+  it("vhost limits: max-connections refuses the next connection (530), max-queues the next queue (406)", async () => {
+    const vhost = uniqueName("lim");
+    expect((await api("PUT", `/vhosts/${vhost}`, {})).status).toBe(201);
+    expect((await api("PUT", `/permissions/${vhost}/guest`, { configure: ".*", write: ".*", read: ".*" })).status).toBe(201);
+    expect((await api("PUT", `/vhost-limits/${vhost}/max-connections`, { value: 1 })).status).toBe(204);
+    expect((await api("PUT", `/vhost-limits/${vhost}/max-queues`, { value: 1 })).status).toBe(204);
+    expect((await api("GET", `/vhost-limits/${vhost}`)).body).toEqual([{ vhost, value: { "max-connections": 1, "max-queues": 1 } }]);
+    expect((await api("PUT", `/vhost-limits/${vhost}/max-bananas`, { value: 1 })).status).toBe(400);
+    const first = await connectAs("guest", "guest", vhost);
+    await expect(connectAs("guest", "guest", vhost)).rejects.toThrow(/ConnectionClose/);
+    const ch = await first.createChannel();
+    await ch.assertQueue("one", { durable: false });
+    // Redeclaring the existing queue is not a new queue.
+    await ch.assertQueue("one", { durable: false });
+    const closed = serverClose(ch);
+    await expect(ch.assertQueue("two", { durable: false })).rejects.toThrow(/queue limit in vhost/);
+    expect(await closed).toBe(406);
+    // Lifting the limit lets the next connection in.
+    expect((await api("DELETE", `/vhost-limits/${vhost}/max-connections`)).status).toBe(204);
+    await connectAs("guest", "guest", vhost);
+    expect((await api("DELETE", `/vhosts/${vhost}`)).status).toBe(204);
+  });
+
   it("connection.open to a vhost that does not exist → 530", async () => {
     await expect(connectAs("guest", "guest", "no-such-vhost")).rejects.toThrow(/ConnectionClose/);
   });

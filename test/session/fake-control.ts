@@ -125,8 +125,12 @@ export class FakeCatalog implements CatalogPort {
   readonly connectionRecords = new Map<string, CatalogConnection>();
   readonly closed = emptyCounters();
 
-  async queueAdded(q: CatalogQueue): Promise<void> {
+  readonly limits: Record<string, number> = {};
+  async queueAdded(q: CatalogQueue): Promise<number | null> {
+    const max = this.limits["max-queues"];
+    if (max !== undefined && max >= 0 && !this.queueRecords.has(q.name) && this.queueRecords.size >= max) return max;
     this.queueRecords.set(q.name, q);
+    return null;
   }
   async queueRemoved(name: string): Promise<void> {
     this.queueRecords.delete(name);
@@ -137,8 +141,15 @@ export class FakeCatalog implements CatalogPort {
   async exchangeRemoved(name: string): Promise<void> {
     this.exchangeRecords.delete(name);
   }
-  async connectionOpened(c: CatalogConnection): Promise<void> {
+  async connectionOpened(c: CatalogConnection): Promise<number | null> {
+    const max = this.limits["max-connections"];
+    if (max !== undefined && max >= 0 && this.connectionRecords.size >= max) return max;
     this.connectionRecords.set(c.id, c);
+    return null;
+  }
+  async setLimits(limits: Record<string, number>): Promise<void> {
+    for (const k of Object.keys(this.limits)) delete this.limits[k];
+    Object.assign(this.limits, limits);
   }
   async connectionClosed(id: string, totals: MessageCounters | null): Promise<void> {
     if (totals) addCounters(this.closed, totals);

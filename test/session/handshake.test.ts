@@ -106,6 +106,17 @@ describe("handshake", () => {
     expect(broker.catalogOf("/").connectionRecords.size).toBe(0);
   });
 
+  it("a vhost at its max-connections → 530 with RabbitMQ's text, and the connection is not listed", async () => {
+    const broker = new FakeBroker();
+    await broker.catalogOf("/").setLimits({ "max-connections": 0 });
+    const c = new Client(broker);
+    const sent = await c.roundTrip(protocolHeader(), startOk(), tuneOk(), open());
+    const close = only(sent, "connection.close");
+    expect(close).toMatchObject({ replyCode: ReplyCode.NOT_ALLOWED, classId: 10, methodId: 40 });
+    expect(close.replyText).toBe("NOT_ALLOWED - access to vhost '/' refused for user 'guest': connection limit (0) is reached");
+    expect(broker.catalogOf("/").connectionRecords.size).toBe(0);
+  });
+
   it("guest from a non-loopback peer → 403 naming the loopback rule (RabbitMQ's loopback_users)", async () => {
     const c = new Client(new FakeBroker(), { peer: "203.0.113.9" });
     const sent = await c.roundTrip(protocolHeader(), startOk("guest", "guest"));

@@ -1,18 +1,16 @@
 import type { Hono } from "hono";
 import { AdminOps } from "../../core/admin-ops";
-import type { QueueInfo } from "../../core/control";
-import { Inventory } from "../../core/inventory";
-import { jsonBody, notFoundError, param, requireAdmin, str, visibleVhosts, type ApiEnv } from "./context";
-import { permissionJson, vhostJson } from "./format";
+import type { VhostRecord } from "../../core/control";
+import { badRequest, jsonBody, notFoundError, param, requireAdmin, str, visibleVhosts, type ApiContext, type ApiEnv } from "./context";
+import { messageStats, permissionJson, vhostJson } from "./format";
+import { totals } from "./overview";
 import { parseTags } from "./users";
 
 export function vhostRoutes(api: Hono<ApiEnv>): void {
   api.get("/vhosts", async (c) => {
     const visible = new Set(await visibleVhosts(c));
     const all = (await c.var.broker.control().vhosts()).filter((v) => visible.has(v.name));
-    const inventory = new Inventory(c.var.broker);
-    const out = await Promise.all(all.map(async (v) => vhostJson(v, messageTotals(await inventory.queues(v.name)))));
-    return c.json(out);
+    return c.json(await Promise.all(all.map((v) => withTotals(c, v))));
   });
 
   api.get("/vhosts/:vhost", async (c) => {
@@ -20,7 +18,7 @@ export function vhostRoutes(api: Hono<ApiEnv>): void {
     if (!(await visibleVhosts(c)).includes(name)) throw notFoundError();
     const v = await c.var.broker.control().vhost(name);
     if (!v) throw notFoundError();
-    return c.json(vhostJson(v, messageTotals(await new Inventory(c.var.broker).queues(name))));
+    return c.json(await withTotals(c, v));
   });
 
   api.put("/vhosts/:vhost", async (c) => {
@@ -41,6 +39,33 @@ export function vhostRoutes(api: Hono<ApiEnv>): void {
     return c.body(null, 204);
   });
 
+  // RabbitMQ's vhost limits: {"vhost": …, "value": {"max-connections": n, …}}.
+  api.get("/vhost-limits", async (c) => {
+    const visible = new Set(await visibleVhosts(c));
+    const all = (await c.var.broker.control().vhosts()).filter((v) => visible.has(v.name) && Object.keys(v.limits).length > 0);
+    return c.json(all.map((v) => ({ vhost: v.name, value: v.limits })));
+  });
+
+  api.get("/vhost-limits/:vhost", async (c) => {
+    const v = await c.var.broker.control().vhost(param(c, "vhost"));
+    if (!v || !(await visibleVhosts(c)).includes(v.name)) throw notFoundError();
+    return c.json(Object.keys(v.limits).length > 0 ? [{ vhost: v.name, value: v.limits }] : []);
+  });
+
+  api.put("/vhost-limits/:vhost/:name", async (c) => {
+    requireAdmin(c);
+    const value = (await jsonBody(c)).value;
+    if (typeof value !== "number") throw badRequest("value must be a number");
+    await new AdminOps(c.var.broker).setVhostLimit(param(c, "vhost"), param(c, "name"), value);
+    return c.body(null, 204);
+  });
+
+  api.delete("/vhost-limits/:vhost/:name", async (c) => {
+    requireAdmin(c);
+    await new AdminOps(c.var.broker).setVhostLimit(param(c, "vhost"), param(c, "name"), null);
+    return c.body(null, 204);
+  });
+
   api.get("/vhosts/:vhost/permissions", async (c) => {
     requireAdmin(c);
     const vhost = param(c, "vhost");
@@ -49,8 +74,11 @@ export function vhostRoutes(api: Hono<ApiEnv>): void {
   });
 }
 
-function messageTotals(queues: QueueInfo[]) {
-  const ready = queues.reduce((n, q) => n + q.messagesReady, 0);
-  const unacked = queues.reduce((n, q) => n + q.messagesUnacknowledged, 0);
-  return { messages: ready + unacked, ready, unacked };
+/** A vhost with its message counts and message_stats (its queues' depth, its connections' counts). */
+async function withTotals(c: ApiContext, v: VhostRecord): Promise<Record<string, unknown>> {
+  const t = await totals(c, [v.name]);
+  return {
+    ...vhostJson(v, { messages: t.messagesReady + t.messagesUnacked, ready: t.messagesReady, unacked: t.messagesUnacked }),
+    message_stats: messageStats(t.stats),
+  };
 }

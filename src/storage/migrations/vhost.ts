@@ -8,4 +8,11 @@ export const VHOST_MIGRATIONS: readonly Migration[] = [
     sql.exec("CREATE TABLE IF NOT EXISTS exchanges (name TEXT PRIMARY KEY, record TEXT NOT NULL)");
     sql.exec("CREATE TABLE IF NOT EXISTS connections (id TEXT PRIMARY KEY, record TEXT NOT NULL)");
   }),
+  {
+    version: 2,
+    name: "vhost limits (max-connections, max-queues)",
+    up(sql) {
+      sql.exec("CREATE TABLE IF NOT EXISTS limits (name TEXT PRIMARY KEY, value INTEGER NOT NULL)");
+    },
+  },
 ];
