@@ -76,9 +76,15 @@ export async function startWarren(options = {}) {
     compatibilityFlags: config.compatibilityFlags,
     bindings: { ...warrenVars(), WARREN_HEARTBEAT: String(options.heartbeat ?? 60), ...options.vars },
   };
+  // Bound to loopback, clients reach the Worker on a direct workerd socket: Miniflare's entry
+  // Worker would cost ~40 KB per WebSocket, proxy every frame and negotiate permessage-deflate
+  // (~200 KB per socket) whatever the Worker's no_web_socket_compression flag says. Bound to
+  // anything else, the entry Worker stays: it is what tells the Worker each client's address
+  // (CF-Connecting-IP), which the loopback-only rule for guest depends on.
+  const direct = host === "127.0.0.1" || host === "localhost" || host === "::1";
   const mf = new Miniflare({
     host,
-    port: options.httpPort ?? 8787,
+    port: direct ? 0 : (options.httpPort ?? 8787),
     log: new Log(quiet ? LogLevel.WARN : LogLevel.INFO),
     durableObjectsPersist: join(dataDir, "do"),
     cf: false,
@@ -87,6 +93,7 @@ export async function startWarren(options = {}) {
       {
         name: "warren",
         ...script,
+        ...(direct ? { unsafeDirectSockets: [{ host, port: options.httpPort ?? 8787 }] } : {}),
         durableObjects: {
           CONNECTION: { className: "ConnectionDO", scriptName: "warren-memory" },
           // The keys a single unnamed worker had: object ids and files of existing data dirs stay.
@@ -112,7 +119,7 @@ export async function startWarren(options = {}) {
       },
     ],
   });
-  const url = await mf.ready;
+  const url = direct ? await mf.unsafeGetDirectURL("warren") : await mf.ready;
   const httpUrl = url.toString().replace(/\/$/, "");
   const wsUrl = `${httpUrl.replace(/^http/, "ws")}/amqp`;
 
