@@ -2,6 +2,7 @@ import type { Broker } from "./broker";
 import type { PermissionRecord, PolicyRecord, UserWrite, VhostRecord } from "./control";
 import { notFound, preconditionFailed } from "./errors";
 import { invalidPermission, type Permissions } from "./permissions";
+import { invalidPolicyDefinition } from "./policies";
 import { unwrap } from "./rpc-result";
 
 export const VHOST_LIMITS = ["max-connections", "max-queues"];
@@ -89,6 +90,8 @@ export class AdminOps {
     if (typeof p.definition !== "object" || p.definition === null || Object.keys(p.definition).length === 0) {
       throw preconditionFailed("definition must be a non-empty object");
     }
+    const invalid = invalidPolicyDefinition(p.definition);
+    if (invalid) throw preconditionFailed(invalid);
     unwrap(await this.control.putPolicy(p));
   }
 

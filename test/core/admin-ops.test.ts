@@ -86,6 +86,14 @@ describe("AdminOps: control-plane changes reach live connections", () => {
     await expect(ops.putPolicy({ ...p, applyTo: "nonsense" as "queues" })).rejects.toMatchObject({ code: 406 });
     await expect(ops.putPolicy({ ...p, priority: 1.5 })).rejects.toMatchObject({ code: 406 });
     await expect(ops.putPolicy({ ...p, definition: {} })).rejects.toMatchObject({ code: 406 });
+    // RabbitMQ's validators: unknown keys and bad values are refused; ha-* is accepted (and ignored).
+    await expect(ops.putPolicy({ ...p, definition: { "bogus-key": 1 } })).rejects.toMatchObject({
+      code: 406,
+      text: expect.stringContaining("'bogus-key'"),
+    });
+    await expect(ops.putPolicy({ ...p, definition: { "max-length": -1 } })).rejects.toMatchObject({ code: 406 });
+    await expect(ops.putPolicy({ ...p, definition: { overflow: "explode" } })).rejects.toMatchObject({ code: 406 });
+    await ops.putPolicy({ ...p, definition: { "ha-mode": "all", "message-ttl": 0, overflow: "reject-publish" } });
     await expect(ops.deletePolicy("/", "nope")).rejects.toMatchObject({ code: 404 });
   });
 });

@@ -81,6 +81,8 @@ export function overviewRoutes(api: Hono<ApiEnv>): void {
 
   api.get("/cluster-name", (c) => c.json({ name: "warren" }));
   api.get("/extensions", (c) => c.json([]));
+  // No feature flags to enable: Warren has one version at a time (a deploy replaces all objects).
+  api.get("/feature-flags", (c) => c.json([]));
 
   const node = () => ({
     name: NODE,

@@ -89,8 +89,8 @@ export function userRoutes(api: Hono<ApiEnv>): void {
     const vhost = param(c, "vhost");
     const body = await jsonBody(c);
     const control = c.var.broker.control();
-    if (!(await control.user(user))) throw badRequest(`no user '${user}'`);
-    if (!(await control.vhost(vhost))) throw badRequest(`no vhost '${vhost}'`);
+    // RabbitMQ's answer for either.
+    if (!(await control.user(user)) || !(await control.vhost(vhost))) throw badRequest("vhost_or_user_not_found");
     const existed = (await control.permissions({ user, vhost })).length > 0;
     await new AdminOps(c.var.broker).setPermissions({
       user,
