@@ -245,6 +245,32 @@ async function startWarrenProcess(dataDir) {
   };
 }
 
+/**
+ * The in-process micro-benchmarks (bench/*.bench.ts, through vitest): the lines they print.
+ * @returns {string[]}
+ */
+function microBenchmarks() {
+  const vitest = join(here, "..", "node_modules", "vitest", "vitest.mjs");
+  const out = execSync(`"${process.execPath}" "${vitest}" run --config bench/vitest.config.ts`, {
+    cwd: join(here, ".."),
+    encoding: "utf8",
+  });
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: vitest colours its output
+  const plain = out.replace(/\x1b\[[0-9;]*m/g, "");
+  return plain
+    .split("\n")
+    .filter((l) => l.includes("-BENCH "))
+    .map((l) => l.slice(l.indexOf(l.trim())));
+}
+
+/** @type {string[]} */
+let micro = [];
+if (!only || only.includes("micro")) {
+  console.log("micro-benchmarks (in process, against fakes) …");
+  micro = microBenchmarks();
+  for (const line of micro) console.log(`  ${line.trim()}`);
+}
+
 const dataDir = await mkdtemp(join(tmpdir(), "warren-bench-"));
 console.log("starting Warren (fresh data dir, own process) …");
 const warrenServer = await startWarrenProcess(dataDir);
@@ -262,7 +288,7 @@ let commit = "unknown";
 try {
   commit = execSync("git rev-parse --short HEAD", { cwd: here }).toString().trim();
 } catch {}
-const out = { date: new Date().toISOString(), commit, scale, warren, rabbitmq: rabbit, rabbitmqUrl: haveRabbit ? rabbitUrl : null };
+const out = { date: new Date().toISOString(), commit, scale, micro, warren, rabbitmq: rabbit, rabbitmqUrl: haveRabbit ? rabbitUrl : null };
 await mkdir(join(here, "results"), { recursive: true });
 await writeFile(join(here, "results", "latest.json"), JSON.stringify(out, null, 2));
 console.log(`results written to bench/results/latest.json`);
