@@ -3,15 +3,13 @@
 // worktree, interleaved round by round so both see the same machine state; prints the median of
 // each and the ratio. Used to measure what a change costs
 // on the hot path (e.g. the control plane: permission checks and counters per publish).
-import { execFileSync, spawn } from "node:child_process";
+import { execFileSync } from "node:child_process";
 import { existsSync, mkdtempSync, rmSync, symlinkSync } from "node:fs";
-import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { spawnWarren } from "../scripts/warren-process.mjs";
 import * as scenarios from "./scenarios.mjs";
-
-/** @import { AddressInfo } from "node:net" */
 
 const here = dirname(fileURLToPath(import.meta.url));
 const tree = join(here, "..");
@@ -33,16 +31,6 @@ const SCENARIOS = {
 /** @type {Record<string, string>} */
 const METRIC = { transient: "msgsPerSec", persistent: "msgsPerSec", fanout: "deliveriesPerSec" };
 
-/** @returns {Promise<number>} */
-function freePort() {
-  return new Promise((resolve) => {
-    const srv = createServer().listen(0, "127.0.0.1", () => {
-      const { port } = /** @type {AddressInfo} */ (srv.address());
-      srv.close(() => resolve(port));
-    });
-  });
-}
-
 /** A worktree of `ref` sharing this tree's node_modules. */
 function worktree(/** @type {string} */ ref) {
   const dir = mkdtempSync(join(tmpdir(), "warren-ab-"));
@@ -53,40 +41,16 @@ function worktree(/** @type {string} */ ref) {
 }
 
 /**
- * Starts the Warren of `root` in its own process (as bench/run.mjs does), building it first.
- * @param {string} root
+ * Starts the Warren of the checkout `tree` in its own process (building its bundle), on a fresh data dir.
+ * @param {string} tree
  */
-async function start(root) {
-  const [httpPort, amqpPort] = [await freePort(), await freePort()];
+async function start(tree) {
   const dataDir = mkdtempSync(join(tmpdir(), "warren-ab-data-"));
-  const child = spawn(process.execPath, [join(root, "scripts", "start.mjs")], {
-    cwd: root,
-    env: {
-      ...process.env,
-      WARREN_HTTP_PORT: String(httpPort),
-      WARREN_AMQP_PORT: String(amqpPort),
-      WARREN_DATA_DIR: dataDir,
-      WARREN_QUIET: "1",
-    },
-    stdio: ["ignore", "pipe", "inherit"],
-  });
-  await /** @type {Promise<void>} */ (
-    new Promise((resolve, reject) => {
-      let out = "";
-      child.stdout.on("data", (/** @type {Buffer} */ d) => {
-        out += d;
-        if (out.includes("Warren is running")) resolve();
-      });
-      child.once("exit", (code) => reject(new Error(`Warren (${root}) exited early (${code}): ${out}`)));
-    })
-  );
+  const warren = await spawnWarren({ dataDir, tree });
   return {
-    url: `amqp://guest:guest@127.0.0.1:${amqpPort}`,
+    url: warren.amqpUrl,
     close: async () => {
-      await new Promise((resolve) => {
-        child.once("exit", resolve);
-        child.kill("SIGINT");
-      });
+      await warren.stop();
       rmSync(dataDir, { recursive: true, force: true });
     },
   };

@@ -4,11 +4,9 @@ import { mkdtemp, mkdir, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { execSync, spawn } from "node:child_process";
-import { createServer } from "node:net";
-/** @import { AddressInfo } from "node:net" */
+import { execSync } from "node:child_process";
 import amqp from "amqplib";
-import { buildWorker } from "../scripts/warren-server.mjs";
+import { spawnWarren } from "../scripts/warren-process.mjs";
 import * as scenarios from "./scenarios.mjs";
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -195,56 +193,6 @@ function table(warren, rabbit) {
     .join("\n");
 }
 
-/** @returns {Promise<number>} */
-function freePort() {
-  return new Promise((resolve) => {
-    const srv = createServer().listen(0, "127.0.0.1", () => {
-      const { port } = /** @type {AddressInfo} */ (srv.address());
-      srv.close(() => resolve(port));
-    });
-  });
-}
-
-/**
- * Warren runs as `npm start` does, in its own process, so the bridge does not share the clients' event loop.
- * @param {string} dataDir
- * @returns {Promise<{ amqpUrl: string, wsUrl: string, close: () => Promise<unknown> }>}
- */
-async function startWarrenProcess(dataDir) {
-  await buildWorker({ quiet: true });
-  const [httpPort, amqpPort] = [await freePort(), await freePort()];
-  const child = spawn(process.execPath, [join(here, "..", "scripts", "start.mjs")], {
-    env: {
-      ...process.env,
-      WARREN_HTTP_PORT: String(httpPort),
-      WARREN_AMQP_PORT: String(amqpPort),
-      WARREN_DATA_DIR: dataDir,
-      WARREN_QUIET: "1",
-      WARREN_NO_BUILD: "1",
-    },
-    stdio: ["ignore", "pipe", "inherit"],
-  });
-  await /** @type {Promise<void>} */ (
-    new Promise((resolve, reject) => {
-      let out = "";
-      child.stdout.on("data", (/** @type {Buffer} */ d) => {
-        out += d;
-        if (out.includes("Warren is running")) resolve();
-      });
-      child.once("exit", (code) => reject(new Error(`Warren exited early (${code}): ${out}`)));
-    })
-  );
-  return {
-    amqpUrl: `amqp://guest:guest@127.0.0.1:${amqpPort}`,
-    wsUrl: `ws://127.0.0.1:${httpPort}/amqp`,
-    close: () =>
-      new Promise((resolve) => {
-        child.once("exit", resolve);
-        child.kill("SIGINT");
-      }),
-  };
-}
-
 /**
  * The in-process micro-benchmarks (bench/*.bench.ts, through vitest): the lines they print.
  * @returns {string[]}
@@ -273,14 +221,15 @@ if (!only || only.includes("micro")) {
 
 const dataDir = await mkdtemp(join(tmpdir(), "warren-bench-"));
 console.log("starting Warren (fresh data dir, own process) …");
-const warrenServer = await startWarrenProcess(dataDir);
+// Warren runs as `npm start` does, in its own process, so the bridge does not share the clients' event loop.
+const warrenServer = await spawnWarren({ dataDir });
 const rabbitUrl = process.env.RABBITMQ_URL ?? "amqp://guest:guest@127.0.0.1:5672";
 const haveRabbit = await reachableRabbit(rabbitUrl);
 
 console.log(`Warren: ${warrenServer.amqpUrl} (ws ${warrenServer.wsUrl}), scale ${scale}`);
 const warren = await runAll("Warren", warrenServer.amqpUrl, warrenServer.wsUrl);
 const rabbit = haveRabbit ? await runAll("RabbitMQ", rabbitUrl, null) : null;
-await warrenServer.close();
+await warrenServer.stop();
 await rm(dataDir, { recursive: true, force: true });
 
 console.log(`\n${table(warren, rabbit)}\n`);

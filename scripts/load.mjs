@@ -24,9 +24,9 @@ import { monitorEventLoopDelay } from "node:perf_hooks";
 import { parseArgs } from "node:util";
 import { isMainThread, parentPort, Worker, workerData } from "node:worker_threads";
 import amqp from "amqplib";
-import { fdCount, openFileLimit, readStat, spawnWarren } from "./soak.mjs";
+import { fdCount, openFileLimit, readStat, spawnWarren } from "./warren-process.mjs";
 /** @import { Channel, ChannelModel } from "amqplib" */
-/** @import { WarrenProcess } from "./soak.mjs" */
+/** @import { WarrenProcess } from "./warren-process.mjs" */
 
 /** @param {number} ms */
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
