@@ -14,6 +14,7 @@ interface UserRow extends Record<string, SqlStorageValue> {
   password_hash: string;
   hashing_algorithm: string;
   tags: string;
+  limits: string;
 }
 
 interface VhostRow extends Record<string, SqlStorageValue> {
@@ -65,7 +66,7 @@ export class ControlDO extends DurableObject<Env> implements ControlPort {
       const guestHash = await hashPassword("guest");
       this.ctx.storage.transactionSync(() => {
         this.writeVhost({ name: "/", description: "Default virtual host", tags: [], defaultQueueType: "classic", limits: {} });
-        this.writeUser({ name: "guest", passwordHash: guestHash, hashingAlgorithm: DEFAULT_HASHING, tags: ["administrator"] });
+        this.writeUser({ name: "guest", passwordHash: guestHash, hashingAlgorithm: DEFAULT_HASHING, tags: ["administrator"], limits: {} });
         this.writePermissions({ user: "guest", vhost: "/", ...FULL_PERMISSIONS });
         this.sql.exec("INSERT INTO control_meta (key, value) VALUES ('seeded', ?)", String(Date.now()));
       });
@@ -76,7 +77,7 @@ export class ControlDO extends DurableObject<Env> implements ControlPort {
     if (admin && password && !this.userRow(admin)) {
       const hash = await hashPassword(password);
       this.ctx.storage.transactionSync(() => {
-        this.writeUser({ name: admin, passwordHash: hash, hashingAlgorithm: DEFAULT_HASHING, tags: ["administrator"] });
+        this.writeUser({ name: admin, passwordHash: hash, hashingAlgorithm: DEFAULT_HASHING, tags: ["administrator"], limits: {} });
         if (this.vhostRow("/")) this.writePermissions({ user: admin, vhost: "/", ...FULL_PERMISSIONS });
       });
     }
@@ -92,7 +93,8 @@ export class ControlDO extends DurableObject<Env> implements ControlPort {
   async access(username: string, vhost: string): Promise<AccessAnswer> {
     const vhostExists = this.vhostRow(vhost) !== undefined;
     const p = this.sql.exec<PermissionRow>("SELECT * FROM permissions WHERE user = ? AND vhost = ?", username, vhost).toArray()[0];
-    return { vhostExists, permissions: vhostExists && p ? permissionsOf(p) : null };
+    const user = this.userRow(username);
+    return { vhostExists, permissions: vhostExists && p ? permissionsOf(p) : null, userLimits: user ? limitsOf(user) : {} };
   }
 
   async users(): Promise<UserRecord[]> {
@@ -123,7 +125,7 @@ export class ControlDO extends DurableObject<Env> implements ControlPort {
     } else {
       return fail(ReplyCode.PRECONDITION_FAILED, "password or password_hash must be set");
     }
-    this.writeUser({ name: u.name, passwordHash, hashingAlgorithm, tags: u.tags });
+    this.writeUser({ name: u.name, passwordHash, hashingAlgorithm, tags: u.tags, limits: existing ? limitsOf(existing) : {} });
     return ok({ created: !existing });
   }
 
@@ -134,6 +136,10 @@ export class ControlDO extends DurableObject<Env> implements ControlPort {
       this.sql.exec("DELETE FROM permissions WHERE user = ?", name);
     });
     return true;
+  }
+
+  async setUserLimits(name: string, limits: Record<string, number>): Promise<boolean> {
+    return this.sql.exec("UPDATE users SET limits = ? WHERE name = ?", JSON.stringify(limits), name).rowsWritten > 0;
   }
 
   async vhosts(): Promise<VhostRecord[]> {
@@ -226,11 +232,12 @@ export class ControlDO extends DurableObject<Env> implements ControlPort {
 
   private writeUser(u: UserRecord): void {
     this.sql.exec(
-      "INSERT OR REPLACE INTO users (name, password_hash, hashing_algorithm, tags) VALUES (?, ?, ?, ?)",
+      "INSERT OR REPLACE INTO users (name, password_hash, hashing_algorithm, tags, limits) VALUES (?, ?, ?, ?, ?)",
       u.name,
       u.passwordHash,
       u.hashingAlgorithm,
       u.tags.join(","),
+      JSON.stringify(u.limits),
     );
   }
 
@@ -262,7 +269,17 @@ function splitTags(tags: string): string[] {
 }
 
 function userOf(r: UserRow): UserRecord {
-  return { name: r.name, passwordHash: r.password_hash, hashingAlgorithm: r.hashing_algorithm, tags: splitTags(r.tags) };
+  return {
+    name: r.name,
+    passwordHash: r.password_hash,
+    hashingAlgorithm: r.hashing_algorithm,
+    tags: splitTags(r.tags),
+    limits: limitsOf(r),
+  };
+}
+
+function limitsOf(r: UserRow): Record<string, number> {
+  return JSON.parse(r.limits) as Record<string, number>;
 }
 
 function vhostOf(r: VhostRow): VhostRecord {

@@ -1,6 +1,7 @@
 import type { Broker } from "./broker";
 import type { PermissionRecord, PolicyRecord, UserWrite, VhostRecord } from "./control";
 import { notFound, preconditionFailed } from "./errors";
+import { connectionsOfUser, inBatches } from "./inventory";
 import { invalidPermission, type Permissions } from "./permissions";
 import { invalidPolicyDefinition } from "./policies";
 import { unwrap } from "./rpc-result";
@@ -101,13 +102,25 @@ export class AdminOps {
 
   /** Ends every open connection of a user, in every vhost. */
   async closeConnectionsOf(user: string, reason: string): Promise<number> {
-    let closed = 0;
-    for (const v of await this.control.vhosts()) {
-      const mine = (await this.broker.catalog(v.name).connections()).filter((c) => c.user === user);
-      await Promise.allSettled(mine.map((c) => this.broker.connection(c.id).forceClose(reason)));
-      closed += mine.length;
-    }
-    return closed;
+    const mine = await connectionsOfUser(this.broker, user);
+    await Promise.allSettled(mine.map((c) => this.broker.connection(c.id).forceClose(reason)));
+    return mine.length;
+  }
+
+  /**
+   * Sets (value) or clears (null) a user limit. RabbitMQ's max-connections counts the user's
+   * connections in every vhost; max-channels (across all of a user's connections) is refused:
+   * counting it would cost a round of RPCs per channel.open.
+   */
+  async setUserLimit(user: string, name: string, value: number | null): Promise<void> {
+    if (name !== "max-connections") throw preconditionFailed(`unsupported user limit '${name}' (supported: max-connections)`);
+    if (value !== null && !Number.isInteger(value)) throw preconditionFailed(`${name} must be an integer`);
+    const u = await this.control.user(user);
+    if (!u) throw notFound(`no user '${user}'`);
+    const limits = { ...u.limits };
+    if (value === null) delete limits[name];
+    else limits[name] = value;
+    await this.control.setUserLimits(user, limits);
   }
 
   /** Open connections of the user in the vhost take their new permissions at once. */
@@ -115,13 +128,4 @@ export class AdminOps {
     const mine = (await this.broker.catalog(vhost).connections()).filter((c) => c.user === user);
     await Promise.allSettled(mine.map((c) => this.broker.connection(c.id).permissionsChanged(permissions)));
   }
-}
-
-/** Runs `fn` over items, at most `width` at a time (a vhost may hold thousands of queues). */
-export async function inBatches<T, R>(items: readonly T[], fn: (item: T) => Promise<R>, width = 32): Promise<PromiseSettledResult<R>[]> {
-  const out: PromiseSettledResult<R>[] = [];
-  for (let i = 0; i < items.length; i += width) {
-    out.push(...(await Promise.allSettled(items.slice(i, i + width).map(fn))));
-  }
-  return out;
 }

@@ -13,6 +13,8 @@ export interface UserRecord {
   passwordHash: string;
   hashingAlgorithm: string;
   tags: string[];
+  /** RabbitMQ's user limits: max-connections; absent = no limit. */
+  limits: Record<string, number>;
 }
 
 /** A user to create or update: a password to hash, or a hash as found in definitions. */
@@ -51,6 +53,8 @@ export interface PolicyRecord {
 export interface AccessAnswer {
   vhostExists: boolean;
   permissions: Permissions | null;
+  /** The user's limits (max-connections). */
+  userLimits: Record<string, number>;
 }
 
 /** A queue as the vhost's catalog lists it (its counts come from the queue itself). */

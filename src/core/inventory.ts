@@ -1,7 +1,6 @@
 import { standardExchange } from "../exchange/declaration";
-import { inBatches } from "./admin-ops";
 import type { Broker } from "./broker";
-import type { CatalogExchange, ConnectionInfo, QueueInfo } from "./control";
+import type { CatalogConnection, CatalogExchange, ConnectionInfo, QueueInfo } from "./control";
 import { jsonTable } from "./json-table";
 import { parseDestination } from "./names";
 
@@ -120,6 +119,22 @@ export class Inventory {
     const names = vhost === null ? await this.vhostNames() : [vhost];
     return (await Promise.all(names.map((v) => this.queues(v)))).flat();
   }
+}
+
+/** Runs `fn` over items, at most `width` at a time (a vhost may hold thousands of queues). */
+export async function inBatches<T, R>(items: readonly T[], fn: (item: T) => Promise<R>, width = 32): Promise<PromiseSettledResult<R>[]> {
+  const out: PromiseSettledResult<R>[] = [];
+  for (let i = 0; i < items.length; i += width) {
+    out.push(...(await Promise.allSettled(items.slice(i, i + width).map(fn))));
+  }
+  return out;
+}
+
+/** A user's open connections in every vhost, as the catalogs record them. */
+export async function connectionsOfUser(broker: Broker, user: string): Promise<CatalogConnection[]> {
+  const vhosts = await broker.control().vhosts();
+  const lists = await Promise.all(vhosts.map((v) => broker.catalog(v.name).connections()));
+  return lists.flat().filter((c) => c.user === user);
 }
 
 /** RabbitMQ's binding properties key: "~" for none, the routing key alone, or key~hash of the arguments. */

@@ -102,6 +102,8 @@ export interface ControlPort {
   user(name: string): Promise<UserRecord | null>;
   putUser(u: UserWrite): Promise<RpcResult<{ created: boolean }>>;
   deleteUser(name: string): Promise<boolean>;
+  /** false when there is no such user. */
+  setUserLimits(name: string, limits: Record<string, number>): Promise<boolean>;
   vhosts(): Promise<VhostRecord[]>;
   vhost(name: string): Promise<VhostRecord | null>;
   putVhost(v: Partial<VhostRecord> & { name: string }): Promise<{ created: boolean }>;

@@ -1,5 +1,6 @@
 import { PROTOCOL_HEADER, plainTable, table, type AnyMethod, type Method } from "../amqp";
 import { login } from "../core/auth";
+import { connectionsOfUser } from "../core/inventory";
 import type { Broker } from "../core/broker";
 import type { Permissions } from "../core/permissions";
 import type { Limits } from "../core/limits";
@@ -114,6 +115,11 @@ export class Handshake {
     const access = await this.host.broker.control().access(this.username, vhost);
     if (!access.vhostExists) throw notAllowed(`vhost '${vhost}' not found`);
     if (!access.permissions) throw notAllowed(`access to vhost '${vhost}' refused for user '${this.username}'`);
+    const max = access.userLimits["max-connections"];
+    // Counted over every vhost's catalog, only for users who have the limit.
+    if (max !== undefined && max >= 0 && (await connectionsOfUser(this.host.broker, this.username)).length >= max) {
+      throw notAllowed(`Connection refused for user '${this.username}': user connection limit (${max}) is reached`);
+    }
     this.permissions = access.permissions;
     this.vhost = vhost;
     await this.host.register();

@@ -251,6 +251,27 @@ describe("users", () => {
     expect((await api("GET", `/users/${user}`)).status).toBe(404);
   });
 
+  it("user limit max-connections counts the user's connections in every vhost (530 beyond); max-channels is refused", async () => {
+    const user = uniqueName("ulim");
+    const vhost = uniqueName("ulimv");
+    expect((await api("PUT", `/users/${user}`, { password: "pw", tags: "" })).status).toBe(201);
+    expect((await api("PUT", `/vhosts/${vhost}`, {})).status).toBe(201);
+    for (const v of ["%2F", vhost]) {
+      expect((await api("PUT", `/permissions/${v}/${user}`, { configure: ".*", write: ".*", read: ".*" })).status).toBe(201);
+    }
+    expect((await api("PUT", `/user-limits/${user}/max-connections`, { value: 2 })).status).toBe(204);
+    expect((await api("GET", `/user-limits/${user}`)).body).toEqual([{ user, value: { "max-connections": 2 } }]);
+    expect((await api("PUT", `/user-limits/${user}/max-channels`, { value: 2 })).status).toBe(400);
+    await connectAs(user, "pw");
+    await connectAs(user, "pw", vhost);
+    await expect(connectAs(user, "pw")).rejects.toThrow(/ConnectionClose/);
+    // Other users are not counted against it.
+    await connectAs("guest", "guest");
+    expect((await api("DELETE", `/user-limits/${user}/max-connections`)).status).toBe(204);
+    await connectAs(user, "pw");
+    expect((await api("DELETE", `/vhosts/${vhost}`)).status).toBe(204);
+  });
+
   it("a user without permissions on the vhost is refused at connection.open (530)", async () => {
     const user = uniqueName("noperm");
     expect((await api("PUT", `/users/${user}`, { password: "pw", tags: "" })).status).toBe(201);

@@ -22,7 +22,7 @@ import { fail, ok, type RpcResult } from "../../src/core/rpc-result";
 export class FakeControl implements ControlPort {
   readonly passwords = new Map<string, string>([["guest", "guest"]]);
   readonly userRecords = new Map<string, UserRecord>([
-    ["guest", { name: "guest", passwordHash: "x", hashingAlgorithm: "plain", tags: ["administrator"] }],
+    ["guest", { name: "guest", passwordHash: "x", hashingAlgorithm: "plain", tags: ["administrator"], limits: {} }],
   ]);
   readonly vhostRecords = new Map<string, VhostRecord>([
     ["/", { name: "/", description: "", tags: [], defaultQueueType: "classic", limits: {} }],
@@ -38,7 +38,11 @@ export class FakeControl implements ControlPort {
   async access(username: string, vhost: string): Promise<AccessAnswer> {
     const vhostExists = this.vhostRecords.has(vhost);
     const p = this.grants.get(`${username}\0${vhost}`);
-    return { vhostExists, permissions: vhostExists && p ? { configure: p.configure, write: p.write, read: p.read } : null };
+    return {
+      vhostExists,
+      permissions: vhostExists && p ? { configure: p.configure, write: p.write, read: p.read } : null,
+      userLimits: this.userRecords.get(username)?.limits ?? {},
+    };
   }
 
   async users(): Promise<UserRecord[]> {
@@ -56,8 +60,21 @@ export class FakeControl implements ControlPort {
     }
     if (u.password !== undefined) this.passwords.set(u.name, u.password);
     if (u.passwordHash === "") this.passwords.delete(u.name);
-    this.userRecords.set(u.name, { name: u.name, passwordHash: u.passwordHash ?? "x", hashingAlgorithm: "plain", tags: u.tags });
+    this.userRecords.set(u.name, {
+      name: u.name,
+      passwordHash: u.passwordHash ?? "x",
+      hashingAlgorithm: "plain",
+      tags: u.tags,
+      limits: existing?.limits ?? {},
+    });
     return ok({ created: !existing });
+  }
+
+  async setUserLimits(name: string, limits: Record<string, number>): Promise<boolean> {
+    const u = this.userRecords.get(name);
+    if (!u) return false;
+    u.limits = { ...limits };
+    return true;
   }
 
   async deleteUser(name: string): Promise<boolean> {

@@ -117,6 +117,17 @@ describe("handshake", () => {
     expect(broker.catalogOf("/").connectionRecords.size).toBe(0);
   });
 
+  it("a user at their max-connections → 530 with RabbitMQ's text", async () => {
+    const broker = new FakeBroker();
+    await broker.controlPort.setUserLimits("guest", { "max-connections": 1 });
+    const first = new Client(broker, { id: "conn-a" });
+    expect(names(await first.roundTrip(protocolHeader(), startOk(), tuneOk(), open()))).toContain("0:connection.open-ok");
+    const second = new Client(broker, { id: "conn-b" });
+    const close = only(await second.roundTrip(protocolHeader(), startOk(), tuneOk(), open()), "connection.close");
+    expect(close).toMatchObject({ replyCode: ReplyCode.NOT_ALLOWED, classId: 10, methodId: 40 });
+    expect(close.replyText).toBe("NOT_ALLOWED - Connection refused for user 'guest': user connection limit (1) is reached");
+  });
+
   it("guest from a non-loopback peer → 403 naming the loopback rule (RabbitMQ's loopback_users)", async () => {
     const c = new Client(new FakeBroker(), { peer: "203.0.113.9" });
     const sent = await c.roundTrip(protocolHeader(), startOk("guest", "guest"));

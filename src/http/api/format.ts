@@ -151,7 +151,7 @@ export function channelJson(c: ConnectionInfo, ch: ChannelInfo): Record<string, 
 }
 
 export function userJson(u: UserRecord): Record<string, unknown> {
-  return { name: u.name, password_hash: u.passwordHash, hashing_algorithm: u.hashingAlgorithm, tags: u.tags, limits: {} };
+  return { name: u.name, password_hash: u.passwordHash, hashing_algorithm: u.hashingAlgorithm, tags: u.tags, limits: u.limits };
 }
 
 export function vhostJson(v: VhostRecord, totals?: { messages: number; ready: number; unacked: number }): Record<string, unknown> {

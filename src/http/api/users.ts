@@ -64,6 +64,34 @@ export function userRoutes(api: Hono<ApiEnv>): void {
     return c.body(null, 204);
   });
 
+  // RabbitMQ's user limits: {"user": …, "value": {"max-connections": n}}.
+  api.get("/user-limits", async (c) => {
+    requireAdmin(c);
+    const users = (await c.var.broker.control().users()).filter((u) => Object.keys(u.limits).length > 0);
+    return c.json(users.map((u) => ({ user: u.name, value: u.limits })));
+  });
+
+  api.get("/user-limits/:user", async (c) => {
+    requireAdmin(c);
+    const u = await c.var.broker.control().user(param(c, "user"));
+    if (!u) throw notFoundError();
+    return c.json(Object.keys(u.limits).length > 0 ? [{ user: u.name, value: u.limits }] : []);
+  });
+
+  api.put("/user-limits/:user/:name", async (c) => {
+    requireAdmin(c);
+    const value = (await jsonBody(c)).value;
+    if (typeof value !== "number") throw badRequest("value must be a number");
+    await new AdminOps(c.var.broker).setUserLimit(param(c, "user"), param(c, "name"), value);
+    return c.body(null, 204);
+  });
+
+  api.delete("/user-limits/:user/:name", async (c) => {
+    requireAdmin(c);
+    await new AdminOps(c.var.broker).setUserLimit(param(c, "user"), param(c, "name"), null);
+    return c.body(null, 204);
+  });
+
   api.get("/users/:user/permissions", async (c) => {
     requireAdmin(c);
     const user = param(c, "user");

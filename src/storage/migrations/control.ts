@@ -17,4 +17,11 @@ export const CONTROL_MIGRATIONS: readonly Migration[] = [
     // Seeding (the default vhost and user) happens once, recorded here.
     sql.exec("CREATE TABLE IF NOT EXISTS control_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)");
   }),
+  {
+    version: 2,
+    name: "user limits (max-connections)",
+    up(sql) {
+      sql.exec("ALTER TABLE users ADD COLUMN limits TEXT NOT NULL DEFAULT '{}'");
+    },
+  },
 ];
