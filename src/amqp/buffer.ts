@@ -5,24 +5,55 @@ import { TruncatedError, connectionError, encodeError } from "./errors";
 const frameError = (text: string) => connectionError(ReplyCode.FRAME_ERROR, text);
 
 const utf8Encoder = new TextEncoder();
-// Long strings are opaque binaries to RabbitMQ: invalid UTF-8 there becomes U+FFFD (the only
-// case where decode→encode is not byte-exact). Short strings (names, keys, tags) must be valid
-// UTF-8: RabbitMQ closes the connection with 501 "Malformed UTF-8 in shortstr", and so do we,
-// so two different byte strings can never become the same name.
-const utf8Decoder = new TextDecoder();
-// ignoreBOM: a leading U+FEFF is part of the name, not a marker to drop.
-const strictUtf8Decoder = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
+// ignoreBOM: a leading U+FEFF is part of the string, not a marker to drop.
+const fatalUtf8 = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
+// Not fatal: invalid input shows as U+FFFD instead of a (slow) exception.
+const utf8Decoder = new TextDecoder("utf-8", { fatal: false, ignoreBOM: true });
+
+// Strings are byte strings on the wire, and RabbitMQ passes most of them on as bytes: field
+// tables (keys too), content properties, the exchange and routing key of basic.publish. So the
+// codec decodes them losslessly ("surrogateescape"): valid UTF-8 as usual, and each byte that is
+// not part of a valid sequence as the lone surrogate U+DC00 + byte. No valid UTF-8 decodes to a
+// lone surrogate, so two byte strings never become the same string, and the encoders write such
+// a surrogate back as its byte: decode → encode is byte-exact. Only the short-string arguments
+// of methods without content (names, tags) must be valid UTF-8: RabbitMQ closes the connection
+// with 501 "Malformed UTF-8 in shortstr" (strictShortstr), and so do we.
+
+/** The first and last lone surrogate that stands for an invalid byte (0x80-0xFF). */
+const ESCAPE_MIN = 0xdc80;
+const ESCAPE_MAX = 0xdcff;
 
 const TWO_32 = 4294967296;
 
+/** Bytes → string: valid UTF-8 decoded, every other byte b kept as U+DC00 + b (see above). */
+export function decodeUtf8(bytes: Uint8Array): string {
+  // Short ASCII strings (names, keys) skip TextDecoder's call overhead.
+  if (bytes.length <= 64) {
+    let s = "";
+    for (let i = 0; i < bytes.length; i++) {
+      const b = bytes[i] as number;
+      if (b >= 0x80) return decodeNonAscii(bytes);
+      s += String.fromCharCode(b);
+    }
+    return s;
+  }
+  return decodeNonAscii(bytes);
+}
+
+function decodeNonAscii(bytes: Uint8Array): string {
+  const s = utf8Decoder.decode(bytes);
+  // No U+FFFD: the bytes were valid UTF-8. With one, they may be (EF BF BD) or not: look closer.
+  return s.includes("\ufffd") ? decodeEscaped(bytes) : s;
+}
+
 /** A short string's UTF-8; 501 FRAME_ERROR (as RabbitMQ) when it is not valid UTF-8. */
-export function decodeShortstr(bytes: Uint8Array): string {
+export function decodeStrictShortstr(bytes: Uint8Array): string {
   let s = "";
   for (let i = 0; i < bytes.length; i++) {
     const b = bytes[i] as number;
     if (b >= 0x80) {
       try {
-        return strictUtf8Decoder.decode(bytes);
+        return fatalUtf8.decode(bytes);
       } catch {
         throw frameError("Malformed UTF-8 in shortstr");
       }
@@ -32,18 +63,87 @@ export function decodeShortstr(bytes: Uint8Array): string {
   return s;
 }
 
-/** Decodes UTF-8; short ASCII strings (names, keys) skip TextDecoder's call overhead. */
-export function decodeUtf8(bytes: Uint8Array): string {
-  if (bytes.length <= 64) {
-    let s = "";
-    for (let i = 0; i < bytes.length; i++) {
-      const b = bytes[i] as number;
-      if (b >= 0x80) return utf8Decoder.decode(bytes);
-      s += String.fromCharCode(b);
-    }
-    return s;
+/** Length of the well-formed UTF-8 sequence at i (Unicode table 3-7), 0 if there is none. */
+function sequenceAt(b: Uint8Array, i: number): number {
+  const b0 = b[i] as number;
+  if (b0 < 0x80) return 1;
+  const n = b.length;
+  const cont = (at: number) => at < n && ((b[at] as number) & 0xc0) === 0x80;
+  if (b0 >= 0xc2 && b0 <= 0xdf) return cont(i + 1) ? 2 : 0;
+  if (b0 >= 0xe0 && b0 <= 0xef) {
+    const b1 = b[i + 1] ?? 0;
+    // E0 needs A0-BF next (no overlong forms), ED 80-9F (no surrogates).
+    const ok = b0 === 0xe0 ? b1 >= 0xa0 && b1 <= 0xbf : b0 === 0xed ? b1 >= 0x80 && b1 <= 0x9f : cont(i + 1);
+    return ok && cont(i + 2) ? 3 : 0;
   }
-  return utf8Decoder.decode(bytes);
+  if (b0 >= 0xf0 && b0 <= 0xf4) {
+    const b1 = b[i + 1] ?? 0;
+    // F0 needs 90-BF next (no overlong forms), F4 80-8F (nothing above U+10FFFF).
+    const ok = b0 === 0xf0 ? b1 >= 0x90 && b1 <= 0xbf : b0 === 0xf4 ? b1 >= 0x80 && b1 <= 0x8f : cont(i + 1);
+    return ok && cont(i + 2) && cont(i + 3) ? 4 : 0;
+  }
+  return 0;
+}
+
+/** The slow path of decodeUtf8, for bytes that may not be valid UTF-8: valid runs decoded natively. */
+function decodeEscaped(bytes: Uint8Array): string {
+  let out = "";
+  let run = 0;
+  let i = 0;
+  while (i < bytes.length) {
+    const n = sequenceAt(bytes, i);
+    if (n > 0) {
+      i += n;
+      continue;
+    }
+    if (run < i) out += utf8Decoder.decode(bytes.subarray(run, i));
+    out += String.fromCharCode(0xdc00 + (bytes[i] as number));
+    run = ++i;
+  }
+  if (run < bytes.length) out += utf8Decoder.decode(bytes.subarray(run));
+  return out;
+}
+
+// Typed here: String.prototype.isWellFormed is ES2024 (Node 20+, workerd), the lib is ES2023.
+type MaybeWellFormed = string & { isWellFormed(): boolean };
+
+/** Whether s is plain UTF-16 (no lone surrogates), so TextEncoder writes it exactly. */
+function isWellFormed(s: string): boolean {
+  return (s as MaybeWellFormed).isWellFormed();
+}
+
+/**
+ * Writes s as UTF-8 into buf at `at` (room for 3 bytes per UTF-16 unit), an escaped byte
+ * (U+DC80-U+DCFF) as that byte and any other lone surrogate as U+FFFD, as TextEncoder does.
+ */
+function encodeEscapedInto(s: string, buf: Uint8Array, at: number): number {
+  let p = at;
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c < 0x80) {
+      buf[p++] = c;
+    } else if (c < 0x800) {
+      buf[p++] = 0xc0 | (c >> 6);
+      buf[p++] = 0x80 | (c & 0x3f);
+    } else if (c < 0xd800 || c > 0xdfff) {
+      buf[p++] = 0xe0 | (c >> 12);
+      buf[p++] = 0x80 | ((c >> 6) & 0x3f);
+      buf[p++] = 0x80 | (c & 0x3f);
+    } else if (c <= 0xdbff && i + 1 < s.length && (s.charCodeAt(i + 1) & 0xfc00) === 0xdc00) {
+      const cp = 0x10000 + ((c - 0xd800) << 10) + (s.charCodeAt(++i) - 0xdc00);
+      buf[p++] = 0xf0 | (cp >> 18);
+      buf[p++] = 0x80 | ((cp >> 12) & 0x3f);
+      buf[p++] = 0x80 | ((cp >> 6) & 0x3f);
+      buf[p++] = 0x80 | (cp & 0x3f);
+    } else if (c >= ESCAPE_MIN && c <= ESCAPE_MAX) {
+      buf[p++] = c - 0xdc00;
+    } else {
+      buf[p++] = 0xef;
+      buf[p++] = 0xbf;
+      buf[p++] = 0xbd;
+    }
+  }
+  return p - at;
 }
 
 /** Joins byte arrays; a single part is returned as it is, without copying. */
@@ -60,8 +160,11 @@ export function concatBytes(parts: readonly Uint8Array[]): Uint8Array {
   return out;
 }
 
+/** String → UTF-8, giving back the bytes decodeUtf8 kept as lone surrogates. */
 export function encodeUtf8(s: string): Uint8Array {
-  return utf8Encoder.encode(s);
+  if (isWellFormed(s)) return utf8Encoder.encode(s);
+  const buf = new Uint8Array(s.length * 3);
+  return buf.subarray(0, encodeEscapedInto(s, buf, 0));
 }
 
 function checkInt(v: number, min: number, max: number, what: string): number {
@@ -178,15 +281,27 @@ export class Writer {
     return this;
   }
 
-  /** Writes UTF-8 at pos (capacity already ensured for 3 bytes per UTF-16 unit), returns byte count. */
+  /**
+   * Writes UTF-8 at pos (capacity already ensured for 3 bytes per UTF-16 unit), returns byte
+   * count. Escaped bytes (decodeUtf8) go back as the bytes they were.
+   */
   private utf8At(s: string, at: number): number {
     const buf = this.buf;
-    for (let i = 0; i < s.length; i++) {
-      const c = s.charCodeAt(i);
-      if (c >= 0x80) return utf8Encoder.encodeInto(s, buf.subarray(at, at + s.length * 3)).written;
-      buf[at + i] = c;
+    // Short ASCII (names, keys) is copied here: cheaper than a call into TextEncoder.
+    if (s.length <= 64) {
+      for (let i = 0; i < s.length; i++) {
+        const c = s.charCodeAt(i);
+        if (c >= 0x80) return this.utf8NonAscii(s, at);
+        buf[at + i] = c;
+      }
+      return s.length;
     }
-    return s.length;
+    return this.utf8NonAscii(s, at);
+  }
+
+  private utf8NonAscii(s: string, at: number): number {
+    if (isWellFormed(s)) return utf8Encoder.encodeInto(s, this.buf.subarray(at, at + s.length * 3)).written;
+    return encodeEscapedInto(s, this.buf, at);
   }
 
   /** octet length + UTF-8 bytes; more than 255 bytes is an error, never truncated. */
@@ -320,9 +435,15 @@ export class Reader {
     const at = this.need(n, what);
     return this.buf.subarray(at, at + n);
   }
+  /** A short string as it is, any bytes (see decodeUtf8). */
   shortstr(): string {
-    return decodeShortstr(this.bytes(this.u8(), "shortstr"));
+    return decodeUtf8(this.bytes(this.u8(), "shortstr"));
   }
+  /** A short string that must be valid UTF-8 (a name or tag): 501 FRAME_ERROR otherwise, as RabbitMQ. */
+  strictShortstr(): string {
+    return decodeStrictShortstr(this.bytes(this.u8(), "shortstr"));
+  }
+  /** A long string as it is, any bytes (see decodeUtf8). */
   longstr(): string {
     return decodeUtf8(this.longstrBytes());
   }

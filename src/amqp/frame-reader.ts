@@ -28,8 +28,10 @@ function headerAt(b: Uint8Array, at: number): PendingHeader {
  * their frames are complete, so callers must not reuse a pushed buffer.
  * A frame inside one chunk is returned as a view on it; a frame spanning
  * chunks is copied once into its own buffer, so the total copying is linear.
- * After an error is thrown the stream is out of sync: every later push
- * throws the same error and the connection must be closed.
+ * A malformed frame stops the stream: push throws its error, or, when complete
+ * frames came before it in the same push, returns those (they must be handled
+ * first, in order) and leaves the error in `error` for the caller to raise.
+ * Either way every later push throws it and the connection must be closed.
  */
 export class FrameReader {
   /**
@@ -53,6 +55,11 @@ export class FrameReader {
 
   constructor(frameMax: number) {
     this.frameMax = frameMax;
+  }
+
+  /** Why the stream stopped (a malformed frame), or null. */
+  get error(): AmqpError | null {
+    return this.failure;
   }
 
   /** Bytes received but not yet returned as frames. */
@@ -99,8 +106,9 @@ export class FrameReader {
         frames.push({ type, channel, payload });
       }
     } catch (err) {
-      if (err instanceof AmqpError) this.failure = err;
-      throw err;
+      if (!(err instanceof AmqpError)) throw err;
+      this.failure = err;
+      if (frames.length === 0) throw err;
     }
     return frames;
   }

@@ -4,7 +4,9 @@
 //   501 FRAME_ERROR      bad frame-end, unknown frame type, oversize frame,
 //                        invalid heartbeat, method payload < 4 bytes, content
 //                        header < 14 bytes, body overrunning its declared size
-//                        or declared size over maxBodySize (as RabbitMQ)
+//                        or declared size over maxBodySize, a name (short
+//                        string of a method without content) that is not
+//                        UTF-8 (as RabbitMQ; other strings take any bytes)
 //   502 SYNTAX_ERROR     malformed/truncated method arguments, tables, properties
 //   503 COMMAND_INVALID  content method on channel 0
 //   505 UNEXPECTED_FRAME header/body/method out of order (as RabbitMQ)

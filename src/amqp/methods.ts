@@ -214,13 +214,18 @@ const decoders = new Map<MethodName, readonly DecodeStep[]>();
 function decoderOf(name: MethodName): readonly DecodeStep[] {
   let steps = decoders.get(name);
   if (!steps) {
-    steps = compileDecoder(METHOD_TABLE[name].fields as MethodSpec["fields"]);
+    const spec: MethodSpec = METHOD_TABLE[name];
+    steps = compileDecoder(spec.fields, spec.content === true);
     decoders.set(name, steps);
   }
   return steps;
 }
 
-function compileDecoder(fields: MethodSpec["fields"]): DecodeStep[] {
+/**
+ * RabbitMQ checks UTF-8 only in the short strings of methods without content (its codegen skips
+ * content-bearing methods): basic.publish's exchange and routing key may be any bytes.
+ */
+function compileDecoder(fields: MethodSpec["fields"], content: boolean): DecodeStep[] {
   const steps: DecodeStep[] = [];
   // Consecutive bits share octets, least significant bit first (spec 4.2.5.2).
   let bits: string[] | null = null;
@@ -237,6 +242,12 @@ function compileDecoder(fields: MethodSpec["fields"]): DecodeStep[] {
       continue;
     }
     bits = null;
+    if (type === "shortstr" && !content) {
+      steps.push((r, args) => {
+        args[field] = r.strictShortstr();
+      });
+      continue;
+    }
     steps.push((r, args) => {
       args[field] = readArg(r, type);
     });

@@ -45,11 +45,11 @@ export interface Transport {
   close(): void;
 }
 
-/** A received command and the bytes it stands for (for upstream flow control). */
-interface Pending {
-  command: Command;
-  size: number;
-}
+/**
+ * A received command and the bytes it stands for (for upstream flow control), or the error of
+ * a malformed frame, which waits its turn behind the commands that came before it.
+ */
+type Pending = { command: Command; size: number } | { malformed: unknown; size: 0 };
 
 type State = "handshake" | "running" | "closing" | "closed";
 
@@ -176,6 +176,13 @@ export class Connection {
     return this.state === "closed";
   }
 
+  /** The connection state as RabbitMQ names it in its errors. */
+  private get stateName(): string {
+    if (this.state !== "handshake") return this.state;
+    const phase = this.handshake.phase;
+    return phase === "tune" ? "tuning" : phase === "open" || phase === "done" ? "opening" : "starting";
+  }
+
   get isRunning(): boolean {
     return this.state === "running";
   }
@@ -248,6 +255,29 @@ export class Connection {
         if (rest === "incomplete" || rest.length === 0) return;
         bytes = rest;
       }
+      this.readFrames(bytes);
+      if (this.flow.inputBacklog > this.flow.inputLimit) {
+        throw new BrokerError(
+          ReplyCode.RESOURCE_ERROR,
+          `${this.flow.inputBacklog} bytes of commands wait to be processed, over the limit of ${this.flow.inputLimit}`,
+        );
+      }
+      this.notePressure();
+    } catch (err) {
+      this.resync();
+      this.fail(err, 0);
+      return;
+    }
+    void this.pump();
+  }
+
+  /**
+   * Queues the commands in `bytes`. Frames are handled in order, as RabbitMQ does: at a
+   * malformed frame the commands before it (in this write or earlier ones) still run, then its
+   * error closes the connection.
+   */
+  private readFrames(bytes: Uint8Array): void {
+    try {
       for (const frame of this.reader.push(bytes)) {
         if (frame.type === FrameType.Heartbeat) continue;
         const command = this.assembler.push(frame);
@@ -257,24 +287,24 @@ export class Connection {
           this.pending.push({ command, size });
         }
       }
-      if (this.flow.inputBacklog > this.flow.inputLimit) {
-        throw new BrokerError(
-          ReplyCode.RESOURCE_ERROR,
-          `${this.flow.inputBacklog} bytes of commands wait to be processed, over the limit of ${this.flow.inputLimit}`,
-        );
-      }
-      this.notePressure();
+      const malformed = this.reader.error;
+      if (malformed) throw malformed;
     } catch (err) {
-      if (this.state !== "closing") {
-        // The byte stream is out of sync: read whatever comes next (the client's close-ok, in
-        // its own write) from a frame boundary, with nothing half-assembled.
-        this.reader = new FrameReader(this.reader.frameMax);
-        this.assembler.reset();
-      }
-      this.fail(err, 0);
-      return;
+      // Once closing, the close has gone out and nothing but close and close-ok matters.
+      if (this.state === "closing") return;
+      this.resync();
+      this.pending.push({ malformed: err, size: 0 });
     }
-    void this.pump();
+  }
+
+  /**
+   * After bad input the byte stream is out of sync: read whatever comes next (the client's
+   * close-ok, in its own write) from a frame boundary, with nothing half-assembled.
+   */
+  private resync(): void {
+    if (this.state === "closing") return;
+    this.reader = new FrameReader(this.reader.frameMax);
+    this.assembler.reset();
   }
 
   /** The transport went away (socket closed or errored). */
@@ -423,8 +453,15 @@ export class Connection {
       while (this.pending.length > 0 && !this.isClosed) {
         const batch = this.pending;
         this.pending = [];
-        for (const { command, size } of batch) {
+        for (const item of batch) {
           if (this.isClosed) break;
+          if ("malformed" in item) {
+            // What came before the bad frame lands first, then the connection closes.
+            await this.endOfBatch();
+            this.fail(item.malformed, 0);
+            continue;
+          }
+          const { command, size } = item;
           const name = command.method.name;
           // Gathered publishes and acks must land before anything that could observe them.
           if (!isBatched(name)) await this.endOfBatch();
@@ -487,6 +524,9 @@ export class Connection {
     const entry = lookup(m.name);
     if (command.channel === 0) {
       if (entry?.scope !== "connection") throw commandInvalid(`unexpected ${m.name} on channel 0`);
+      // close-ok answers a close of ours (handled above); unsolicited, RabbitMQ's rabbit_reader
+      // refuses it like any method the connection state does not expect.
+      if (m.name === "connection.close-ok") throw channelErrorCode(`unexpected method in connection state ${this.stateName}`);
       return entry.handle(this, m);
     }
     if (this.state !== "running") throw commandInvalid(`unexpected ${m.name} before connection.open`);

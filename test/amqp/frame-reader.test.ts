@@ -106,6 +106,22 @@ describe("FrameReader errors (all FRAME_ERROR 501, connection-level)", () => {
     expectAmqpError(() => reader.push(encodeFrame(8, 0, new Uint8Array(0))), ReplyCode.FRAME_ERROR);
   });
 
+  it("frames before a malformed one in the same push are returned first; the error waits in `error`", () => {
+    const good = encodeFrame(FrameType.Method, 1, encodeMethod(ack));
+    const reader = new FrameReader(4096);
+    expect(reader.error).toBeNull();
+    const frames = reader.push(concatBytes(good, good, hex("01 0001 00000001 00 00")));
+    expect(frames.map((f) => f.payload)).toEqual([encodeMethod(ack), encodeMethod(ack)]);
+    expect(reader.error?.code).toBe(ReplyCode.FRAME_ERROR);
+    expect(reader.error?.message).toContain("invalid frame end marker 0x0");
+    expectAmqpError(() => reader.push(good), ReplyCode.FRAME_ERROR);
+    // Cut across pushes (the slow path): the good frame comes out, the push that completes the bad one throws.
+    const cut = new FrameReader(4096);
+    expect(cut.push(concatBytes(good, hex("01 0001 0000")))).toHaveLength(1);
+    expectAmqpError(() => cut.push(hex("0001 00 00")), ReplyCode.FRAME_ERROR);
+    expect(cut.error?.code).toBe(ReplyCode.FRAME_ERROR);
+  });
+
   it("unknown frame type, detected from the header alone", () => {
     expectAmqpError(() => new FrameReader(4096).push(hex("04 0001 00000000")), ReplyCode.FRAME_ERROR);
   });

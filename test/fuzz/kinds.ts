@@ -802,7 +802,6 @@ export const KINDS: readonly Kind[] = [
     },
   },
   {
-    // Excluded from the random run (KNOWN_BUG_KINDS in protocol-fuzz.test.ts): Warren closes with 501.
     name: "utf8-unchecked-by-rabbitmq",
     weight: 2,
     expect: {
