@@ -24,7 +24,7 @@ import {
 import { jsonValue } from "../core/json-table";
 import { AccessControl, type Permissions } from "../core/permissions";
 import { DEFAULT_LIMITS, type Limits } from "../core/limits";
-import { BrokerError, channelErrorCode, commandInvalid, notImplemented } from "../core/errors";
+import { BrokerError, channelErrorCode, commandInvalid, notAllowed, notImplemented } from "../core/errors";
 import { subscriberKey } from "../core/names";
 import { Publisher } from "../core/publisher";
 import { RouteTable } from "../core/route-table";
@@ -381,8 +381,12 @@ export class Connection {
     };
   }
 
+  /** Enters the vhost's catalog; refused (530) when the vhost's max-connections is reached. */
   async register(): Promise<void> {
-    await this.broker.catalog(this.vhost).connectionOpened(this.catalogEntry());
+    const limit = await this.broker.catalog(this.vhost).connectionOpened(this.catalogEntry());
+    if (limit !== null) {
+      throw notAllowed(`access to vhost '${this.vhost}' refused for user '${this.username}': connection limit (${limit}) is reached`);
+    }
     this.registered = true;
   }
 
