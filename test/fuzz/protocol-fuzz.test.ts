@@ -4,7 +4,7 @@
 // checks the reply codes per kind, reply texts, that nothing hangs or lingers, and a canary
 // connection proves the rest of the broker carries on.
 //
-// Runs with `npm run fuzz` (WARREN_FUZZ=1; vitest.config.ts leaves test/fuzz out of `npm test`).
+// Part of `npm test` (2000 cases); `npm run fuzz` runs it alone, e.g. with more cases.
 //
 //   WARREN_FUZZ_SEED=<n>     replay a run (the seed is printed with every result)
 //   WARREN_FUZZ_CASES=<n>    more cases for a long run (default 2000)

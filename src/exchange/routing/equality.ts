@@ -1,4 +1,4 @@
-import { fieldValueEquals, type FieldValue } from "../../amqp";
+import { encodeUtf8, fieldValueEquals, type FieldValue } from "../../amqp";
 
 // How the headers exchange compares a binding value with a message header value.
 // RabbitMQ (rabbit_exchange_type_headers.erl, since rabbitmq-server#760) compares the
@@ -12,8 +12,6 @@ import { fieldValueEquals, type FieldValue } from "../../amqp";
 // Arrays and tables keep their inner type tags in RabbitMQ's terms, so nested values
 // use the codec's type-class equality (the one argument equivalence uses).
 // Binding identity is not this: BaseRouter compares arguments with the codec's equality.
-
-const utf8 = new TextEncoder();
 
 type NumericValue = number | bigint;
 
@@ -46,7 +44,8 @@ function numericEquals(a: NumericValue, b: NumericValue): boolean {
 
 function bytesOf(v: FieldValue): Uint8Array | undefined {
   if (v.type === "x") return v.value;
-  if (v.type === "S") return utf8.encode(v.value);
+  // The codec's encoder gives back the exact bytes of strings that were not valid UTF-8.
+  if (v.type === "S") return encodeUtf8(v.value);
   return undefined;
 }
 
