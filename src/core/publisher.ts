@@ -28,11 +28,18 @@ export interface StoreOutcome {
  * (core/limits.ts, 16 MiB by default) also keeps every message, with a batch of smaller ones,
  * inside the 32 MiB a Durable Object RPC can carry.
  */
-export function checkPublishable(bodySize: number, userId: string | undefined, user: string, maxMessageSize: number): void {
+export function checkPublishable(
+  bodySize: number,
+  userId: string | undefined,
+  user: string,
+  maxMessageSize: number,
+  /** The user has the impersonator tag: RabbitMQ lets them set any user_id. */
+  impersonator = false,
+): void {
   if (bodySize > maxMessageSize) {
     throw preconditionFailed(`message size ${bodySize} is larger than configured max size ${maxMessageSize}`);
   }
-  if (userId !== undefined && userId !== user) {
+  if (userId !== undefined && userId !== user && !impersonator) {
     throw preconditionFailed(`user_id property set to '${userId}' but authenticated user was '${user}'`);
   }
 }

@@ -92,6 +92,8 @@ export class Connection {
   private handshakeTimer: ReturnType<typeof setTimeout> | undefined;
   private handshakeBytes = 0;
   private negotiatedChannelMax: number;
+  /** The user has the impersonator tag (may publish with another user_id): set at connection.open. */
+  impersonator = false;
   /** The user's permissions in the vhost: nothing is allowed until connection.open. */
   access = new AccessControl("", "", null);
   private readonly connectedAt = Date.now();
@@ -437,6 +439,7 @@ export class Connection {
   /** connection.open-ok has gone out: channels may open. */
   opened(): void {
     this.access = new AccessControl(this.username, this.vhost, this.handshake.permissions);
+    this.impersonator = this.handshake.tags.includes("impersonator");
     this.state = "running";
     clearTimeout(this.handshakeTimer);
     this.keepAliveTimer = setInterval(() => this.keepQueuesAlive(), KEEP_ALIVE_MS);

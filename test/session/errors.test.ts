@@ -3,7 +3,8 @@ import { AmqpError, ReplyCode, encodeFrame, FrameType } from "../../src/amqp";
 import { BrokerError, notFound, preconditionFailed } from "../../src/core/errors";
 import { fail } from "../../src/core/rpc-result";
 import { toAmqpError } from "../../src/session/errors";
-import { delivery, frame, names, only, openClient, publish, closeOf } from "./client";
+import { Client, delivery, frame, names, only, openClient, publish, closeOf } from "./client";
+import { FakeBroker } from "./fakes";
 
 describe("error mapping (toAmqpError + Connection.fail)", () => {
   it("a BrokerError from a port on queue.declare → channel.close with its code and queue.declare's ids (50, 10)", async () => {
@@ -205,6 +206,16 @@ describe("error mapping (toAmqpError + Connection.fail)", () => {
     const d = await openClient("q");
     const sent2 = await d.roundTrip(publish(1, { routingKey: "q", immediate: true }, "x"));
     expect(only(sent2, "connection.close")).toMatchObject({ replyCode: 540, classId: 60, methodId: 40 });
+  });
+
+  it("a user with the impersonator tag may publish with another user_id (RabbitMQ's impersonator)", async () => {
+    const broker = new FakeBroker();
+    broker.addQueue("q");
+    await broker.controlPort.putUser({ name: "guest", tags: ["impersonator"] });
+    const c = await new Client(broker).open(1);
+    const sent = await c.roundTrip(publish(1, { routingKey: "q" }, "x", { userId: "mallory" }), frame(1, "basic.qos"));
+    expect(names(sent)).toEqual(["1:basic.qos-ok"]);
+    expect(broker.queue("/", "q").messages).toHaveLength(1);
   });
 
   it("a settle RPC that fails surfaces as 541 at the next method (logged)", async () => {

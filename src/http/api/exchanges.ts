@@ -103,7 +103,7 @@ export function exchangeRoutes(api: Hono<ApiEnv>): void {
     const routingKey = str(body.routing_key, "routing_key");
     const props = propertiesFromJson(obj(body.properties, "properties"));
     const payload = payloadBytes(body.payload, body.payload_encoding);
-    checkPublishable(payload.length, props.userId, actor.user, DEFAULT_LIMITS.maxMessageSize);
+    checkPublishable(payload.length, props.userId, actor.user, DEFAULT_LIMITS.maxMessageSize, c.var.user.tags.includes("impersonator"));
     const broker = c.var.broker;
     const publisher = new Publisher(broker, () => vhost, new RouteTable(broker, () => vhost, null));
     const message = {

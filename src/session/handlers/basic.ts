@@ -14,7 +14,7 @@ export function basicPublish(ch: Channel, m: Method<"basic.publish">, command: C
   const props = command.properties ?? {};
   const c = ch.connection;
   c.access.check("write", "exchange", exchange);
-  checkPublishable(command.oversize ?? command.body?.length ?? 0, props.userId, c.username, c.limits.maxMessageSize);
+  checkPublishable(command.oversize ?? command.body?.length ?? 0, props.userId, c.username, c.limits.maxMessageSize, c.impersonator);
   const message = {
     exchange,
     routingKey,
