@@ -111,6 +111,17 @@ export interface MessageCounters {
   drop_unroutable: number;
 }
 
+/** Per-second rates of message counters. */
+export type Rates = Partial<Record<keyof MessageCounters, number>>;
+
+/** An exchange's counts as one connection saw them (RabbitMQ's publish_in / publish_out). */
+export interface ExchangeCounts {
+  publishIn: number;
+  publishOut: number;
+  publishInRate: number;
+  publishOutRate: number;
+}
+
 export function emptyCounters(): MessageCounters {
   return {
     publish: 0,
@@ -141,7 +152,7 @@ export interface QueueInfo extends CatalogQueue {
   messagesUnacknowledged: number;
   consumers: { tag: string; connection: string; channel: number; ackRequired: boolean; exclusive: boolean; prefetch: number }[];
   stats: MessageCounters;
-  rates: Partial<Record<keyof MessageCounters, number>>;
+  rates: Rates;
   idleSince: number;
 }
 
@@ -154,6 +165,7 @@ export interface ChannelInfo {
   confirm: boolean;
   transactional: boolean;
   stats: MessageCounters;
+  rates: Rates;
 }
 
 /** A connection's live state for the management API. */
@@ -164,8 +176,9 @@ export interface ConnectionInfo extends CatalogConnection {
   recvCnt: number;
   sendCnt: number;
   blocked: boolean;
-  /** Message counts over all its channels, closed ones included. */
+  /** Message counts over all its channels, closed ones included, and their rates. */
   totals: MessageCounters;
-  /** Per exchange: messages published into it through this connection. */
-  exchangeStats: Record<string, { publishIn: number; publishOut: number }>;
+  rates: Rates;
+  /** Per exchange: messages published into it through this connection, and their rates. */
+  exchangeStats: Record<string, ExchangeCounts>;
 }

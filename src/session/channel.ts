@@ -1,6 +1,7 @@
 import { type AmqpError, type AnyMethod, ReplyCode, closeArgs } from "../amqp";
 import { addCounters, emptyCounters, type ChannelInfo } from "../core/control";
 import { BrokerError, preconditionFailed } from "../core/errors";
+import { RateSampler } from "../core/rates";
 import { VhostOps } from "../core/vhost-ops";
 import type { Delivery, IncomingMessage } from "../queue/types";
 import type { Connection } from "./connection";
@@ -57,6 +58,7 @@ export class Channel {
   readonly touched = new Set<string>();
   /** Message counts for the management API: plain increments, never written anywhere. */
   readonly stats = emptyCounters();
+  private readonly sampler = new RateSampler(() => ({ ...this.stats }));
 
   private deliveryTag = 0;
   private readonly outstanding = new Map<number, Outstanding>();
@@ -234,6 +236,7 @@ export class Channel {
       confirm: this.confirm,
       transactional: this.transactional,
       stats: { ...this.stats },
+      rates: this.sampler.rates(),
     };
   }
 

@@ -19,8 +19,10 @@ import {
   type CatalogConnection,
   type ChannelInfo,
   type ConnectionInfo,
+  type ExchangeCounts,
   type MessageCounters,
 } from "../core/control";
+import { RateSampler } from "../core/rates";
 import { jsonValue } from "../core/json-table";
 import { AccessControl, type Permissions } from "../core/permissions";
 import { DEFAULT_LIMITS, type Limits } from "../core/limits";
@@ -104,6 +106,15 @@ export class Connection {
   readonly closedChannelStats = emptyCounters();
   /** Per exchange: messages published into it, and how many of those were routed somewhere. */
   private readonly exchangeStats = new Map<string, { publishIn: number; publishOut: number }>();
+  private readonly totalsSampler = new RateSampler(() => ({ ...this.totals() }));
+  private readonly exchangeSampler = new RateSampler(() => {
+    const flat: Record<string, number> = {};
+    for (const [name, s] of this.exchangeStats) {
+      flat[`in:${name}`] = s.publishIn;
+      flat[`out:${name}`] = s.publishOut;
+    }
+    return flat;
+  });
 
   constructor(
     readonly id: string,
@@ -405,7 +416,8 @@ export class Connection {
       sendCnt: this.stats.sendCnt,
       blocked: this.flow.isBlocked,
       totals: this.totals(),
-      exchangeStats: Object.fromEntries(this.exchangeStats),
+      rates: this.totalsSampler.rates(),
+      exchangeStats: this.exchangeCounts(),
     };
   }
 
@@ -416,6 +428,15 @@ export class Connection {
 
   permissionsChanged(permissions: Permissions | null): void {
     this.access.update(permissions);
+  }
+
+  private exchangeCounts(): Record<string, ExchangeCounts> {
+    const rates = this.exchangeSampler.rates();
+    const out: Record<string, ExchangeCounts> = {};
+    for (const [name, s] of this.exchangeStats) {
+      out[name] = { ...s, publishInRate: rates[`in:${name}`] ?? 0, publishOutRate: rates[`out:${name}`] ?? 0 };
+    }
+    return out;
   }
 
   countExchange(exchange: string, routed: boolean): void {

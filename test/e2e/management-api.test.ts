@@ -287,6 +287,11 @@ describe("statistics", () => {
     // The channel's own counts, as /api/channels reports them.
     const channel = list((await api("GET", "/channels")).body).find((c) => obj(c.message_stats).publish === 10);
     expect(obj(channel?.message_stats)).toMatchObject({ publish: 10, confirm: 10, get: 2, get_no_ack: 1, ack: delivered + 2 });
+    // Rates come from samples taken when asked: with the connection open they are not zero.
+    expect(obj(obj(channel?.message_stats).publish_details).rate).toBeGreaterThan(0);
+    expect(obj(obj(s.message_stats).publish_details).rate).toBeGreaterThan(0);
+    const overview = obj((await api("GET", "/overview")).body);
+    expect(obj(obj(overview.message_stats).publish_details).rate).toBeGreaterThan(0);
   });
 });
 

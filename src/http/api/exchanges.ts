@@ -1,5 +1,6 @@
 import type { Hono } from "hono";
 import { table } from "../../amqp";
+import type { ExchangeCounts } from "../../core/control";
 import { Inventory } from "../../core/inventory";
 import { checkPublishable, Publisher } from "../../core/publisher";
 import { RouteTable } from "../../core/route-table";
@@ -23,13 +24,15 @@ import { bindingJson, exchangeJson } from "./format";
 import { contentHeader, payloadBytes, propertiesFromJson } from "./messages";
 
 /** Messages published into each exchange of a vhost, summed over its open connections. */
-async function exchangeStats(c: ApiContext, vhost: string): Promise<Map<string, { publishIn: number; publishOut: number }>> {
-  const stats = new Map<string, { publishIn: number; publishOut: number }>();
+async function exchangeStats(c: ApiContext, vhost: string): Promise<Map<string, ExchangeCounts>> {
+  const stats = new Map<string, ExchangeCounts>();
   for (const conn of await new Inventory(c.var.broker).connections(vhost)) {
     for (const [name, s] of Object.entries(conn.exchangeStats)) {
-      const t = stats.get(name) ?? { publishIn: 0, publishOut: 0 };
+      const t = stats.get(name) ?? { publishIn: 0, publishOut: 0, publishInRate: 0, publishOutRate: 0 };
       t.publishIn += s.publishIn;
       t.publishOut += s.publishOut;
+      t.publishInRate += s.publishInRate;
+      t.publishOutRate += s.publishOutRate;
       stats.set(name, t);
     }
   }

@@ -1,6 +1,7 @@
 import type {
   ChannelInfo,
   ConnectionInfo,
+  ExchangeCounts,
   MessageCounters,
   PermissionRecord,
   PolicyRecord,
@@ -57,11 +58,7 @@ export function queueJson(q: QueueInfo): Record<string, unknown> {
   };
 }
 
-export function exchangeJson(
-  vhost: string,
-  x: CatalogExchange,
-  stats?: { publishIn: number; publishOut: number },
-): Record<string, unknown> {
+export function exchangeJson(vhost: string, x: CatalogExchange, stats?: ExchangeCounts): Record<string, unknown> {
   return {
     name: x.name,
     vhost,
@@ -75,9 +72,9 @@ export function exchangeJson(
       ? {
           message_stats: {
             publish_in: stats.publishIn,
-            publish_in_details: { rate: 0 },
+            publish_in_details: { rate: stats.publishInRate },
             publish_out: stats.publishOut,
-            publish_out_details: { rate: 0 },
+            publish_out_details: { rate: stats.publishOutRate },
           },
         }
       : {}),
@@ -146,7 +143,7 @@ export function channelJson(c: ConnectionInfo, ch: ChannelInfo): Record<string, 
     acks_uncommitted: 0,
     confirm: ch.confirm,
     transactional: ch.transactional,
-    message_stats: messageStats(ch.stats),
+    message_stats: messageStats(ch.stats, ch.rates),
   };
 }
 

@@ -28,19 +28,24 @@ export async function totals(c: ApiContext, vhosts: string[]) {
     }),
   );
   const stats = emptyCounters();
+  // Rates are those of the open connections (a closed one publishes nothing now).
+  const rates: Record<string, number> = {};
   let messagesReady = 0;
   let messagesUnacked = 0;
   let consumers = 0;
   for (const v of perVhost) {
     addCounters(stats, v.closed);
-    for (const conn of v.conns) addCounters(stats, conn.totals);
+    for (const conn of v.conns) {
+      addCounters(stats, conn.totals);
+      for (const [k, r] of Object.entries(conn.rates)) rates[k] = (rates[k] ?? 0) + r;
+    }
     for (const q of v.queues) {
       messagesReady += q.messagesReady;
       messagesUnacked += q.messagesUnacknowledged;
       consumers += q.consumers.length;
     }
   }
-  return { perVhost, stats, messagesReady, messagesUnacked, consumers };
+  return { perVhost, stats, rates, messagesReady, messagesUnacked, consumers };
 }
 
 export function overviewRoutes(api: Hono<ApiEnv>): void {
@@ -58,7 +63,7 @@ export function overviewRoutes(api: Hono<ApiEnv>): void {
       statistics_db_event_queue: 0,
       rates_mode: "basic",
       exchange_types: ["direct", "fanout", "headers", "topic"].map((name) => ({ name, description: "", enabled: true })),
-      message_stats: messageStats(t.stats),
+      message_stats: messageStats(t.stats, t.rates),
       queue_totals: {
         messages: t.messagesReady + t.messagesUnacked,
         messages_ready: t.messagesReady,

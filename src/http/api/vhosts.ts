@@ -79,6 +79,6 @@ async function withTotals(c: ApiContext, v: VhostRecord): Promise<Record<string,
   const t = await totals(c, [v.name]);
   return {
     ...vhostJson(v, { messages: t.messagesReady + t.messagesUnacked, ready: t.messagesReady, unacked: t.messagesUnacked }),
-    message_stats: messageStats(t.stats),
+    message_stats: messageStats(t.stats, t.rates),
   };
 }
