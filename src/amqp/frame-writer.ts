@@ -23,8 +23,11 @@ export class FrameWriter {
   frameMax: number;
   private parts: Uint8Array[] = [];
   private partsSize = 0;
-  /** Reused across flushes (see Writer.takeCopy); `flushes` tells atomically() it moved on. */
-  private readonly w = new Writer(4096);
+  /**
+   * Reused across flushes (see Writer.takeCopy); `flushes` tells atomically() it moved on. It
+   * starts small (an unauthenticated socket gets only connection.start) and doubles as needed.
+   */
+  private readonly w = new Writer(512);
   private flushes = 0;
 
   constructor(frameMax: number = FRAME_MIN_SIZE) {
