@@ -7,7 +7,7 @@ import type { ExchangePort } from "../core/ports";
 import { fail, ok, type RpcResult } from "../core/rpc-result";
 import { WorkerBroker } from "../core/worker-broker";
 import { recordBindingRow } from "../storage/binding-rows";
-import { migrate } from "../storage/migrate";
+import { migrate, tableExists } from "../storage/migrate";
 import { EXCHANGE_MIGRATIONS } from "../storage/migrations/exchange";
 import { tableFromBytes, tableKey, tableToBytes } from "../storage/table-bytes";
 import {
@@ -66,6 +66,8 @@ export class ExchangeDO extends DurableObject<Env> implements ExchangePort {
           internal: row.internal === 1,
           arguments: tableFromBytes(new Uint8Array(row.arguments)),
         };
+        const pending = tableExists(this.sql, "catalog_pending") && this.sql.exec("SELECT 1 FROM catalog_pending").toArray().length > 0;
+        if (pending) void this.catalogLate(this.decl);
       }
     });
   }
@@ -102,6 +104,25 @@ export class ExchangeDO extends DurableObject<Env> implements ExchangePort {
       return fail(ReplyCode.INTERNAL_ERROR, `${describeExchange(vhost, name)} could not be recorded`);
     }
     return ok(wanted);
+  }
+
+  /** An exchange declared before the catalog existed enters it now (migration 3), once; the standard ones never do. */
+  private async catalogLate(decl: ExchangeDecl): Promise<void> {
+    try {
+      if (!standardExchange(decl.vhost, decl.name)) {
+        await this.broker.catalog(decl.vhost).exchangeAdded({
+          name: decl.name,
+          type: decl.type,
+          durable: decl.durable,
+          autoDelete: decl.autoDelete,
+          internal: decl.internal,
+          arguments: jsonTable(decl.arguments),
+        });
+      }
+      if (this.decl === decl) this.sql.exec("DELETE FROM catalog_pending");
+    } catch (err) {
+      this.broker.log(`${describeExchange(decl.vhost, decl.name)}: catalog update failed, retried at the next start: ${String(err)}`);
+    }
   }
 
   /** exchange.delete; false when there was nothing to delete. In use = it is the source of a binding. */

@@ -9,7 +9,7 @@ import { fail, ok, type RpcResult } from "../core/rpc-result";
 import { WorkerBroker } from "../core/worker-broker";
 import { recordBindingRow } from "../storage/binding-rows";
 import { recordOf } from "../storage/message-record";
-import { migrate } from "../storage/migrate";
+import { migrate, tableExists } from "../storage/migrate";
 import { QUEUE_MIGRATIONS } from "../storage/migrations/queue";
 import { tableFromBytes, tableToBytes } from "../storage/table-bytes";
 import { ConsumerList } from "./consumers";
@@ -88,6 +88,9 @@ export class QueueDO extends DurableObject<Env> implements QueuePort {
         };
         this.owner = row.owner;
         this.store.load();
+        if (tableExists(this.sql, "catalog_pending") && this.sql.exec("SELECT 1 FROM catalog_pending").toArray().length > 0) {
+          void this.catalogLate(this.decl);
+        }
       }
     });
   }
@@ -323,6 +326,16 @@ export class QueueDO extends DurableObject<Env> implements QueuePort {
       rates: this.stats.rates(),
       idleSince: this.stats.lastActivity,
     };
+  }
+
+  /** A queue declared before the catalog existed enters it now (migration 4), once. */
+  private async catalogLate(decl: QueueDecl): Promise<void> {
+    try {
+      await this.broker.catalog(decl.vhost).queueAdded(this.catalogEntry(decl));
+      if (this.decl === decl) this.sql.exec("DELETE FROM catalog_pending");
+    } catch (err) {
+      this.broker.log(`${describeQueue(decl.vhost, decl.name)}: catalog update failed, retried at the next start: ${String(err)}`);
+    }
   }
 
   async drop(): Promise<void> {

@@ -1,8 +1,10 @@
 import { DatabaseSync } from "node:sqlite";
 import { describe, expect, it } from "vitest";
 import { type Migration, migrate } from "../../src/storage/migrate";
+import { CONTROL_MIGRATIONS } from "../../src/storage/migrations/control";
 import { EXCHANGE_MIGRATIONS } from "../../src/storage/migrations/exchange";
 import { QUEUE_MIGRATIONS } from "../../src/storage/migrations/queue";
+import { VHOST_MIGRATIONS } from "../../src/storage/migrations/vhost";
 import { count, doStorage } from "./sqlite";
 
 const step = (version: number, sql: string): Migration => ({ version, name: `step ${version}`, up: (s) => void s.exec(sql) });
@@ -42,7 +44,7 @@ describe("numbered migrations", () => {
   });
 
   it("the shipped lists are numbered from 1 without gaps and bring an empty object to a working schema", () => {
-    for (const list of [QUEUE_MIGRATIONS, EXCHANGE_MIGRATIONS]) {
+    for (const list of [QUEUE_MIGRATIONS, EXCHANGE_MIGRATIONS, CONTROL_MIGRATIONS, VHOST_MIGRATIONS]) {
       const db = new DatabaseSync(":memory:");
       expect(migrate(doStorage(db), list)).toEqual(list.map((_, i) => i + 1));
     }
@@ -58,5 +60,34 @@ describe("numbered migrations", () => {
     expect(db.prepare("SELECT id FROM subscribers").all()).toEqual([{ id: "c:0123abcd" }]);
     migrate(doStorage(db), EXCHANGE_MIGRATIONS);
     expect(db.prepare("SELECT id FROM subscribers").all()).toEqual([{ id: "c:0123abcd" }]);
+  });
+
+  it("queues and exchanges declared before the vhost catalog existed are marked to enter it; new ones are not", () => {
+    for (const [list, table, before] of [
+      [QUEUE_MIGRATIONS, "queue", 3],
+      [EXCHANGE_MIGRATIONS, "exchange", 2],
+    ] as const) {
+      const old = new DatabaseSync(":memory:");
+      migrate(doStorage(old), list.slice(0, before));
+      const columns =
+        table === "queue"
+          ? "vhost, name, durable, exclusive, owner, auto_delete, arguments"
+          : "vhost, name, type, durable, auto_delete, internal, arguments";
+      const values = table === "queue" ? "'/', 'q', 1, 0, NULL, 0, x''" : "'/', 'x', 'direct', 1, 0, 0, x''";
+      old.exec(`INSERT INTO ${table} (id, ${columns}) VALUES (1, ${values})`);
+      migrate(doStorage(old), list);
+      expect(count(old, "SELECT COUNT(*) FROM catalog_pending"), table).toBe(1);
+      const fresh = new DatabaseSync(":memory:");
+      migrate(doStorage(fresh), list);
+      expect(count(fresh, "SELECT COUNT(*) FROM catalog_pending"), table).toBe(0);
+    }
+  });
+
+  it("control: user limits arrive as an empty object on existing users", () => {
+    const db = new DatabaseSync(":memory:");
+    migrate(doStorage(db), CONTROL_MIGRATIONS.slice(0, 1));
+    db.exec("INSERT INTO users (name, password_hash, hashing_algorithm, tags) VALUES ('u', '', 'rabbit_password_hashing_sha256', '')");
+    migrate(doStorage(db), CONTROL_MIGRATIONS);
+    expect(db.prepare("SELECT limits FROM users").all()).toEqual([{ limits: "{}" }]);
   });
 });

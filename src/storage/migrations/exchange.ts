@@ -19,4 +19,13 @@ export const EXCHANGE_MIGRATIONS: readonly Migration[] = [
       sql.exec("UPDATE subscribers SET id = 'c:' || id WHERE id NOT LIKE 'c:%' AND id NOT LIKE 'q:%'");
     },
   },
+  {
+    version: 3,
+    name: "exchanges declared before the vhost catalog existed",
+    // Such an exchange enters its vhost's catalog the next time it wakes (exchange-do.ts), once.
+    up(sql) {
+      sql.exec("CREATE TABLE IF NOT EXISTS catalog_pending (id INTEGER PRIMARY KEY CHECK (id = 1))");
+      sql.exec("INSERT OR IGNORE INTO catalog_pending (id) SELECT 1 FROM exchange");
+    },
+  },
 ];

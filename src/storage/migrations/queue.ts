@@ -50,4 +50,13 @@ export const QUEUE_MIGRATIONS: readonly Migration[] = [
       sql.exec("CREATE TABLE IF NOT EXISTS queue_state (id INTEGER PRIMARY KEY CHECK (id = 1), delivered_through INTEGER NOT NULL)");
     },
   },
+  {
+    version: 4,
+    name: "queues declared before the vhost catalog existed",
+    // Such a queue enters its vhost's catalog the next time it wakes (queue-do.ts), once.
+    up(sql) {
+      sql.exec("CREATE TABLE IF NOT EXISTS catalog_pending (id INTEGER PRIMARY KEY CHECK (id = 1))");
+      sql.exec("INSERT OR IGNORE INTO catalog_pending (id) SELECT 1 FROM queue");
+    },
+  },
 ];
