@@ -108,12 +108,63 @@ function errorMessage(err) {
 }
 
 /**
+ * Cloudflare's list prices for what Warren's objects are billed (Workers Paid plan, USD, as the
+ * Durable Objects pricing page gave them on 2026-11-26). Duration (GB-s) is not counted here.
+ */
+const PRICES = {
+  date: "2026-11-26",
+  requestsPerMillion: 0.15, // DO requests: each RPC call, each HTTP/WebSocket request
+  wsMessagesPerRequest: 20, // incoming WebSocket messages are billed 20:1 as requests
+  rowsWrittenPerMillion: 1.0, // SQLite rows written
+};
+
+/**
+ * What the vhost "/" has cost so far and how many messages it has seen published: Warren's own
+ * `warren_cost` and the message_stats of its management API.
+ * @param {string} httpUrl
+ * @returns {Promise<{ rows: number, rpcs: number, ws: number, published: number } | null>}
+ */
+async function costSnapshot(httpUrl) {
+  try {
+    const res = await fetch(`${httpUrl}/api/vhosts/%2F`, {
+      headers: { Authorization: `Basic ${Buffer.from("guest:guest").toString("base64")}` },
+    });
+    const v = /** @type {{ warren_cost?: Record<string, number>, message_stats?: Record<string, number> }} */ (await res.json());
+    const c = v.warren_cost;
+    if (!c) return null;
+    return { rows: c.rows_written ?? 0, rpcs: c.rpc_calls ?? 0, ws: c.ws_messages_in ?? 0, published: v.message_stats?.publish ?? 0 };
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * Per published message between two snapshots: rows written, requests, WebSocket messages, and
+ * the cost of a million messages at PRICES. Null when the counters went backwards (an object
+ * restarted in between and forgot them).
+ * @param {{ rows: number, rpcs: number, ws: number, published: number } | null} a
+ * @param {{ rows: number, rpcs: number, ws: number, published: number } | null} b
+ */
+function costPerMessage(a, b) {
+  if (!a || !b) return null;
+  const n = b.published - a.published;
+  const rows = b.rows - a.rows;
+  const rpcs = b.rpcs - a.rpcs;
+  const ws = b.ws - a.ws;
+  if (n <= 0 || rows < 0 || rpcs < 0 || ws < 0) return null;
+  const perMillion =
+    (rows / n) * PRICES.rowsWrittenPerMillion + (rpcs / n + ws / n / PRICES.wsMessagesPerRequest) * PRICES.requestsPerMillion;
+  return { rowsPerMsg: rows / n, rpcsPerMsg: rpcs / n, wsMsgsPerMsg: ws / n, usdPerMillion: perMillion };
+}
+
+/**
  * @param {string} name
  * @param {string} url
  * @param {string | null} wsUrl
+ * @param {string | null} [httpUrl] Warren's HTTP API, to read what each scenario cost
  * @returns {Promise<Record<string, Outcome>>}
  */
-async function runAll(name, url, wsUrl) {
+async function runAll(name, url, wsUrl, httpUrl = null) {
   /** @type {Record<string, Outcome>} */
   const results = {};
   for (const s of SCENARIOS) {
@@ -121,7 +172,10 @@ async function runAll(name, url, wsUrl) {
     process.stdout.write(`  ${name}: ${s.key} … `);
     try {
       if (WARMUP > 0) await s.run(url, WARMUP);
-      results[s.key] = await s.run(url, 1);
+      const before = httpUrl ? await costSnapshot(httpUrl) : null;
+      const outcome = await s.run(url, 1);
+      const cost = httpUrl ? costPerMessage(before, await costSnapshot(httpUrl)) : null;
+      results[s.key] = cost ? { ...outcome, ...cost } : outcome;
       console.log(JSON.stringify(results[s.key], (_, /** @type {unknown} */ v) => (typeof v === "number" ? Number(v.toFixed(2)) : v)));
     } catch (err) {
       const failed = { error: String(errorMessage(err) ?? err) };
@@ -133,7 +187,10 @@ async function runAll(name, url, wsUrl) {
     process.stdout.write(`  ${name}: websocket … `);
     try {
       if (WARMUP > 0) await scenarios.websocket(wsUrl, { count: n(50_000 * WARMUP) });
-      results.websocket = await scenarios.websocket(wsUrl, { count: n(50_000) });
+      const before = httpUrl ? await costSnapshot(httpUrl) : null;
+      const outcome = await scenarios.websocket(wsUrl, { count: n(50_000) });
+      const cost = httpUrl ? costPerMessage(before, await costSnapshot(httpUrl)) : null;
+      results.websocket = cost ? { ...outcome, ...cost } : outcome;
       console.log(JSON.stringify(results.websocket));
     } catch (err) {
       results.websocket = { error: String(errorMessage(err) ?? err) };
@@ -141,6 +198,27 @@ async function runAll(name, url, wsUrl) {
     }
   }
   return results;
+}
+
+/**
+ * What each scenario cost per message on Cloudflare, at PRICES.
+ * @param {Record<string, Outcome>} warren
+ */
+function costTable(warren) {
+  const rows = [["scenario", "rows written/msg", "requests/msg", "WS msgs in/msg", `USD per million msgs (${PRICES.date})`]];
+  for (const [key, o] of Object.entries(warren)) {
+    const v = (/** @type {string} */ k) => num(o, k);
+    if (v("rowsPerMsg") === undefined) continue;
+    rows.push([
+      key,
+      (v("rowsPerMsg") ?? 0).toFixed(3),
+      (v("rpcsPerMsg") ?? 0).toFixed(3),
+      (v("wsMsgsPerMsg") ?? 0).toFixed(3),
+      `$${(v("usdPerMillion") ?? 0).toFixed(3)}`,
+    ]);
+  }
+  const widths = (rows[0] ?? []).map((_, i) => Math.max(...rows.map((r) => r[i]?.length ?? 0)));
+  return rows.map((r) => r.map((c, i) => (i === 0 ? c.padEnd(widths[i] ?? 0) : c.padStart(widths[i] ?? 0))).join(" | ")).join("\n");
 }
 
 /** @param {number | undefined} v */
@@ -227,12 +305,14 @@ const rabbitUrl = process.env.RABBITMQ_URL ?? "amqp://guest:guest@127.0.0.1:5672
 const haveRabbit = await reachableRabbit(rabbitUrl);
 
 console.log(`Warren: ${warrenServer.amqpUrl} (ws ${warrenServer.wsUrl}), scale ${scale}`);
-const warren = await runAll("Warren", warrenServer.amqpUrl, warrenServer.wsUrl);
+const httpUrl = warrenServer.wsUrl.replace(/^ws/, "http").replace(/\/amqp$/, "");
+const warren = await runAll("Warren", warrenServer.amqpUrl, warrenServer.wsUrl, httpUrl);
 const rabbit = haveRabbit ? await runAll("RabbitMQ", rabbitUrl, null) : null;
 await warrenServer.stop();
 await rm(dataDir, { recursive: true, force: true });
 
 console.log(`\n${table(warren, rabbit)}\n`);
+console.log(`What the platform bills, per published message (duration not included):\n${costTable(warren)}\n`);
 let commit = "unknown";
 try {
   commit = execSync("git rev-parse --short HEAD", { cwd: here }).toString().trim();

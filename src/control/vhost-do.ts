@@ -9,6 +9,7 @@ import {
 } from "../core/control";
 import type { CatalogPort } from "../core/ports";
 import type { Env } from "../env";
+import { addCost, countingSql, emptyCost, type CostCounters } from "../storage/counting-sql";
 import { migrate } from "../storage/migrate";
 import { VHOST_MIGRATIONS } from "../storage/migrations/vhost";
 
@@ -23,11 +24,12 @@ export class VhostDO extends DurableObject<Env> implements CatalogPort {
   private readonly sql: SqlStorage;
   /** Counts of connections closed since this object started (RabbitMQ's stats reset on restart too). */
   private readonly closed = emptyCounters();
+  private readonly cost = emptyCost();
   private schemaReady = true;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
-    this.sql = ctx.storage.sql;
+    this.sql = countingSql(ctx.storage.sql, this.cost);
     ctx.blockConcurrencyWhile(async () => {
       migrate(ctx.storage, VHOST_MIGRATIONS);
     });
@@ -40,7 +42,8 @@ export class VhostDO extends DurableObject<Env> implements CatalogPort {
     return null;
   }
 
-  async queueRemoved(name: string): Promise<void> {
+  async queueRemoved(name: string, cost?: CostCounters): Promise<void> {
+    if (cost) addCost(this.cost, cost);
     this.remove("queues", name);
   }
 
@@ -78,8 +81,9 @@ export class VhostDO extends DurableObject<Env> implements CatalogPort {
     return count >= row.value ? row.value : null;
   }
 
-  async connectionClosed(id: string, totals: MessageCounters | null): Promise<void> {
+  async connectionClosed(id: string, totals: MessageCounters | null, cost?: CostCounters): Promise<void> {
     if (totals) addCounters(this.closed, totals);
+    if (cost) addCost(this.cost, cost);
     this.remove("connections", id);
   }
 
@@ -97,6 +101,10 @@ export class VhostDO extends DurableObject<Env> implements CatalogPort {
 
   async closedTotals(): Promise<MessageCounters> {
     return { ...this.closed };
+  }
+
+  async costTotals(): Promise<CostCounters> {
+    return { ...this.cost };
   }
 
   async clear(): Promise<void> {

@@ -1,4 +1,7 @@
+import type { CostCounters } from "../storage/counting-sql";
 import type { Permissions } from "./permissions";
+
+export type { CostCounters };
 
 // The control plane's records as every front door sees them (AMQP login, the management API,
 // warrenctl through it). control/control-do.ts stores them; control/vhost-do.ts keeps the
@@ -154,6 +157,7 @@ export interface QueueInfo extends CatalogQueue {
   stats: MessageCounters;
   rates: Rates;
   idleSince: number;
+  cost: CostCounters;
 }
 
 export interface ChannelInfo {
@@ -181,4 +185,5 @@ export interface ConnectionInfo extends CatalogConnection {
   rates: Rates;
   /** Per exchange: messages published into it through this connection, and their rates. */
   exchangeStats: Record<string, ExchangeCounts>;
+  cost: CostCounters;
 }

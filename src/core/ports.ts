@@ -6,6 +6,7 @@ import type {
   CatalogExchange,
   CatalogQueue,
   ConnectionInfo,
+  CostCounters,
   MessageCounters,
   PermissionRecord,
   PolicyRecord,
@@ -123,7 +124,8 @@ export interface ControlPort {
 export interface CatalogPort {
   /** Records a new queue; the vhost's max-queues when that limit is reached (then nothing is recorded). */
   queueAdded(q: CatalogQueue): Promise<number | null>;
-  queueRemoved(name: string): Promise<void>;
+  /** `cost` keeps what the queue cost in the vhost's totals. */
+  queueRemoved(name: string, cost?: CostCounters): Promise<void>;
   exchangeAdded(x: CatalogExchange): Promise<void>;
   exchangeRemoved(name: string): Promise<void>;
   /** Records an opened connection; the vhost's max-connections when that limit is reached. */
@@ -131,12 +133,14 @@ export interface CatalogPort {
   /** The vhost's limits (RabbitMQ's vhost limits: max-connections, max-queues); absent = none. */
   setLimits(limits: Record<string, number>): Promise<void>;
   /** `totals` keeps the closed connection's message counts in the vhost's totals. */
-  connectionClosed(id: string, totals: MessageCounters | null): Promise<void>;
+  connectionClosed(id: string, totals: MessageCounters | null, cost?: CostCounters): Promise<void>;
   queues(): Promise<CatalogQueue[]>;
   exchanges(): Promise<CatalogExchange[]>;
   connections(): Promise<CatalogConnection[]>;
   /** Message counts of connections that have closed since the catalog object started. */
   closedTotals(): Promise<MessageCounters>;
+  /** What removed queues and closed connections cost, and the catalog's own rows (since the object started). */
+  costTotals(): Promise<CostCounters>;
   /** Forgets everything (the vhost was deleted). */
   clear(): Promise<void>;
 }

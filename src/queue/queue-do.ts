@@ -9,6 +9,7 @@ import { fail, ok, type RpcResult } from "../core/rpc-result";
 import { WorkerBroker } from "../core/worker-broker";
 import { recordBindingRow } from "../storage/binding-rows";
 import { recordOf } from "../storage/message-record";
+import { countingSql, emptyCost } from "../storage/counting-sql";
 import { migrate, tableExists } from "../storage/migrate";
 import { QUEUE_MIGRATIONS } from "../storage/migrations/queue";
 import { tableFromBytes, tableToBytes } from "../storage/table-bytes";
@@ -52,10 +53,12 @@ export class QueueDO extends DurableObject<Env> implements QueuePort {
   private schemaReady = true;
   private removalTimer: ReturnType<typeof setTimeout> | undefined;
   private readonly stats = new QueueStats();
+  /** Rows written and requests, for the cost report (storage/counting-sql.ts). */
+  private readonly cost = emptyCost();
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
-    this.sql = ctx.storage.sql;
+    this.sql = countingSql(ctx.storage.sql, this.cost);
     this.store = new MessageStore(this.sql);
     this.broker = new WorkerBroker(env);
     this.dispatcher = new Dispatcher({
@@ -66,6 +69,7 @@ export class QueueDO extends DurableObject<Env> implements QueuePort {
       transaction: (fn) => ctx.storage.transactionSync(fn),
       removeLater: (messages) => this.removeLater(messages),
       connectionGone: (connId) => this.release((x) => x.connId === connId),
+      // Counted where billed: by the connection object that receives it.
       send: (connId, batch) => this.broker.connection(connId).deliver(batch),
       delivered: (d) => {
         const c = this.stats.counts;
@@ -102,6 +106,7 @@ export class QueueDO extends DurableObject<Env> implements QueuePort {
     wanted: QueueDecl | null,
     connId: string,
   ): Promise<RpcResult<{ messageCount: number; consumerCount: number }>> {
+    this.cost.rpcCalls++;
     const current = this.decl;
     if (!current) {
       if (!wanted) return fail(ReplyCode.NOT_FOUND, `no ${describeQueue(vhost, name)}`);
@@ -147,6 +152,7 @@ export class QueueDO extends DurableObject<Env> implements QueuePort {
 
   /** queue.delete; a missing queue deletes fine (count 0) as in RabbitMQ. */
   async remove(ifUnused: boolean, ifEmpty: boolean, connId: string): Promise<RpcResult<{ messageCount: number }>> {
+    this.cost.rpcCalls++;
     const decl = this.decl;
     if (!decl) return ok({ messageCount: 0 });
     const locked = this.checkOwner(connId);
@@ -160,6 +166,7 @@ export class QueueDO extends DurableObject<Env> implements QueuePort {
   }
 
   async purge(connId: string): Promise<RpcResult<{ messageCount: number }>> {
+    this.cost.rpcCalls++;
     if (!this.decl) return fail(ReplyCode.NOT_FOUND, "no queue");
     const locked = this.checkOwner(connId);
     if (locked) return locked;
@@ -168,12 +175,14 @@ export class QueueDO extends DurableObject<Env> implements QueuePort {
 
   /** Checks the queue exists and may be used by this connection (for bind, consume, get). */
   async access(vhost: string, name: string, connId: string): Promise<RpcResult<void>> {
+    this.cost.rpcCalls++;
     if (!this.decl) return fail(ReplyCode.NOT_FOUND, `no ${describeQueue(vhost, name)}`);
     return this.checkOwner(connId) ?? ok(undefined);
   }
 
   /** Stores a batch of messages; false when the queue does not exist (so they are unroutable). */
   async publish(batch: Uint8Array): Promise<boolean> {
+    this.cost.rpcCalls++;
     const decl = this.decl;
     if (!decl) return false;
     const messages = decodePublishBatch(batch);
@@ -193,12 +202,14 @@ export class QueueDO extends DurableObject<Env> implements QueuePort {
 
   /** Records a binding that points at this queue (so deleting the queue can remove it). */
   async recordBinding(b: QueueBinding, add: boolean): Promise<void> {
+    this.cost.rpcCalls++;
     // A deleted queue has no bindings to record or forget (and no tables).
     if (!this.decl) return;
     recordBindingRow(this.sql, "bindings", "exchange", { peer: b.exchange, routingKey: b.routingKey, arguments: b.arguments }, add);
   }
 
   async consume(connId: string, channel: number, tag: string, options: ConsumeOptions): Promise<RpcResult<void>> {
+    this.cost.rpcCalls++;
     const decl = this.decl;
     if (!decl) return fail(ReplyCode.NOT_FOUND, "no queue");
     const locked = this.checkOwner(connId);
@@ -215,15 +226,19 @@ export class QueueDO extends DurableObject<Env> implements QueuePort {
 
   /** basic.cancel (or a consumer's channel going away). */
   async cancel(connId: string, tag: string): Promise<void> {
+    this.cost.rpcCalls++;
     this.consumers.removeWhere((c) => c.connId === connId && c.tag === tag);
     await this.autoDeleteCheck();
   }
 
   /** A request that keeps this object in memory while connections consume from it. */
-  async keepAlive(): Promise<void> {}
+  async keepAlive(): Promise<void> {
+    this.cost.rpcCalls++;
+  }
 
   /** A queue caches no routes yet (dead-lettering will): false tells the exchange to forget it. */
   async invalidateExchange(_vhost: string, _name: string): Promise<boolean> {
+    this.cost.rpcCalls++;
     return false;
   }
 
@@ -232,6 +247,7 @@ export class QueueDO extends DurableObject<Env> implements QueuePort {
    * `prefetch`, their limit changes too (basic.qos global=true on their channel).
    */
   async resume(connId: string, tags: string[], prefetch?: number, room?: number): Promise<void> {
+    this.cost.rpcCalls++;
     const at = this.dispatcher.resumed();
     for (const c of this.consumers.all()) {
       if (c.connId !== connId || !tags.includes(c.tag)) continue;
@@ -244,6 +260,7 @@ export class QueueDO extends DurableObject<Env> implements QueuePort {
   }
 
   async get(connId: string, channel: number, noAck: boolean): Promise<RpcResult<{ delivery: Delivery | null; messageCount: number }>> {
+    this.cost.rpcCalls++;
     const decl = this.decl;
     if (!decl) return fail(ReplyCode.NOT_FOUND, "no queue");
     const locked = this.checkOwner(connId);
@@ -273,6 +290,7 @@ export class QueueDO extends DurableObject<Env> implements QueuePort {
    * connection validates delivery tags itself.
    */
   async settle(connId: string, ack: number[], requeue: number[]): Promise<void> {
+    this.cost.rpcCalls++;
     const acked: QueuedMessage[] = [];
     for (const seq of ack) {
       const u = this.unacked.take(seq, connId);
@@ -292,12 +310,14 @@ export class QueueDO extends DurableObject<Env> implements QueuePort {
 
   /** A channel closed: its consumers go and its unacked messages return to the queue. */
   async releaseChannel(connId: string, channel: number): Promise<void> {
+    this.cost.rpcCalls++;
     this.release((x) => x.connId === connId && x.channel === channel);
     await this.autoDeleteCheck();
   }
 
   /** A connection closed: as releaseChannel for all its channels; exclusive queues it owns go. */
   async releaseConnection(connId: string): Promise<void> {
+    this.cost.rpcCalls++;
     this.release((x) => x.connId === connId);
     if (this.decl && this.owner === connId) {
       await this.destroy();
@@ -325,6 +345,7 @@ export class QueueDO extends DurableObject<Env> implements QueuePort {
       stats: { ...this.stats.counts },
       rates: this.stats.rates(),
       idleSince: this.stats.lastActivity,
+      cost: { ...this.cost },
     };
   }
 
@@ -339,6 +360,7 @@ export class QueueDO extends DurableObject<Env> implements QueuePort {
   }
 
   async drop(): Promise<void> {
+    this.cost.rpcCalls++;
     await this.destroy();
   }
 
@@ -397,6 +419,9 @@ export class QueueDO extends DurableObject<Env> implements QueuePort {
     if (!decl) return;
     this.decl = null;
     this.hadConsumer = false;
+    // What this queue cost goes to its vhost's totals; a queue declared again here starts afresh.
+    const cost = { ...this.cost };
+    Object.assign(this.cost, emptyCost());
     this.dispatcher.forgetInFlight();
     this.owner = null;
     const consumers = this.consumers.removeWhere(() => true);
@@ -409,7 +434,7 @@ export class QueueDO extends DurableObject<Env> implements QueuePort {
     const exchanges = new Set(bindings.map((b) => b.exchange));
     const destination = destinationKey("queue", decl.name);
     await Promise.allSettled([
-      this.broker.catalog(decl.vhost).queueRemoved(decl.name),
+      this.broker.catalog(decl.vhost).queueRemoved(decl.name, cost),
       ...consumers.map((c) => this.broker.connection(c.connId).consumerCancelled(c.channel, c.tag, decl.name)),
       ...[...exchanges].map((x) => this.broker.exchange(decl.vhost, x).unbind(decl.vhost, x, { destination })),
     ]);

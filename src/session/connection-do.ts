@@ -59,6 +59,7 @@ export class ConnectionDO extends DurableObject<Env> implements ConnectionPort {
     };
 
     server.addEventListener("message", (event) => {
+      connection.cost.wsMessagesIn++;
       const data = event.data;
       if (typeof data === "string") {
         const ack = protocol === FLOW_PROTOCOL ? /^ack (\d+)$/.exec(data) : null;
@@ -80,10 +81,12 @@ export class ConnectionDO extends DurableObject<Env> implements ConnectionPort {
   /** Queue DOs push batches of deliveries here. */
   async deliver(batch: Uint8Array): Promise<DeliverResult> {
     if (!this.connection) return { gone: true, refused: [], paused: [] };
+    this.connection.cost.rpcCalls++;
     return this.connection.deliver(decodeDeliveries(batch));
   }
 
   async consumerCancelled(channel: number, tag: string, _queue: string): Promise<void> {
+    if (this.connection) this.connection.cost.rpcCalls++;
     this.connection?.consumerCancelled(channel, tag);
   }
 

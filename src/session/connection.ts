@@ -23,6 +23,7 @@ import {
   type MessageCounters,
 } from "../core/control";
 import { RateSampler } from "../core/rates";
+import { emptyCost } from "../storage/counting-sql";
 import { jsonValue } from "../core/json-table";
 import { AccessControl, type Permissions } from "../core/permissions";
 import { DEFAULT_LIMITS, type Limits } from "../core/limits";
@@ -102,6 +103,8 @@ export class Connection {
   private tuning = { channelMax: 0, frameMax: 0, heartbeat: 0 };
   private registered = false;
   private readonly stats = { recvOct: 0, recvCnt: 0, sendOct: 0, sendCnt: 0 };
+  /** Requests and WebSocket messages this connection's object received (the DO counts them). */
+  readonly cost = emptyCost();
   /** Counts of channels that have closed, so the connection's totals do not shrink. */
   readonly closedChannelStats = emptyCounters();
   /** Per exchange: messages published into it, and how many of those were routed somewhere. */
@@ -418,6 +421,7 @@ export class Connection {
       totals: this.totals(),
       rates: this.totalsSampler.rates(),
       exchangeStats: this.exchangeCounts(),
+      cost: { ...this.cost },
     };
   }
 
@@ -672,7 +676,7 @@ export class Connection {
     if (vhost !== "") {
       const subscriber = subscriberKey({ kind: "connection", id: this.id });
       await Promise.allSettled([
-        ...(this.registered ? [this.broker.catalog(vhost).connectionClosed(this.id, totals)] : []),
+        ...(this.registered ? [this.broker.catalog(vhost).connectionClosed(this.id, totals, { ...this.cost })] : []),
         ...[...this.queuesTouched].map((q) => this.broker.queue(vhost, q).releaseConnection(this.id)),
         ...this.routes.cachedExchanges().map((x) => this.broker.exchange(vhost, x).unsubscribe(subscriber)),
       ]);

@@ -8,6 +8,7 @@ import {
   type CatalogConnection,
   type CatalogExchange,
   type CatalogQueue,
+  type CostCounters,
   type MessageCounters,
   type PermissionRecord,
   type PolicyRecord,
@@ -183,6 +184,9 @@ export class FakeCatalog implements CatalogPort {
   }
   async closedTotals(): Promise<MessageCounters> {
     return { ...this.closed };
+  }
+  async costTotals(): Promise<CostCounters> {
+    return { rowsWritten: 0, rpcCalls: 0, wsMessagesIn: 0 };
   }
   async clear(): Promise<void> {
     this.queueRecords.clear();

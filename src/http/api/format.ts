@@ -1,6 +1,7 @@
 import type {
   ChannelInfo,
   ConnectionInfo,
+  CostCounters,
   ExchangeCounts,
   MessageCounters,
   PermissionRecord,
@@ -32,6 +33,14 @@ export function messageStats(counts: MessageCounters, rates: Rates = {}): Record
   return out;
 }
 
+/**
+ * Warren's own field (RabbitMQ tools ignore it): what the platform bills, counted since the
+ * objects started: SQLite rows written, Durable Object requests, WebSocket messages received.
+ */
+export function costJson(c: CostCounters): Record<string, number> {
+  return { rows_written: c.rowsWritten, rpc_calls: c.rpcCalls, ws_messages_in: c.wsMessagesIn };
+}
+
 export function queueJson(q: QueueInfo): Record<string, unknown> {
   const messages = q.messagesReady + q.messagesUnacknowledged;
   return {
@@ -55,6 +64,7 @@ export function queueJson(q: QueueInfo): Record<string, unknown> {
     consumer_utilisation: null,
     idle_since: new Date(q.idleSince).toISOString().replace("T", " ").slice(0, 19),
     message_stats: messageStats(q.stats, q.rates),
+    warren_cost: costJson(q.cost),
   };
 }
 

@@ -1,11 +1,12 @@
 import type { Hono } from "hono";
 import { addCounters, emptyCounters } from "../../core/control";
+import { addCost, emptyCost } from "../../storage/counting-sql";
 import { Inventory } from "../../core/inventory";
 import { Publisher } from "../../core/publisher";
 import { RouteTable } from "../../core/route-table";
 import { VhostOps } from "../../core/vhost-ops";
 import { actorIn, param, visibleVhosts, type ApiContext, type ApiEnv } from "./context";
-import { messageStats, NODE } from "./format";
+import { costJson, messageStats, NODE } from "./format";
 import { contentHeader } from "./messages";
 
 export const PRODUCT_VERSION = "0.1.0";
@@ -18,13 +19,14 @@ export async function totals(c: ApiContext, vhosts: string[]) {
   const inventory = new Inventory(c.var.broker);
   const perVhost = await Promise.all(
     vhosts.map(async (v) => {
-      const [queues, conns, exchanges, closed] = await Promise.all([
+      const [queues, conns, exchanges, closed, gone] = await Promise.all([
         inventory.queues(v),
         inventory.connections(v),
         inventory.exchanges(v),
         c.var.broker.catalog(v).closedTotals(),
+        c.var.broker.catalog(v).costTotals(),
       ]);
-      return { vhost: v, queues, conns, exchanges, closed };
+      return { vhost: v, queues, conns, exchanges, closed, gone };
     }),
   );
   const stats = emptyCounters();
@@ -33,8 +35,11 @@ export async function totals(c: ApiContext, vhosts: string[]) {
   let messagesReady = 0;
   let messagesUnacked = 0;
   let consumers = 0;
+  const cost = emptyCost();
   for (const v of perVhost) {
     addCounters(stats, v.closed);
+    addCost(cost, v.gone);
+    for (const x of [...v.queues, ...v.conns]) addCost(cost, x.cost);
     for (const conn of v.conns) {
       addCounters(stats, conn.totals);
       for (const [k, r] of Object.entries(conn.rates)) rates[k] = (rates[k] ?? 0) + r;
@@ -45,7 +50,7 @@ export async function totals(c: ApiContext, vhosts: string[]) {
       consumers += q.consumers.length;
     }
   }
-  return { perVhost, stats, rates, messagesReady, messagesUnacked, consumers };
+  return { perVhost, stats, rates, messagesReady, messagesUnacked, consumers, cost };
 }
 
 export function overviewRoutes(api: Hono<ApiEnv>): void {
@@ -64,6 +69,7 @@ export function overviewRoutes(api: Hono<ApiEnv>): void {
       rates_mode: "basic",
       exchange_types: ["direct", "fanout", "headers", "topic"].map((name) => ({ name, description: "", enabled: true })),
       message_stats: messageStats(t.stats, t.rates),
+      warren_cost: costJson(t.cost),
       queue_totals: {
         messages: t.messagesReady + t.messagesUnacked,
         messages_ready: t.messagesReady,

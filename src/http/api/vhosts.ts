@@ -2,7 +2,7 @@ import type { Hono } from "hono";
 import { AdminOps } from "../../core/admin-ops";
 import type { VhostRecord } from "../../core/control";
 import { badRequest, jsonBody, notFoundError, param, requireAdmin, str, visibleVhosts, type ApiContext, type ApiEnv } from "./context";
-import { messageStats, permissionJson, vhostJson } from "./format";
+import { costJson, messageStats, permissionJson, vhostJson } from "./format";
 import { totals } from "./overview";
 import { parseTags } from "./users";
 
@@ -80,5 +80,6 @@ async function withTotals(c: ApiContext, v: VhostRecord): Promise<Record<string,
   return {
     ...vhostJson(v, { messages: t.messagesReady + t.messagesUnacked, ready: t.messagesReady, unacked: t.messagesUnacked }),
     message_stats: messageStats(t.stats, t.rates),
+    warren_cost: costJson(t.cost),
   };
 }
