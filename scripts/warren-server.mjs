@@ -74,7 +74,14 @@ export async function startWarren(options = {}) {
     scriptPath: join(BUILD_DIR, "index.js"),
     compatibilityDate: config.compatibilityDate,
     compatibilityFlags: config.compatibilityFlags,
-    bindings: { ...warrenVars(), WARREN_HEARTBEAT: String(options.heartbeat ?? 60), ...options.vars },
+    bindings: {
+      // Each start is a broker restart (a new boot epoch, src/core/boot.ts): non-durable queues
+      // and exchanges and non-persistent messages of the previous run are gone, as in RabbitMQ.
+      WARREN_BOOT_EPOCH: `${Date.now().toString(36)}-${Math.random().toString(36).slice(2, 8)}`,
+      ...warrenVars(),
+      WARREN_HEARTBEAT: String(options.heartbeat ?? 60),
+      ...options.vars,
+    },
   };
   // Bound to loopback, clients reach the Worker on a direct workerd socket: Miniflare's entry
   // Worker would cost ~40 KB per WebSocket, proxy every frame and negotiate permessage-deflate

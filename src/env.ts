@@ -15,6 +15,12 @@ export interface Env {
   /** The first administrator, created on first start when both are set (wrangler secret put …). */
   WARREN_ADMIN_USER?: string;
   WARREN_ADMIN_PASSWORD?: string;
+  /**
+   * The broker's boot epoch: a new value is a restart (core/boot.ts). Locally set per start by
+   * scripts/warren-server.mjs; deployed, the Worker version (CF_VERSION_METADATA) is used.
+   */
+  WARREN_BOOT_EPOCH?: string;
+  CF_VERSION_METADATA?: { id: string; tag?: string; timestamp?: string };
   /** Users who may log in only from loopback (comma-separated; default "guest"; "" for none): RabbitMQ's loopback_users. */
   WARREN_LOOPBACK_USERS?: string;
   /** Server heartbeat proposal in seconds (0 disables). Other limits: core/limits.ts. */

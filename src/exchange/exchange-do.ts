@@ -1,6 +1,7 @@
 import { DurableObject } from "cloudflare:workers";
 import { ReplyCode } from "../amqp";
 import type { Env } from "../env";
+import { bootEpoch, restartedSince } from "../core/boot";
 import { jsonTable } from "../core/json-table";
 import { describeExchange, destinationKey, parseDestination, parseSubscriberKey } from "../core/names";
 import type { ExchangePort } from "../core/ports";
@@ -66,10 +67,32 @@ export class ExchangeDO extends DurableObject<Env> implements ExchangePort {
           internal: row.internal === 1,
           arguments: tableFromBytes(new Uint8Array(row.arguments)),
         };
+        if (await this.afterRestart(this.decl)) return;
         const pending = tableExists(this.sql, "catalog_pending") && this.sql.exec("SELECT 1 FROM catalog_pending").toArray().length > 0;
         if (pending) void this.catalogLate(this.decl);
       }
     });
+  }
+
+  /** Waking in a new boot epoch (core/boot.ts) is a broker restart: a non-durable exchange is gone. True when it went. */
+  private async afterRestart(decl: ExchangeDecl): Promise<boolean> {
+    const stored = this.sql.exec<{ epoch: string }>("SELECT epoch FROM boot").toArray()[0]?.epoch ?? null;
+    if (!restartedSince(stored, bootEpoch(this.env))) {
+      if (stored === null) this.writeEpoch();
+      return false;
+    }
+    if (!decl.durable) {
+      this.broker.log(`${describeExchange(decl.vhost, decl.name)}: non-durable, deleted by the broker restart`);
+      await this.destroy();
+      return true;
+    }
+    this.writeEpoch();
+    return false;
+  }
+
+  private writeEpoch(): void {
+    const epoch = bootEpoch(this.env);
+    if (epoch !== null) this.sql.exec("INSERT OR REPLACE INTO boot (id, epoch) VALUES (1, ?)", epoch);
   }
 
   /**
@@ -236,6 +259,7 @@ export class ExchangeDO extends DurableObject<Env> implements ExchangePort {
       decl.internal ? 1 : 0,
       tableToBytes(decl.arguments),
     );
+    this.writeEpoch();
     this.decl = decl;
   }
 

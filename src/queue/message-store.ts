@@ -238,6 +238,27 @@ export class MessageStore {
     }
   }
 
+  /**
+   * After a broker restart only persistent messages survive (RabbitMQ): the others leave the
+   * ready list and storage now, in the caller's transaction. Returns how many went. Runs right
+   * after load(), when every message is ready.
+   */
+  dropTransient(): number {
+    const keep: QueuedMessage[] = [];
+    const gone: QueuedMessage[] = [];
+    for (let i = this.head; i < this.ready.length; i++) {
+      const m = this.ready[i]!;
+      (m.persistent ? keep : gone).push(m);
+    }
+    if (gone.length === 0) return 0;
+    this.ready = keep;
+    this.head = 0;
+    this.readyStored = keep.filter((m) => m.stored).length;
+    this.remove(gone);
+    this.flushRemovals();
+    return gone.length;
+  }
+
   /** Drops all ready messages; returns how many. Unacked ones stay until settled. */
   purge(): number {
     const taken = this.ready.slice(this.head);

@@ -1,6 +1,7 @@
 import { DurableObject } from "cloudflare:workers";
 import { ReplyCode } from "../amqp";
 import type { Env } from "../env";
+import { bootEpoch, restartedSince } from "../core/boot";
 import type { CatalogQueue, QueueInfo } from "../core/control";
 import { jsonTable } from "../core/json-table";
 import { describeQueue, destinationKey } from "../core/names";
@@ -92,11 +93,43 @@ export class QueueDO extends DurableObject<Env> implements QueuePort {
         };
         this.owner = row.owner;
         this.store.load();
+        if (await this.afterRestart(this.decl)) return;
         if (tableExists(this.sql, "catalog_pending") && this.sql.exec("SELECT 1 FROM catalog_pending").toArray().length > 0) {
           void this.catalogLate(this.decl);
         }
       }
     });
+  }
+
+  /**
+   * Waking in a new boot epoch (core/boot.ts) is a broker restart: a non-durable or exclusive
+   * queue is gone, a durable one keeps only its persistent messages. True when the queue went.
+   */
+  private async afterRestart(decl: QueueDecl): Promise<boolean> {
+    const epoch = bootEpoch(this.env);
+    const stored = this.sql.exec<{ epoch: string }>("SELECT epoch FROM boot").toArray()[0]?.epoch ?? null;
+    if (!restartedSince(stored, epoch)) {
+      if (stored === null) this.writeEpoch();
+      return false;
+    }
+    const what = describeQueue(decl.vhost, decl.name);
+    if (decl.exclusive || !decl.durable) {
+      this.broker.log(`${what}: ${decl.exclusive ? "exclusive" : "non-durable"}, deleted by the broker restart`);
+      await this.destroy();
+      return true;
+    }
+    let dropped = 0;
+    this.ctx.storage.transactionSync(() => {
+      dropped = this.store.dropTransient();
+      this.writeEpoch();
+    });
+    if (dropped > 0) this.broker.log(`${what}: ${dropped} non-persistent message(s) dropped by the broker restart`);
+    return false;
+  }
+
+  private writeEpoch(): void {
+    const epoch = bootEpoch(this.env);
+    if (epoch !== null) this.sql.exec("INSERT OR REPLACE INTO boot (id, epoch) VALUES (1, ?)", epoch);
   }
 
   /** queue.declare (wanted = null for passive). */
@@ -123,6 +156,7 @@ export class QueueDO extends DurableObject<Env> implements QueuePort {
         wanted.autoDelete ? 1 : 0,
         tableToBytes(wanted.arguments),
       );
+      this.writeEpoch();
       // The vhost's catalog lists it from now on; a queue the catalog cannot record does not exist.
       try {
         const limit = await this.broker.catalog(vhost).queueAdded(this.catalogEntry(wanted));

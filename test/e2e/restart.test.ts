@@ -134,6 +134,79 @@ describe("restart", () => {
     }
   });
 
+  it("a restart (new boot epoch) is RabbitMQ's: non-durable and exclusive queues and non-durable exchanges are gone, durable queues keep only persistent messages", async () => {
+    const options = await freshOptions();
+    const first = await startWarren(options);
+    const conn = await amqp.connect(first.amqpUrl!);
+    conn.on("error", () => undefined);
+    const ch = await conn.createConfirmChannel();
+    await ch.assertQueue("epoch.durable", { durable: true });
+    await ch.assertQueue("epoch.transient", { durable: false });
+    await ch.assertQueue("epoch.exclusive", { durable: true, exclusive: true });
+    await ch.assertExchange("epoch.x.durable", "fanout", { durable: true });
+    await ch.assertExchange("epoch.x.transient", "fanout", { durable: false });
+    for (let i = 0; i < 6; i++) ch.sendToQueue("epoch.durable", Buffer.from(`m${i}`), { persistent: i % 2 === 0 });
+    ch.sendToQueue("epoch.transient", Buffer.from("t"), { persistent: true });
+    await ch.waitForConfirms();
+    // Stopped without closing the connection: the exclusive queue's owner simply vanishes.
+    await first.close();
+
+    const second = await startWarren(options);
+    try {
+      const conn2 = await amqp.connect(second.amqpUrl!);
+      conn2.on("error", () => undefined);
+      const exists = async (what: "queue" | "exchange", name: string) => {
+        const c = await conn2.createChannel();
+        c.on("error", () => undefined);
+        try {
+          if (what === "queue") await c.checkQueue(name);
+          else await c.checkExchange(name);
+          await c.close();
+          return true;
+        } catch {
+          return false;
+        }
+      };
+      expect(await exists("queue", "epoch.transient")).toBe(false);
+      expect(await exists("queue", "epoch.exclusive")).toBe(false);
+      expect(await exists("exchange", "epoch.x.transient")).toBe(false);
+      expect(await exists("exchange", "epoch.x.durable")).toBe(true);
+      const ch2 = await conn2.createChannel();
+      const got: string[] = [];
+      for (;;) {
+        const m = await ch2.get("epoch.durable", { noAck: true });
+        if (!m) break;
+        got.push(m.content.toString());
+      }
+      expect(got).toEqual(["m0", "m2", "m4"]);
+      await conn2.close();
+    } finally {
+      await second.close();
+    }
+  });
+
+  it("the same boot epoch again (what an evicted or runtime-restarted object sees) drops nothing", async () => {
+    const options = { ...(await freshOptions()), vars: { WARREN_BOOT_EPOCH: "same-run" } };
+    const first = await startWarren(options);
+    const conn = await amqp.connect(first.amqpUrl!);
+    const ch = await conn.createConfirmChannel();
+    await ch.assertQueue("same.transient", { durable: false });
+    ch.sendToQueue("same.transient", Buffer.from("kept"), { persistent: false });
+    await ch.waitForConfirms();
+    await conn.close();
+    await first.close();
+    const second = await startWarren(options);
+    try {
+      const conn2 = await amqp.connect(second.amqpUrl!);
+      const ch2 = await conn2.createChannel();
+      const m = await ch2.get("same.transient", { noAck: true });
+      expect(m && m.content.toString()).toBe("kept");
+      await conn2.close();
+    } finally {
+      await second.close();
+    }
+  });
+
   it("deleted queues leave no data behind (their objects call deleteAll)", async () => {
     const options = await freshOptions();
     const server = await startWarren(options);

@@ -28,4 +28,12 @@ export const EXCHANGE_MIGRATIONS: readonly Migration[] = [
       sql.exec("INSERT OR IGNORE INTO catalog_pending (id) SELECT 1 FROM exchange");
     },
   },
+  {
+    version: 4,
+    name: "boot epoch",
+    // The broker run (core/boot.ts) this exchange last ran in: a different one at wake-up is a restart.
+    up(sql) {
+      sql.exec("CREATE TABLE IF NOT EXISTS boot (id INTEGER PRIMARY KEY CHECK (id = 1), epoch TEXT NOT NULL)");
+    },
+  },
 ];
