@@ -56,8 +56,6 @@ type Pending = { command: Command; size: number } | { malformed: unknown; size: 
 
 type State = "handshake" | "running" | "closing" | "closed";
 
-/** How often queues we consume from hear from us: workerd evicts an object idle for ~10 s. */
-const KEEP_ALIVE_MS = 3_000;
 /** How long we wait for connection.close-ok before dropping the socket anyway. */
 const CLOSE_OK_TIMEOUT_MS = 3000;
 /** After a failed handshake the close goes out and the socket follows shortly. */
@@ -467,7 +465,8 @@ export class Connection {
     this.impersonator = this.handshake.tags.includes("impersonator");
     this.state = "running";
     clearTimeout(this.handshakeTimer);
-    this.keepAliveTimer = setInterval(() => this.keepQueuesAlive(), KEEP_ALIVE_MS);
+    // How often queues we consume from hear from us (Limits.queueKeepAliveMs: eviction of idle objects).
+    if (this.limits.queueKeepAliveMs > 0) this.keepAliveTimer = setInterval(() => this.keepQueuesAlive(), this.limits.queueKeepAliveMs);
   }
 
   /** connection.close from the client: answer and go. */
