@@ -24,13 +24,6 @@ export interface Limits {
   blockedInputBytes: number;
   /** Received but unprocessed commands over which the connection is closed (506). */
   maxInputBacklogBytes: number;
-  /**
-   * How often a connection pings the queues it consumes from, so the runtime does not evict them
-   * with their in-memory consumers: under workerd's ~10 s idle eviction locally, under Cloudflare's
-   * 70–140 s deployed (wrangler.toml sets 30 s there). Every ping is a billed request; the queue
-   * engine will keep consumers in storage and drop the pings.
-   */
-  queueKeepAliveMs: number;
 }
 
 export const DEFAULT_LIMITS: Limits = {
@@ -44,7 +37,6 @@ export const DEFAULT_LIMITS: Limits = {
   deliveryWindowBytes: 4 << 20,
   blockedInputBytes: 8 << 20,
   maxInputBacklogBytes: 64 << 20,
-  queueKeepAliveMs: 3_000,
 };
 
 /** The Worker variables that set each limit. */
@@ -59,7 +51,6 @@ const VARIABLES: Record<keyof Limits, string> = {
   deliveryWindowBytes: "WARREN_DELIVERY_WINDOW_BYTES",
   blockedInputBytes: "WARREN_BLOCKED_INPUT_BYTES",
   maxInputBacklogBytes: "WARREN_MAX_INPUT_BACKLOG_BYTES",
-  queueKeepAliveMs: "WARREN_QUEUE_KEEP_ALIVE_MS",
 };
 
 /** Limits from Worker variables; a missing or malformed value keeps the default. */

@@ -60,7 +60,6 @@ export interface QueuePort extends RouteSubscriberPort {
   cancel(connId: string, tag: string): Promise<void>;
   /** Paused consumers may receive again; `prefetch` changes their limit, `room` caps the next batch's bytes. */
   resume(connId: string, tags: string[], prefetch?: number, room?: number): Promise<void>;
-  keepAlive(): Promise<void>;
   get(connId: string, channel: number, noAck: boolean): Promise<RpcResult<{ delivery: Delivery | null; messageCount: number }>>;
   /** Acks and requeues; unknown seqs are ignored. */
   settle(connId: string, ack: number[], requeue: number[]): Promise<void>;
@@ -77,6 +76,12 @@ export interface RouteSubscriberPort {
   invalidateExchange(vhost: string, name: string): Promise<boolean>;
 }
 
+/** A connection's consumers and unacked deliveries of one queue (ConnectionPort.held). */
+export interface HeldOf {
+  consumers: { channel: number; tag: string }[];
+  unacked: { seq: number; channel: number; consumer: string | null }[];
+}
+
 /** Where a queue pushes deliveries: an AMQP connection. */
 export interface ConnectionPort extends RouteSubscriberPort {
   /** A packed batch of deliveries (queue/wire.ts). */
@@ -85,6 +90,11 @@ export interface ConnectionPort extends RouteSubscriberPort {
   consumerCancelled(channel: number, tag: string, queue: string): Promise<void>;
   /** Live state for the management API; null when the connection is closed. */
   info(): Promise<ConnectionInfo | null>;
+  /**
+   * What this connection holds of a queue whose object just restarted: its consumers (by channel
+   * and tag) and unacked deliveries (seq, channel, consumer tag). null: closed or closing.
+   */
+  held(vhost: string, queue: string): Promise<HeldOf | null>;
   /** Closes the connection with 320 CONNECTION_FORCED (operator, deleted user or vhost). */
   forceClose(reason: string): Promise<void>;
   /** The user's permissions in this vhost changed (null: none left). */

@@ -28,6 +28,8 @@ export interface DispatchHost {
   send(connId: string, batch: Uint8Array): Promise<DeliverResult>;
   /** A delivery the connection took (for the queue's statistics). */
   delivered?(d: Delivery): void;
+  /** This connection gets ack-mode deliveries (called inside the round's transaction). */
+  ackModeTo?(connId: string): void;
 }
 
 /**
@@ -104,6 +106,7 @@ export class Dispatcher {
         if (total === 0) break;
         // Unacked messages must survive a restart, so whatever was only in memory is written now.
         this.host.transaction(() => {
+          if (this.host.ackModeTo) for (const [connId, b] of batches) if (b.deliveries.some((d) => !d.noAck)) this.host.ackModeTo(connId);
           store.persist(toAckConsumers);
           let highest = 0;
           for (const m of toAckConsumers) if (m.seq > highest) highest = m.seq;

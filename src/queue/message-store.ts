@@ -239,6 +239,24 @@ export class MessageStore {
   }
 
   /**
+   * Takes these messages out of the ready list (connections still hold them unacked: the
+   * queue's object restarted and learned so from them). Returns those found, in seq order.
+   */
+  takeSeqs(seqs: ReadonlySet<number>): QueuedMessage[] {
+    if (seqs.size === 0) return [];
+    const taken: QueuedMessage[] = [];
+    const rest: QueuedMessage[] = [];
+    for (let i = this.head; i < this.ready.length; i++) {
+      const m = this.ready[i]!;
+      (seqs.has(m.seq) ? taken : rest).push(m);
+    }
+    this.ready = rest;
+    this.head = 0;
+    for (const m of taken) if (m.stored) this.readyStored--;
+    return taken;
+  }
+
+  /**
    * After a broker restart only persistent messages survive (RabbitMQ): the others leave the
    * ready list and storage now, in the caller's transaction. Returns how many went. Runs right
    * after load(), when every message is ready.

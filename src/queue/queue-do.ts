@@ -18,6 +18,8 @@ import { ConsumerList } from "./consumers";
 import { checkEquivalent, lockedText } from "./declaration";
 import { MessageStore } from "./message-store";
 import { Dispatcher, toDelivery } from "./dispatcher";
+import { Attachments } from "./attachments";
+import type { Consumer } from "./consumers";
 import { QueueStats } from "./stats";
 import { UnackedTable } from "./unacked";
 import { decodePublishBatch } from "./wire";
@@ -54,6 +56,8 @@ export class QueueDO extends DurableObject<Env> implements QueuePort {
   private schemaReady = true;
   private removalTimer: ReturnType<typeof setTimeout> | undefined;
   private readonly stats = new QueueStats();
+  /** Consumers and peers in SQLite, so a restarted object finds its connections again. */
+  private readonly attachments: Attachments;
   /** Rows written and requests, for the cost report (storage/counting-sql.ts). */
   private readonly cost = emptyCost();
 
@@ -61,6 +65,7 @@ export class QueueDO extends DurableObject<Env> implements QueuePort {
     super(ctx, env);
     this.sql = countingSql(ctx.storage.sql, this.cost);
     this.store = new MessageStore(this.sql);
+    this.attachments = new Attachments(this.sql);
     this.broker = new WorkerBroker(env);
     this.dispatcher = new Dispatcher({
       queueName: () => this.decl?.name ?? null,
@@ -69,7 +74,11 @@ export class QueueDO extends DurableObject<Env> implements QueuePort {
       unacked: this.unacked,
       transaction: (fn) => ctx.storage.transactionSync(fn),
       removeLater: (messages) => this.removeLater(messages),
-      connectionGone: (connId) => this.release((x) => x.connId === connId),
+      connectionGone: (connId) => {
+        this.release((x) => x.connId === connId);
+        this.attachments.connectionGone(connId);
+      },
+      ackModeTo: (connId) => this.attachments.peer(connId),
       // Counted where billed: by the connection object that receives it.
       send: (connId, batch) => this.broker.connection(connId).deliver(batch),
       delivered: (d) => {
@@ -94,6 +103,7 @@ export class QueueDO extends DurableObject<Env> implements QueuePort {
         this.owner = row.owner;
         this.store.load();
         if (await this.afterRestart(this.decl)) return;
+        await this.reattach(this.decl);
         if (tableExists(this.sql, "catalog_pending") && this.sql.exec("SELECT 1 FROM catalog_pending").toArray().length > 0) {
           void this.catalogLate(this.decl);
         }
@@ -252,7 +262,12 @@ export class QueueDO extends DurableObject<Env> implements QueuePort {
     if (this.consumers.hasExclusive() || (options.exclusive && this.consumers.size > 0)) {
       return fail(ReplyCode.ACCESS_REFUSED, `${what} in exclusive use`);
     }
-    this.consumers.add({ ...options, tag, connId, channel, unacked: 0, paused: false, resumedAt: 0 });
+    const consumer = { ...options, tag, connId, channel, unacked: 0, paused: false, resumedAt: 0 };
+    this.consumers.add(consumer);
+    this.ctx.storage.transactionSync(() => {
+      this.attachments.consumerAdded(consumer);
+      if (!options.noAck) this.attachments.peer(connId);
+    });
     this.hadConsumer = true;
     this.dispatcher.kick();
     return ok(undefined);
@@ -261,13 +276,8 @@ export class QueueDO extends DurableObject<Env> implements QueuePort {
   /** basic.cancel (or a consumer's channel going away). */
   async cancel(connId: string, tag: string): Promise<void> {
     this.cost.rpcCalls++;
-    this.consumers.removeWhere((c) => c.connId === connId && c.tag === tag);
+    this.attachments.consumersRemoved(this.consumers.removeWhere((c) => c.connId === connId && c.tag === tag));
     await this.autoDeleteCheck();
-  }
-
-  /** A request that keeps this object in memory while connections consume from it. */
-  async keepAlive(): Promise<void> {
-    this.cost.rpcCalls++;
   }
 
   /** A queue caches no routes yet (dead-lettering will): false tells the exchange to forget it. */
@@ -287,7 +297,10 @@ export class QueueDO extends DurableObject<Env> implements QueuePort {
       if (c.connId !== connId || !tags.includes(c.tag)) continue;
       c.paused = false;
       c.resumedAt = at;
-      if (prefetch !== undefined) c.prefetch = prefetch;
+      if (prefetch !== undefined && c.prefetch !== prefetch) {
+        c.prefetch = prefetch;
+        this.attachments.prefetchChanged(c);
+      }
     }
     if (room !== undefined) this.dispatcher.roomFor(connId, room);
     this.dispatcher.kick();
@@ -311,6 +324,7 @@ export class QueueDO extends DurableObject<Env> implements QueuePort {
       this.ctx.storage.transactionSync(() => {
         this.store.persist([message]);
         this.store.markDelivered(message.seq);
+        this.attachments.peer(connId);
       });
       this.unacked.add({ message, connId, channel, consumer: null });
     }
@@ -353,6 +367,7 @@ export class QueueDO extends DurableObject<Env> implements QueuePort {
   async releaseConnection(connId: string): Promise<void> {
     this.cost.rpcCalls++;
     this.release((x) => x.connId === connId);
+    if (this.decl) this.attachments.connectionGone(connId);
     if (this.decl && this.owner === connId) {
       await this.destroy();
       return;
@@ -383,6 +398,57 @@ export class QueueDO extends DurableObject<Env> implements QueuePort {
     };
   }
 
+  /**
+   * The object restarted (eviction, a runtime restart): the consumers and peers it had are in
+   * SQLite; each connection says what it still holds (ConnectionPort.held). Consumers still there
+   * carry on; messages still unacked stay with their holders; what a vanished connection held is
+   * ready again (redelivered). Runs inside blockConcurrencyWhile, before any request.
+   */
+  private async reattach(decl: QueueDecl): Promise<void> {
+    const { consumers, peers } = this.attachments.load();
+    if (peers.length === 0) return;
+    const answers = await Promise.all(
+      peers.map(async (connId) => {
+        try {
+          return [connId, await this.broker.connection(connId).held(decl.vhost, decl.name)] as const;
+        } catch {
+          return [connId, null] as const;
+        }
+      }),
+    );
+    const held = new Map(answers);
+    const gone: Consumer[] = [];
+    for (const c of consumers) {
+      const still = held.get(c.connId)?.consumers.some((x) => x.tag === c.tag && x.channel === c.channel);
+      const consumer: Consumer = { ...c, unacked: 0, paused: false, resumedAt: 0 };
+      if (still) this.consumers.add(consumer);
+      else gone.push(consumer);
+    }
+    const holders = new Map<number, { connId: string; channel: number; consumer: string | null }>();
+    for (const [connId, h] of held) {
+      if (!h || (h.consumers.length === 0 && h.unacked.length === 0)) continue;
+      for (const u of h.unacked) holders.set(u.seq, { connId, channel: u.channel, consumer: u.consumer });
+    }
+    for (const m of this.store.takeSeqs(new Set(holders.keys()))) {
+      const o = holders.get(m.seq)!;
+      const consumer =
+        o.consumer === null ? null : (this.consumers.all().find((c) => c.connId === o.connId && c.tag === o.consumer) ?? null);
+      this.unacked.add({ message: m, connId: o.connId, channel: o.channel, consumer });
+    }
+    this.ctx.storage.transactionSync(() => {
+      this.attachments.consumersRemoved(gone);
+      for (const [connId, h] of held)
+        if (!h || (h.consumers.length === 0 && h.unacked.length === 0)) this.attachments.connectionGone(connId);
+    });
+    this.hadConsumer = this.consumers.size > 0;
+    if (this.consumers.size > 0 || holders.size > 0) {
+      this.broker.log(
+        `${describeQueue(decl.vhost, decl.name)}: reattached ${this.consumers.size} consumer(s), ${this.unacked.size} unacked`,
+      );
+    }
+    this.dispatcher.kick();
+  }
+
   /** A queue declared before the catalog existed enters it now (migration 4), once. */
   private async catalogLate(decl: QueueDecl): Promise<void> {
     try {
@@ -410,7 +476,8 @@ export class QueueDO extends DurableObject<Env> implements QueuePort {
   }
 
   private release(match: (x: { connId: string; channel: number }) => boolean): void {
-    this.consumers.removeWhere(match);
+    const removed = this.consumers.removeWhere(match);
+    if (this.decl) this.attachments.consumersRemoved(removed);
     const back = this.unacked.takeWhere(match);
     this.ctx.storage.transactionSync(() => this.store.requeue(back, true));
     this.dispatcher.kick();
@@ -462,6 +529,7 @@ export class QueueDO extends DurableObject<Env> implements QueuePort {
     const bindings = this.sql.exec<{ exchange: string; routing_key: string; arguments: ArrayBuffer }>("SELECT * FROM bindings").toArray();
     this.unacked.clear();
     this.store.clear();
+    this.attachments.clear();
     // A deleted queue leaves no storage behind (on disk locally: no SQLite file per queue ever deleted).
     await this.ctx.storage.deleteAll();
     this.schemaReady = false;

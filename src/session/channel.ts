@@ -36,6 +36,8 @@ interface Settlements {
 interface Outstanding {
   queue: string;
   seq: number;
+  /** The consumer it went to; null for basic.get. */
+  consumer: string | null;
 }
 
 /**
@@ -320,9 +322,9 @@ export class Channel {
 
   // ---- deliveries
 
-  nextDeliveryTag(queue: string, seq: number, noAck: boolean): number {
+  nextDeliveryTag(queue: string, seq: number, noAck: boolean, consumer: string | null = null): number {
     const tag = ++this.deliveryTag;
-    if (!noAck) this.outstanding.set(tag, { queue, seq });
+    if (!noAck) this.outstanding.set(tag, { queue, seq, consumer });
     this.touched.add(queue);
     return tag;
   }
@@ -355,7 +357,7 @@ export class Channel {
     if (d.noAck) this.stats.deliver_no_ack++;
     else this.stats.deliver++;
     if (d.redelivered) this.stats.redeliver++;
-    const deliveryTag = this.nextDeliveryTag(d.queue, d.seq, d.noAck);
+    const deliveryTag = this.nextDeliveryTag(d.queue, d.seq, d.noAck, d.consumerTag);
     this.connection.sendDelivery(this.id, d.consumerTag, deliveryTag, d.redelivered, d.record);
   }
 
@@ -366,6 +368,19 @@ export class Channel {
     this.paused.clear();
     const { broker, vhost, id } = this.connection;
     await Promise.all(paused.map(([queue, tags]) => broker.queue(vhost, queue).resume(id, [...tags])));
+  }
+
+  /**
+   * What this channel holds of a queue, for the queue when its object restarted: consumers, and
+   * unacked deliveries (acks inside an uncommitted transaction are still unacked to the queue).
+   */
+  heldOf(queue: string): { consumers: string[]; unacked: { seq: number; consumer: string | null }[] } {
+    const consumers: string[] = [];
+    for (const [tag, c] of this.consumers) if (c.queue === queue) consumers.push(tag);
+    const unacked: { seq: number; consumer: string | null }[] = [];
+    for (const o of this.outstanding.values()) if (o.queue === queue) unacked.push({ seq: o.seq, consumer: o.consumer });
+    for (const t of this.txSettles) if (t.o.queue === queue) unacked.push({ seq: t.o.seq, consumer: t.o.consumer });
+    return { consumers, unacked };
   }
 
   /** Gives back everything the channel holds: queues requeue its unacked messages and drop its consumers. */

@@ -2,7 +2,7 @@ import { DurableObject } from "cloudflare:workers";
 import { limitsFrom } from "../core/limits";
 import type { ConnectionInfo } from "../core/control";
 import type { Permissions } from "../core/permissions";
-import type { ConnectionPort } from "../core/ports";
+import type { ConnectionPort, HeldOf } from "../core/ports";
 import { WorkerBroker } from "../core/worker-broker";
 import type { Env } from "../env";
 import type { DeliverResult } from "../queue/types";
@@ -92,6 +92,12 @@ export class ConnectionDO extends DurableObject<Env> implements ConnectionPort {
 
   async info(): Promise<ConnectionInfo | null> {
     return this.connection?.info() ?? null;
+  }
+
+  async held(vhost: string, queue: string): Promise<HeldOf | null> {
+    if (!this.connection) return null;
+    this.connection.cost.rpcCalls++;
+    return this.connection.held(vhost, queue);
   }
 
   async forceClose(reason: string): Promise<void> {

@@ -26,6 +26,7 @@ import { RateSampler } from "../core/rates";
 import { emptyCost } from "../storage/counting-sql";
 import { jsonValue } from "../core/json-table";
 import { AccessControl, type Permissions } from "../core/permissions";
+import type { HeldOf } from "../core/ports";
 import { DEFAULT_LIMITS, type Limits } from "../core/limits";
 import { BrokerError, channelErrorCode, commandInvalid, notAllowed, notImplemented } from "../core/errors";
 import { subscriberKey } from "../core/names";
@@ -88,7 +89,6 @@ export class Connection {
   private lastReceived: number;
   private lastSent: number;
   private heartbeatTimer: ReturnType<typeof setInterval> | undefined;
-  private keepAliveTimer: ReturnType<typeof setInterval> | undefined;
   private closeTimer: ReturnType<typeof setTimeout> | undefined;
   private handshakeTimer: ReturnType<typeof setTimeout> | undefined;
   private handshakeBytes = 0;
@@ -423,6 +423,19 @@ export class Connection {
     };
   }
 
+  /** What this connection holds of a queue (its object restarted and asks). null unless running. */
+  held(vhost: string, queue: string): HeldOf | null {
+    if (this.state !== "running" || vhost !== this.vhost) return null;
+    const out: HeldOf = { consumers: [], unacked: [] };
+    for (const ch of this.channels.values()) {
+      if (!ch.isOpen) continue;
+      const h = ch.heldOf(queue);
+      for (const tag of h.consumers) out.consumers.push({ channel: ch.id, tag });
+      for (const u of h.unacked) out.unacked.push({ ...u, channel: ch.id });
+    }
+    return out;
+  }
+
   /** An operator, a deleted user or a deleted vhost ends this connection: 320 CONNECTION_FORCED. */
   forceClose(reason: string): void {
     this.fail(new BrokerError(ReplyCode.CONNECTION_FORCED, reason), 0);
@@ -465,8 +478,6 @@ export class Connection {
     this.impersonator = this.handshake.tags.includes("impersonator");
     this.state = "running";
     clearTimeout(this.handshakeTimer);
-    // How often queues we consume from hear from us (Limits.queueKeepAliveMs: eviction of idle objects).
-    if (this.limits.queueKeepAliveMs > 0) this.keepAliveTimer = setInterval(() => this.keepQueuesAlive(), this.limits.queueKeepAliveMs);
   }
 
   /** connection.close from the client: answer and go. */
@@ -578,22 +589,6 @@ export class Connection {
     return entry.handle(channel, expandShortcuts(channel, m), command);
   }
 
-  /**
-   * The runtime evicts a Durable Object that has received nothing for a while, and a queue keeps
-   * its consumers and unacked deliveries in memory: a queue this connection consumes from (or
-   * holds messages of) gets a ping now and then, however idle the connection is.
-   */
-  private keepQueuesAlive(): void {
-    const queues = new Set<string>();
-    for (const ch of this.channels.values()) for (const q of ch.touched) queues.add(q);
-    for (const q of queues) {
-      this.broker
-        .queue(this.vhost, q)
-        .keepAlive()
-        .catch((err: unknown) => this.broker.log(`connection ${this.id}: keep-alive of queue '${q}' failed: ${String(err)}`));
-    }
-  }
-
   private startHeartbeats(seconds: number): void {
     if (seconds <= 0) return;
     const intervalMs = seconds * 1000;
@@ -647,7 +642,6 @@ export class Connection {
     if (this.state === "closed") return;
     this.state = "closed";
     if (this.heartbeatTimer) clearInterval(this.heartbeatTimer);
-    if (this.keepAliveTimer) clearInterval(this.keepAliveTimer);
     if (this.closeTimer) clearTimeout(this.closeTimer);
     clearTimeout(this.handshakeTimer);
     // Partly received messages and unprocessed input are dropped at once.

@@ -247,4 +247,30 @@ describe("channel.flow", () => {
     ]);
     expect(c.broker.queue("/", "q").calls("resume")[1]!.args).toEqual(["conn-1", ["t"]]);
   });
+
+  it("held(): what the connection holds of a queue whose object restarted — consumers, unacked tags, acks in an open tx", async () => {
+    const c = await openClient("q", "other");
+    await c.consume(1, "q", "t1");
+    await c.consume(1, "other", "t9");
+    c.connection.deliver([delivery("q", 5, "t1"), delivery("q", 6, "t1"), delivery("other", 7, "t9")]);
+    await c.settle();
+    await c.roundTrip(frame(2, "channel.open"), frame(2, "tx.select"));
+    // A basic.get in ack mode on channel 2, acked inside the open transaction: still unacked to the queue.
+    c.broker.queue("/", "q").script.get = async () => ({
+      ok: true,
+      value: { delivery: { ...delivery("q", 8, "", 2), consumerTag: "" }, messageCount: 0 },
+    });
+    await c.roundTrip(frame(2, "basic.get", { queue: "q" }));
+    await c.roundTrip(frame(2, "basic.ack", { deliveryTag: 1 }));
+    await c.roundTrip(frame(1, "basic.ack", { deliveryTag: 1 }));
+    const held = c.connection.held("/", "q");
+    expect(held).toEqual({
+      consumers: [{ channel: 1, tag: "t1" }],
+      unacked: [
+        { seq: 6, channel: 1, consumer: "t1" },
+        { seq: 8, channel: 2, consumer: null },
+      ],
+    });
+    expect(c.connection.held("/other-vhost", "q")).toBeNull();
+  });
 });

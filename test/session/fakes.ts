@@ -4,7 +4,7 @@
 import { ReplyCode } from "../../src/amqp";
 import type { Broker } from "../../src/core/broker";
 import { describeExchange, describeQueue, entityKey, type SubscriberAddress } from "../../src/core/names";
-import type { CatalogPort, ConnectionPort, ControlPort, ExchangePort, QueuePort, RouteSubscriberPort } from "../../src/core/ports";
+import type { CatalogPort, ConnectionPort, ControlPort, ExchangePort, HeldOf, QueuePort, RouteSubscriberPort } from "../../src/core/ports";
 import { fail, ok, type RpcResult } from "../../src/core/rpc-result";
 import type { ConnectionInfo, QueueInfo } from "../../src/core/control";
 import type { Permissions } from "../../src/core/permissions";
@@ -176,11 +176,6 @@ export class FakeQueue extends FakePort implements QueuePort {
     if (this.script.resume) return this.script.resume(connId, tags, prefetch, room);
   }
 
-  async keepAlive(): Promise<void> {
-    this.record("keepAlive", []);
-    if (this.script.keepAlive) return this.script.keepAlive();
-  }
-
   async get(connId: string, channel: number, noAck: boolean) {
     this.record("get", [connId, channel, noAck]);
     if (this.script.get) return this.script.get(connId, channel, noAck);
@@ -326,6 +321,12 @@ export class FakeConnectionPort extends FakePort implements ConnectionPort {
   async info(): Promise<ConnectionInfo | null> {
     this.record("info", []);
     if (this.script.info) return this.script.info();
+    return null;
+  }
+
+  async held(vhost: string, queue: string): Promise<HeldOf | null> {
+    this.record("held", [vhost, queue]);
+    if (this.script.held) return this.script.held(vhost, queue);
     return null;
   }
 

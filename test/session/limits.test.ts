@@ -128,17 +128,14 @@ describe("timers: heartbeats and keep-alive", () => {
     expect(c.transport.closed).toBe(false);
   });
 
-  it("queues a channel consumes from get a keep-alive every few seconds", async () => {
+  it("an idle consuming connection sends queues nothing (they keep their consumers in storage)", async () => {
     const broker = new FakeBroker();
     broker.addQueue("q");
-    broker.addQueue("idle");
     const c = await openWith({}, broker);
     await c.roundTrip(frame(1, "basic.consume", { queue: "q", consumerTag: "t" }));
-    vi.advanceTimersByTime(3000);
-    expect(broker.queue("/", "q").calls("keepAlive")).toHaveLength(1);
-    expect(broker.queue("/", "idle").calls("keepAlive")).toHaveLength(0);
-    vi.advanceTimersByTime(6000);
-    expect(broker.queue("/", "q").calls("keepAlive")).toHaveLength(3);
+    const before = broker.calls.length;
+    vi.advanceTimersByTime(60_000);
+    expect(broker.calls.slice(before)).toEqual([]);
   });
 
   it("a server connection.close waits for close-ok at most a few seconds, then drops the socket", async () => {

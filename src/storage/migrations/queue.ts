@@ -67,4 +67,16 @@ export const QUEUE_MIGRATIONS: readonly Migration[] = [
       sql.exec("CREATE TABLE IF NOT EXISTS boot (id INTEGER PRIMARY KEY CHECK (id = 1), epoch TEXT NOT NULL)");
     },
   },
+  {
+    version: 6,
+    name: "consumers and the connections holding unacked messages",
+    // What a queue needs to find its consumers again after eviction or a restart of its object
+    // (queue/attachments.ts): written when a consumer comes and goes, never per message.
+    up(sql) {
+      sql.exec(`CREATE TABLE IF NOT EXISTS consumers (
+          conn_id TEXT NOT NULL, tag TEXT NOT NULL, channel INTEGER NOT NULL, no_ack INTEGER NOT NULL,
+          exclusive INTEGER NOT NULL, prefetch INTEGER NOT NULL, arguments BLOB NOT NULL, PRIMARY KEY (conn_id, tag))`);
+      sql.exec("CREATE TABLE IF NOT EXISTS peers (conn_id TEXT PRIMARY KEY)");
+    },
+  },
 ];
