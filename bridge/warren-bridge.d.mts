@@ -16,6 +16,12 @@ export interface BridgeOptions {
    * 0 = no limit): a storm of connects is admitted a few at a time so live connections stay served.
    */
   maxConnecting?: number;
+  /**
+   * Sent with each upstream connection (X-Warren-Forwarded-By) so that Warren believes the
+   * X-Forwarded-For address the bridge sets; env WARREN_FORWARD_SECRET. Without it Warren sees
+   * the bridge's own address.
+   */
+  forwardSecret?: string;
 }
 
 export interface Bridge {

@@ -64,13 +64,14 @@ export async function startBridge(options = {}) {
   const log = options.quiet || options.log === false ? () => {} : (options.log ?? console.log);
   if (!/^wss?:\/\//i.test(upstream)) throw new Error(`upstream must be a ws:// or wss:// URL, got ${upstream}`);
   const maxConnecting = maxConnectingFrom(options.maxConnecting);
+  const forwardSecret = options.forwardSecret ?? process.env.WARREN_FORWARD_SECRET ?? "";
 
   /** @type {Set<() => Promise<void>>} shutdown functions of live connections */
   const live = new Set();
   let nextId = 1;
   const admission = gate(maxConnecting);
   const server = net.createServer((tcp) => {
-    const shutdown = relay(tcp, upstream, nextId++, log, admission, () => live.delete(shutdown));
+    const shutdown = relay(tcp, upstream, nextId++, log, admission, forwardSecret, () => live.delete(shutdown));
     live.add(shutdown);
   });
 
@@ -170,10 +171,11 @@ function maxConnectingFrom(option) {
  * @param {number} id
  * @param {(line: string) => void} log
  * @param {ReturnType<typeof gate>} admission
+ * @param {string} forwardSecret proves to Warren that the X-Forwarded-For address is ours ("" for none)
  * @param {() => void} onDone called once both sides are closed
  * @returns {() => Promise<void>} shutdown: close both sides (used by Bridge.close)
  */
-function relay(tcp, upstream, id, log, admission, onDone) {
+function relay(tcp, upstream, id, log, admission, forwardSecret, onDone) {
   const peer = formatAddress(tcp.remoteAddress, tcp.remotePort);
   const started = Date.now();
   let bytesUp = 0; // client -> upstream
@@ -323,8 +325,9 @@ function relay(tcp, upstream, id, log, admission, onDone) {
     const socket = new WebSocket(upstream, [FLOW_PROTOCOL, "amqp"], {
       perMessageDeflate: false,
       handshakeTimeout: HANDSHAKE_TIMEOUT_MS,
-      // Warren keys its login brake (and loopback-only users) on the client's address.
-      headers: tcp.remoteAddress ? { "X-Forwarded-For": tcp.remoteAddress } : {},
+      // Warren keys its login brake (and loopback-only users) on the client's address; it believes
+      // the address only with the secret it shares with this bridge.
+      headers: tcp.remoteAddress && forwardSecret ? { "X-Forwarded-For": tcp.remoteAddress, "X-Warren-Forwarded-By": forwardSecret } : {},
     });
     ws = socket;
     socket.binaryType = "nodebuffer";
@@ -451,6 +454,10 @@ Accept plain AMQP 0-9-1 over TCP and relay each connection to Warren over WebSoc
                                               (env WARREN_BRIDGE_MAX_CONNECTING, default ${DEFAULT_MAX_CONNECTING})
   --quiet          only log errors
   -h, --help       show this help
+
+Env WARREN_FORWARD_SECRET: the secret Warren shares with this bridge (a Worker secret of the same
+name); with it Warren believes the client addresses the bridge forwards (X-Forwarded-For), which
+its login brake and loopback-only users (guest) depend on. Without it Warren sees the bridge.
 `;
 
 async function main() {

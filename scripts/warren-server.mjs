@@ -1,5 +1,6 @@
 // Runs Warren locally: the Worker bundle in workerd (through Miniflare) with Durable Object
 // state persisted on disk, plus the TCP bridge. Used by `npm start`, the tests and the bench.
+import { randomUUID } from "node:crypto";
 import { execFile } from "node:child_process";
 import { mkdir, readFile } from "node:fs/promises";
 import { dirname, join, resolve } from "node:path";
@@ -69,6 +70,8 @@ export async function startWarren(options = {}) {
   // (they never write), so they run in a worker whose objects are in-memory only. Otherwise
   // workerd creates a SQLite database per connection ever opened: slow under a storm of connects
   // and three files left behind each. Queues and exchanges persist in the first worker.
+  // Shared with the bridge only: Warren believes the client addresses it forwards (http/peer.ts).
+  const forwardSecret = options.vars?.WARREN_FORWARD_SECRET ?? process.env.WARREN_FORWARD_SECRET ?? randomUUID();
   const script = {
     modules: true,
     scriptPath: join(BUILD_DIR, "index.js"),
@@ -78,6 +81,10 @@ export async function startWarren(options = {}) {
       // Each start is a broker restart (a new boot epoch, src/core/boot.ts): non-durable queues
       // and exchanges and non-persistent messages of the previous run are gone, as in RabbitMQ.
       WARREN_BOOT_EPOCH: `${Date.now().toString(36)}-${Math.random().toString(36).slice(2, 8)}`,
+      WARREN_FORWARD_SECRET: forwardSecret,
+      // Where the local server listens: bound to loopback, a request that did not come through the
+      // bridge came from this machine (http/peer.ts).
+      WARREN_LOCAL_HOST: host,
       ...warrenVars(),
       WARREN_HEARTBEAT: String(options.heartbeat ?? 60),
       ...options.vars,
@@ -137,6 +144,7 @@ export async function startWarren(options = {}) {
       port: options.amqpPort ?? 5672,
       upstream: wsUrl,
       quiet,
+      forwardSecret,
     });
   }
   const amqpUrl = bridge ? `amqp://guest:guest@${host === "127.0.0.1" ? "localhost" : host}:${bridge.port}` : null;

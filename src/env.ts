@@ -21,6 +21,13 @@ export interface Env {
    */
   WARREN_BOOT_EPOCH?: string;
   CF_VERSION_METADATA?: { id: string; tag?: string; timestamp?: string };
+  /**
+   * Shared with the TCP bridge (its WARREN_FORWARD_SECRET): a request carrying it in
+   * X-Warren-Forwarded-By has its client's address in X-Forwarded-For (http/peer.ts).
+   */
+  WARREN_FORWARD_SECRET?: string;
+  /** Set by the local server (scripts/warren-server.mjs) to the address it listens on. */
+  WARREN_LOCAL_HOST?: string;
   /** Users who may log in only from loopback (comma-separated; default "guest"; "" for none): RabbitMQ's loopback_users. */
   WARREN_LOOPBACK_USERS?: string;
   /** Server heartbeat proposal in seconds (0 disables). Other limits: core/limits.ts. */

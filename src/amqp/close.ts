@@ -9,10 +9,18 @@ import type { MethodArgs } from "./methods";
 export function closeArgs(error: AmqpError): MethodArgs<"connection.close"> {
   return {
     replyCode: error.code,
-    replyText: truncateUtf8(`${replyText(error.code)} - ${error.message}`, 255),
+    // Valid UTF-8 whatever it quotes: a name taken as raw bytes (a publish's exchange) may hold
+    // bytes that are not, and a client must always be able to read why it was closed.
+    replyText: truncateUtf8(wellFormed(`${replyText(error.code)} - ${error.message}`), 255),
     classId: error.classId,
     methodId: error.methodId,
   };
+}
+
+/** `s` with each lone surrogate (a byte that was not UTF-8, see buffer.ts) as U+FFFD. */
+function wellFormed(s: string): string {
+  // String.prototype.toWellFormed is ES2024 (Node 20+, workerd); the lib here is ES2023.
+  return (s as string & { toWellFormed(): string }).toWellFormed();
 }
 
 /** The longest prefix of `s` whose UTF-8 fits in `max` bytes, cut between characters. */

@@ -26,5 +26,5 @@ app.get("/amqp", async (c) => {
   if (!originAllowed(c.req.raw, c.env.WARREN_ALLOWED_ORIGINS)) {
     return c.text("origin not allowed: add it to WARREN_ALLOWED_ORIGINS", 403);
   }
-  return new WorkerBroker(c.env).newConnection().fetch(withPeer(c.req.raw));
+  return new WorkerBroker(c.env).newConnection().fetch(withPeer(c.req.raw, c.env));
 });

@@ -123,6 +123,15 @@ describe("names are UTF-8 (short strings of methods without content)", () => {
 });
 
 describe("close reply texts", () => {
+  it("a close text quoting bytes that are not UTF-8 is still valid UTF-8 (U+FFFD in their place)", () => {
+    const name = new Reader(new Uint8Array([2, 0x61, 0xff])).shortstr();
+    const args = closeArgs(new AmqpError(ReplyCode.NOT_FOUND, `no exchange '${name}' in vhost '/'`, false, 60, 40));
+    expect(args.replyText).toBe("NOT_FOUND - no exchange 'a\uFFFD' in vhost '/'");
+    const w = new Writer();
+    w.shortstr(args.replyText);
+    expect(() => new Reader(w.finish()).strictShortstr()).not.toThrow();
+  });
+
   it("are cut to 255 bytes of UTF-8 between characters, never longer", () => {
     const long = "é".repeat(200);
     const text = truncateUtf8(`NOT_FOUND - no queue '${long}'`, 255);

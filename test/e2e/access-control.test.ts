@@ -7,7 +7,9 @@ import { useWarren } from "./harness";
 import { connectionClosed, managementClient, userConnections } from "./api-helpers";
 import { amqpConnections, replyCode, serverClose, uniqueName } from "./messaging-helpers";
 
-const warren = useWarren();
+// The secret the local server shares with its bridge: with it a test can forward an address as the bridge does.
+const FORWARD_SECRET = "access-control-test";
+const warren = useWarren({ vars: { WARREN_FORWARD_SECRET: FORWARD_SECRET } });
 const api = managementClient(() => warren.server);
 const connectAs = userConnections(() => warren.server);
 const connect = amqpConnections(() => warren.server.amqpUrl!);
@@ -362,9 +364,9 @@ describe("vhosts", () => {
 
 describe("guest is loopback-only (RabbitMQ's loopback_users)", () => {
   /** Opens an AMQP WebSocket as if forwarded for `address`, logs in as guest, returns the close. */
-  function wsLogin(address: string): Promise<string> {
+  function wsLogin(address: string, secret = FORWARD_SECRET): Promise<string> {
     return new Promise((resolve, reject) => {
-      const ws = new WebSocket(warren.server.wsUrl, ["amqp"], { headers: { "X-Forwarded-For": address } });
+      const ws = new WebSocket(warren.server.wsUrl, ["amqp"], { headers: { "X-Forwarded-For": address, "X-Warren-Forwarded-By": secret } });
       ws.binaryType = "arraybuffer";
       let got = Buffer.alloc(0);
       ws.on("open", () => ws.send(Buffer.from("AMQP\x00\x00\x09\x01", "binary")));
@@ -397,8 +399,11 @@ describe("guest is loopback-only (RabbitMQ's loopback_users)", () => {
   it("from a forwarded non-loopback address: refused with RabbitMQ's reason; from loopback: accepted", async () => {
     const remote = await wsLogin("203.0.113.7");
     expect(remote).toContain("PLAIN login refused: user 'guest' can only connect via localhost");
-    const api403 = await api("GET", "/whoami", undefined, { headers: { "X-Forwarded-For": "203.0.113.7" } });
-    expect(api403.status).toBe(401);
+    const forwarded = { "X-Forwarded-For": "203.0.113.7", "X-Warren-Forwarded-By": FORWARD_SECRET };
+    expect((await api("GET", "/whoami", undefined, { headers: forwarded })).status).toBe(401);
     expect((await api("GET", "/whoami")).status).toBe(200);
+    // Without the bridge's secret a forwarded address is not believed: this is a local client.
+    const unproven = { "X-Forwarded-For": "203.0.113.7", "X-Warren-Forwarded-By": "a guess", "CF-Connecting-IP": "203.0.113.7" };
+    expect((await api("GET", "/whoami", undefined, { headers: unproven })).status).toBe(200);
   });
 });

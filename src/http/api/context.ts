@@ -65,7 +65,7 @@ export function authenticate(broker: (env: Env) => Broker): MiddlewareHandler<Ap
     c.set("broker", b);
     const credentials = parseBasic(c.req.header("Authorization"));
     if (!credentials) return errorResponse(c, notAuthorised("Not_Authorized"));
-    const result = await login(b, credentials, peerAddress(c.req.raw));
+    const result = await login(b, credentials, peerAddress(c.req.raw, c.env));
     if (!result.ok) return errorResponse(c, notAuthorised(result.loopbackOnly ? result.text : "Not_Authorized"));
     // RabbitMQ: only users tagged for management may use the API at all.
     if (!result.tags.some((t) => MANAGEMENT_TAGS.includes(t))) return errorResponse(c, notAuthorised("Not management user"));
