@@ -73,12 +73,15 @@ export class ControlDO extends DurableObject<Env> implements ControlPort {
     }
     const admin = this.env.WARREN_ADMIN_USER;
     const password = this.env.WARREN_ADMIN_PASSWORD;
-    // The deploy-time administrator is created once; afterwards it is managed like any user.
-    if (admin && password && !this.userRow(admin)) {
+    // The deploy-time administrator is created once; afterwards it is managed like any user (an
+    // operator who deletes it, e.g. because the secret leaked, does not get it back at the next start).
+    const seededAdmin = this.sql.exec("SELECT 1 FROM control_meta WHERE key = 'admin_seeded'").toArray().length > 0;
+    if (admin && password && !seededAdmin && !this.userRow(admin)) {
       const hash = await hashPassword(password);
       this.ctx.storage.transactionSync(() => {
         this.writeUser({ name: admin, passwordHash: hash, hashingAlgorithm: DEFAULT_HASHING, tags: ["administrator"], limits: {} });
         if (this.vhostRow("/")) this.writePermissions({ user: admin, vhost: "/", ...FULL_PERMISSIONS });
+        this.sql.exec("INSERT OR REPLACE INTO control_meta (key, value) VALUES ('admin_seeded', ?)", admin);
       });
     }
   }

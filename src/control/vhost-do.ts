@@ -8,6 +8,7 @@ import {
   type MessageCounters,
 } from "../core/control";
 import type { CatalogPort } from "../core/ports";
+import { WorkerBroker } from "../core/worker-broker";
 import type { Env } from "../env";
 import { addCost, countingSql, emptyCost, type CostCounters } from "../storage/counting-sql";
 import { migrate } from "../storage/migrate";
@@ -56,10 +57,33 @@ export class VhostDO extends DurableObject<Env> implements CatalogPort {
   }
 
   async connectionOpened(c: CatalogConnection): Promise<number | null> {
-    const over = this.over("max-connections", "connections", c.id);
+    let over = this.over("max-connections", "connections", c.id);
+    if (over !== null) {
+      // At the limit: rows of connections that are gone (a restart, a dropped socket) do not count.
+      await this.pruneConnections();
+      over = this.over("max-connections", "connections", c.id);
+    }
     if (over !== null) return over;
     this.put("connections", c.id, c);
     return null;
+  }
+
+  /** Drops the rows of connections whose object says they are gone (a failed call proves nothing). */
+  private async pruneConnections(): Promise<void> {
+    const broker = new WorkerBroker(this.env);
+    const rows = this.list<CatalogConnection>("connections");
+    const gone = await Promise.all(
+      rows.map(async (c) => {
+        try {
+          return (await broker.connection(c.id).info()) === null;
+        } catch {
+          return false;
+        }
+      }),
+    );
+    rows.forEach((c, i) => {
+      if (gone[i]) this.remove("connections", c.id);
+    });
   }
 
   async setLimits(limits: Record<string, number>): Promise<void> {

@@ -42,14 +42,14 @@ export class AdminOps {
 
   /** Deletes a vhost with everything in it: its queues and exchanges go and its connections close. */
   async deleteVhost(name: string): Promise<void> {
-    if (!(await this.control.vhost(name))) throw notFound(`no vhost '${name}'`);
+    // The record goes first: from now on no connection.open or declare gets into this vhost.
+    if (!(await this.control.deleteVhost(name))) throw notFound(`no vhost '${name}'`);
     const catalog = this.broker.catalog(name);
     const [queues, exchanges, connections] = await Promise.all([catalog.queues(), catalog.exchanges(), catalog.connections()]);
     await Promise.allSettled(connections.map((c) => this.broker.connection(c.id).forceClose(`vhost '${name}' is deleted`)));
     await inBatches(queues, (q) => this.broker.queue(name, q.name).drop());
     await inBatches(exchanges, (x) => this.broker.exchange(name, x.name).remove(name, x.name, false));
     await catalog.clear();
-    await this.control.deleteVhost(name);
   }
 
   /**

@@ -29,7 +29,9 @@ export function loopbackUsersFrom(setting: string | undefined): string[] {
  */
 export async function login(broker: Broker, credentials: Credentials | null, peer: string): Promise<LoginResult> {
   const username = credentials?.username ?? "";
-  const found = credentials ? await broker.control().login(credentials.username, credentials.password) : null;
+  // As RabbitMQ: a blank password never logs in (whatever hash the user has).
+  const found =
+    credentials && credentials.password !== "" ? await broker.control().login(credentials.username, credentials.password) : null;
   const delay = await broker.loginOutcome(peer, username, found !== null);
   if (delay > 0) await new Promise((resolve) => setTimeout(resolve, delay));
   if (!found) {

@@ -103,8 +103,8 @@ export class Inventory {
     const out: ConnectionInfo[] = [];
     infos.forEach((r, i) => {
       if (r.status === "fulfilled" && r.value) out.push(r.value);
-      // Closed, or lost with its object (a restart): no longer listed.
-      else void catalog.connectionClosed(entries[i]!.id, null).catch(() => {});
+      // Closed, or lost with its object (a restart): no longer listed. A failed call proves nothing.
+      else if (r.status === "fulfilled") void catalog.connectionClosed(entries[i]!.id, null).catch(() => {});
     });
     return out;
   }
@@ -135,6 +135,31 @@ export async function connectionsOfUser(broker: Broker, user: string): Promise<C
   const vhosts = await broker.control().vhosts();
   const lists = await Promise.all(vhosts.map((v) => broker.catalog(v.name).connections()));
   return lists.flat().filter((c) => c.user === user);
+}
+
+/**
+ * How many of a user's catalogued connections are alive, asking them only when the rows alone
+ * reach `limit` (a row can outlive its connection: a restart, a dropped socket); rows of dead
+ * ones are dropped on the way.
+ */
+export async function liveConnectionsOfUser(broker: Broker, user: string, limit: number): Promise<number> {
+  const rows = await connectionsOfUser(broker, user);
+  if (rows.length < limit) return rows.length;
+  const alive = await Promise.all(
+    rows.map(async (c) => {
+      try {
+        if ((await broker.connection(c.id).info()) !== null) return true;
+      } catch {
+        return true; // no answer is not proof that it is gone
+      }
+      await broker
+        .catalog(c.vhost)
+        .connectionClosed(c.id, null)
+        .catch(() => {});
+      return false;
+    }),
+  );
+  return alive.filter(Boolean).length;
 }
 
 /** RabbitMQ's binding properties key: "~" for none, the routing key alone, or key~hash of the arguments. */

@@ -14,6 +14,14 @@ export const app = new Hono<{ Bindings: Env }>();
 app.get("/health", (c) => c.json({ status: "ok" }));
 
 const management = managementApi((env) => new WorkerBroker(env));
+// Web pages of other origins may not drive the API with the Basic credentials a browser remembers.
+for (const path of ["/api/*", "/metrics"]) {
+  app.use(path, async (c, next) => {
+    if (!originAllowed(c.req.raw, c.env.WARREN_ALLOWED_ORIGINS))
+      return c.json({ error: "forbidden", reason: "origin not allowed: add it to WARREN_ALLOWED_ORIGINS" }, 403);
+    return next();
+  });
+}
 app.route("/api", management.api);
 app.route("/metrics", management.metrics);
 

@@ -397,16 +397,23 @@ export class Connection {
 
   /** Enters the vhost's catalog; refused (530) when the vhost's max-connections is reached. */
   async register(): Promise<void> {
-    const limit = await this.broker.catalog(this.vhost).connectionOpened(this.catalogEntry());
+    const catalog = this.broker.catalog(this.vhost);
+    const limit = await catalog.connectionOpened(this.catalogEntry());
     if (limit !== null) {
       throw notAllowed(`access to vhost '${this.vhost}' refused for user '${this.username}': connection limit (${limit}) is reached`);
+    }
+    // Gone meanwhile: its shutdown did not know about the entry, so it is taken out here.
+    if (this.state === "closing" || this.state === "closed") {
+      await catalog.connectionClosed(this.id, null);
+      return;
     }
     this.registered = true;
   }
 
   /** Live state for the management API. */
+  /** Live state for the management API; null once closing (a connection still opening is alive). */
   info(): ConnectionInfo | null {
-    if (this.state !== "running") return null;
+    if (this.state === "closing" || this.state === "closed") return null;
     const channels: ChannelInfo[] = [...this.channels.values()].map((ch) => ch.info());
     return {
       ...this.catalogEntry(),
@@ -442,6 +449,8 @@ export class Connection {
   }
 
   permissionsChanged(permissions: Permissions | null): void {
+    // Also what connection.open will install, if it has not done so yet.
+    this.handshake.permissions = permissions;
     this.access.update(permissions);
   }
 
@@ -474,6 +483,8 @@ export class Connection {
 
   /** connection.open-ok has gone out: channels may open. */
   opened(): void {
+    // The socket may have gone while connection.open was being answered.
+    if (this.state !== "handshake") return;
     this.access = new AccessControl(this.username, this.vhost, this.handshake.permissions);
     this.impersonator = this.handshake.tags.includes("impersonator");
     this.state = "running";

@@ -1,6 +1,6 @@
 import { PROTOCOL_HEADER, plainTable, table, type AnyMethod, type Method } from "../amqp";
 import { login } from "../core/auth";
-import { connectionsOfUser } from "../core/inventory";
+import { liveConnectionsOfUser } from "../core/inventory";
 import type { Broker } from "../core/broker";
 import type { Permissions } from "../core/permissions";
 import type { Limits } from "../core/limits";
@@ -116,13 +116,19 @@ export class Handshake {
     if (!access.vhostExists) throw notAllowed(`vhost '${vhost}' not found`);
     if (!access.permissions) throw notAllowed(`access to vhost '${vhost}' refused for user '${this.username}'`);
     const max = access.userLimits["max-connections"];
-    // Counted over every vhost's catalog, only for users who have the limit.
-    if (max !== undefined && max >= 0 && (await connectionsOfUser(this.host.broker, this.username)).length >= max) {
+    // Counted over every vhost's catalog (rows of connections that are gone do not count), only
+    // for users who have the limit.
+    if (max !== undefined && max >= 0 && (await liveConnectionsOfUser(this.host.broker, this.username, max)) >= max) {
       throw notAllowed(`Connection refused for user '${this.username}': user connection limit (${max}) is reached`);
     }
     this.permissions = access.permissions;
     this.vhost = vhost;
     await this.host.register();
+    // A permission change (or the user's deletion) between the first look and the catalog entry
+    // would have missed this connection: look again now that changes reach it.
+    const again = await this.host.broker.control().access(this.username, vhost);
+    if (!again.permissions) throw notAllowed(`access to vhost '${vhost}' refused for user '${this.username}'`);
+    this.permissions = again.permissions;
     this.phase = "done";
     this.host.send(0, { name: "connection.open-ok", args: { knownHosts: "" } });
   }

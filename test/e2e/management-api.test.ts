@@ -41,6 +41,18 @@ describe("authentication and errors", () => {
     // A declare needs configure permission, as over AMQP.
     const q = uniqueName("mq");
     expect((await api("PUT", `/queues/%2F/${q}`, {}, { user: m, password: "pw" })).status).toBe(401);
+    // Other users' consumers and connections stay hidden from a management user.
+    const conn = await connect();
+    const ch = await conn.createChannel();
+    const watched = uniqueName("mq.watched");
+    await ch.assertQueue(watched, { durable: false });
+    await ch.consume(watched, () => undefined);
+    expect((await api("GET", "/consumers", undefined, { user: m, password: "pw" })).body).toEqual([]);
+    expect((await api("GET", "/connections", undefined, { user: m, password: "pw" })).body).toEqual([]);
+    expect(list((await api("GET", "/consumers")).body).some((k) => obj(k.queue).name === watched)).toBe(true);
+    // Tags left out of a user update are kept, not stripped.
+    expect((await api("PUT", `/users/${m}`, { password: "pw2" })).status).toBe(204);
+    expect((await api("GET", `/users/${m}`)).body).toMatchObject({ tags: ["management"] });
   });
 
   it("400 for malformed JSON or bad fields, 404 for what does not exist", async () => {
@@ -49,6 +61,12 @@ describe("authentication and errors", () => {
       reason: "Malformed JSON",
     });
     expect((await api("PUT", "/queues/%2F/bad", { durable: "perhaps" })).status).toBe(400);
+    // JSON only (RabbitMQ's content_types_accepted): a form or text/plain body is what a
+    // cross-site page could send without the browser asking first.
+    const plain = await api("PUT", "/queues/%2F/bad", undefined, { raw: "{}", headers: { "Content-Type": "text/plain" } });
+    expect(plain.status).toBe(415);
+    const foreign = await api("GET", "/overview", undefined, { headers: { Origin: "https://evil.example" } });
+    expect(foreign.status).toBe(403);
     expect((await api("PUT", "/exchanges/%2F/bad", { type: "nonsense" })).status).toBe(400);
     expect((await api("PUT", "/permissions/%2F/guest", { configure: "(", write: ".*", read: ".*" })).status).toBe(400);
     expect((await api("PUT", "/users/nopw", { tags: "" })).status).toBe(400);

@@ -207,6 +207,44 @@ describe("restart", () => {
     }
   });
 
+  it("connections lost in a restart do not count against max-connections (their catalog rows are checked at the limit)", async () => {
+    const options = await freshOptions();
+    const first = await startWarren(options);
+    const auth = { Authorization: `Basic ${Buffer.from("guest:guest").toString("base64")}`, "Content-Type": "application/json" };
+    const put = await fetch(`${first.httpUrl}/api/vhost-limits/%2F/max-connections`, {
+      method: "PUT",
+      headers: auth,
+      body: JSON.stringify({ value: 1 }),
+    });
+    expect(put.status).toBe(204);
+    const conn = await amqp.connect(first.amqpUrl!);
+    conn.on("error", () => undefined);
+    // Stopped with the connection open: its row stays in the vhost's catalog.
+    await first.close();
+    const second = await startWarren(options);
+    try {
+      const again = await amqp.connect(second.amqpUrl!);
+      await again.close();
+    } finally {
+      await second.close();
+    }
+  });
+
+  it("the deploy-time administrator is created once: deleted, it does not come back at the next start", async () => {
+    const options = { ...(await freshOptions()), vars: { WARREN_ADMIN_USER: "boss", WARREN_ADMIN_PASSWORD: "s3cret" } };
+    const basic = (user: string, pw: string) => ({ Authorization: `Basic ${Buffer.from(`${user}:${pw}`).toString("base64")}` });
+    const first = await startWarren(options);
+    expect((await fetch(`${first.httpUrl}/api/whoami`, { headers: basic("boss", "s3cret") })).status).toBe(200);
+    expect((await fetch(`${first.httpUrl}/api/users/boss`, { method: "DELETE", headers: basic("guest", "guest") })).status).toBe(204);
+    await first.close();
+    const second = await startWarren(options);
+    try {
+      expect((await fetch(`${second.httpUrl}/api/whoami`, { headers: basic("boss", "s3cret") })).status).toBe(401);
+    } finally {
+      await second.close();
+    }
+  });
+
   it("deleted queues leave no data behind (their objects call deleteAll)", async () => {
     const options = await freshOptions();
     const server = await startWarren(options);

@@ -95,6 +95,14 @@ describe("handshake", () => {
     expect(broker.catalogOf("/").connectionRecords.get("conn-1")).toMatchObject({ user: "alice", vhost: "/" });
   });
 
+  it("a blank password never logs in (RabbitMQ), even for a user whose hash would match it", async () => {
+    const broker = new FakeBroker();
+    await broker.controlPort.putUser({ name: "blank", password: "", tags: [] });
+    const c = new Client(broker);
+    const close = only(await c.roundTrip(protocolHeader(), startOk("blank", "")), "connection.close");
+    expect(close).toMatchObject({ replyCode: ReplyCode.ACCESS_REFUSED, classId: 10, methodId: 11 });
+  });
+
   it("a user without permissions on the vhost → 530 'access to vhost refused' (10, 40), not listed", async () => {
     const broker = new FakeBroker();
     await broker.controlPort.putUser({ name: "bob", password: "pw", tags: [] });
@@ -122,10 +130,23 @@ describe("handshake", () => {
     await broker.controlPort.setUserLimits("guest", { "max-connections": 1 });
     const first = new Client(broker, { id: "conn-a" });
     expect(names(await first.roundTrip(protocolHeader(), startOk(), tuneOk(), open()))).toContain("0:connection.open-ok");
+    // At the limit the catalog rows are checked with their connections: this one is alive.
+    broker.connection("conn-a").script.info = async () => first.connection.info();
     const second = new Client(broker, { id: "conn-b" });
     const close = only(await second.roundTrip(protocolHeader(), startOk(), tuneOk(), open()), "connection.close");
     expect(close).toMatchObject({ replyCode: ReplyCode.NOT_ALLOWED, classId: 10, methodId: 40 });
     expect(close.replyText).toBe("NOT_ALLOWED - Connection refused for user 'guest': user connection limit (1) is reached");
+  });
+
+  it("a catalog row whose connection is gone does not count against max-connections (and is dropped)", async () => {
+    const broker = new FakeBroker();
+    await broker.controlPort.setUserLimits("guest", { "max-connections": 1 });
+    const first = new Client(broker, { id: "conn-a" });
+    await first.roundTrip(protocolHeader(), startOk(), tuneOk(), open());
+    // conn-a's object answers info() with null: it is gone (a restart lost it).
+    const second = new Client(broker, { id: "conn-b" });
+    expect(names(await second.roundTrip(protocolHeader(), startOk(), tuneOk(), open()))).toContain("0:connection.open-ok");
+    expect([...broker.catalogOf("/").connectionRecords.keys()]).toEqual(["conn-b"]);
   });
 
   it("guest from a non-loopback peer → 403 naming the loopback rule (RabbitMQ's loopback_users)", async () => {

@@ -10,10 +10,20 @@ async function connectionsOf(c: ApiContext, vhosts: string[]): Promise<Connectio
   return seesEverything(c.var.user) ? all : all.filter((x) => x.user === c.var.user.name);
 }
 
+/** The connection a name stands for: its object is addressed directly (the name ends with its id). */
 async function connectionNamed(c: ApiContext): Promise<ConnectionInfo> {
   const name = param(c, "connection");
-  const found = (await connectionsOf(c, await visibleVhosts(c))).find((x) => x.name === name);
-  if (!found) throw notFoundError();
+  const id = name.split(" -> ").pop() ?? "";
+  let found: ConnectionInfo | null = null;
+  if (/^[0-9a-f]{64}$/.test(id)) {
+    try {
+      found = await c.var.broker.connection(id).info();
+    } catch {
+      found = null;
+    }
+  }
+  const mine = found !== null && found.name === name && (seesEverything(c.var.user) || found.user === c.var.user.name);
+  if (!mine || !found || !(await visibleVhosts(c)).includes(found.vhost)) throw notFoundError();
   return found;
 }
 
@@ -62,30 +72,34 @@ export function connectionRoutes(api: Hono<ApiEnv>): void {
       Promise.all(vhosts.map((v) => inventory.connections(v))).then((x) => x.flat()),
     ]);
     const byId = new Map(conns.map((x) => [x.id, x]));
+    // As RabbitMQ's filter_user: others' consumers only for administrators and monitors.
+    const everything = seesEverything(c.var.user);
     return queues.flatMap((q) =>
-      q.consumers.map((k) => {
-        const conn = byId.get(k.connection);
-        return {
-          consumer_tag: k.tag,
-          queue: { name: q.name, vhost: q.vhost },
-          channel_details: conn
-            ? {
-                name: `${conn.name} (${k.channel})`,
-                number: k.channel,
-                connection_name: conn.name,
-                peer_host: conn.peer,
-                user: conn.user,
-                node: NODE,
-              }
-            : { number: k.channel },
-          ack_required: k.ackRequired,
-          exclusive: k.exclusive,
-          prefetch_count: k.prefetch,
-          active: true,
-          activity_status: "up",
-          arguments: {},
-        };
-      }),
+      q.consumers
+        .filter((k) => everything || byId.get(k.connection)?.user === c.var.user.name)
+        .map((k) => {
+          const conn = byId.get(k.connection);
+          return {
+            consumer_tag: k.tag,
+            queue: { name: q.name, vhost: q.vhost },
+            channel_details: conn
+              ? {
+                  name: `${conn.name} (${k.channel})`,
+                  number: k.channel,
+                  connection_name: conn.name,
+                  peer_host: conn.peer,
+                  user: conn.user,
+                  node: NODE,
+                }
+              : { number: k.channel },
+            ack_required: k.ackRequired,
+            exclusive: k.exclusive,
+            prefetch_count: k.prefetch,
+            active: true,
+            activity_status: "up",
+            arguments: {},
+          };
+        }),
     );
   };
 

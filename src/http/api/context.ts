@@ -19,7 +19,7 @@ export type ApiContext = Context<ApiEnv>;
 /** An HTTP answer with RabbitMQ's error JSON ({"error": …, "reason": …}). */
 export class ApiError extends Error {
   constructor(
-    readonly status: 400 | 401 | 403 | 404 | 405 | 500 | 503,
+    readonly status: 400 | 401 | 403 | 404 | 405 | 415 | 500 | 503,
     readonly error: string,
     readonly reason: string,
   ) {
@@ -133,6 +133,10 @@ export async function visibleVhosts(c: ApiContext): Promise<string[]> {
 export async function jsonBody(c: ApiContext): Promise<Record<string, unknown>> {
   const text = await c.req.text();
   if (text.trim() === "") return {};
+  // As RabbitMQ: JSON only. A form or text/plain body is what a cross-site page can send without
+  // asking the browser first, with the Basic credentials it remembers.
+  const type = c.req.header("Content-Type")?.split(";")[0]?.trim().toLowerCase();
+  if (type !== "application/json") throw new ApiError(415, "unsupported_media_type", "Content-Type must be application/json");
   let body: unknown;
   try {
     body = JSON.parse(text);

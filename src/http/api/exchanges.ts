@@ -5,7 +5,7 @@ import { Inventory } from "../../core/inventory";
 import { checkPublishable, Publisher } from "../../core/publisher";
 import { RouteTable } from "../../core/route-table";
 import { VhostOps } from "../../core/vhost-ops";
-import { DEFAULT_LIMITS } from "../../core/limits";
+import { limitsFrom } from "../../core/limits";
 import {
   actorIn,
   badRequest,
@@ -106,7 +106,7 @@ export function exchangeRoutes(api: Hono<ApiEnv>): void {
     const routingKey = str(body.routing_key, "routing_key");
     const props = propertiesFromJson(obj(body.properties, "properties"));
     const payload = payloadBytes(body.payload, body.payload_encoding);
-    checkPublishable(payload.length, props.userId, actor.user, DEFAULT_LIMITS.maxMessageSize, c.var.user.tags.includes("impersonator"));
+    checkPublishable(payload.length, props.userId, actor.user, limitsFrom(c.env).maxMessageSize, c.var.user.tags.includes("impersonator"));
     const broker = c.var.broker;
     const publisher = new Publisher(broker, () => vhost, new RouteTable(broker, () => vhost, null));
     const message = {

@@ -7,6 +7,8 @@ import { actorIn, badRequest, bool, jsonBody, notFoundError, obj, param, visible
 import { bindingJson, queueJson } from "./format";
 import { payloadJson, propertiesToJson, readHeader } from "./messages";
 
+/** Body bytes one API get may take before it stops (it answers with what it has). */
+const GET_BYTES = 16 << 20;
 const ACK_MODES = ["ack_requeue_true", "ack_requeue_false", "reject_requeue_true", "reject_requeue_false"];
 
 async function queuesOf(c: ApiContext, vhosts: string[]) {
@@ -98,14 +100,17 @@ export function queueRoutes(api: Hono<ApiEnv>): void {
     const taker = `mgmt-${crypto.randomUUID()}`;
     const out: Record<string, unknown>[] = [];
     const seqs: number[] = [];
+    // At most 1000 messages and GET_BYTES of bodies per request: the Worker's memory is shared.
+    let bytes = 0;
     try {
-      for (let i = 0; i < Math.min(count, 1000); i++) {
+      for (let i = 0; i < Math.min(count, 1000) && bytes < GET_BYTES; i++) {
         const r = await q.get(taker, 0, false);
         if (!r.ok) throw r.code === 404 ? notFoundError() : badRequest(r.text);
         const d = r.value.delivery;
         if (!d) break;
         seqs.push(d.seq);
         const m = decodeRecord(d.record);
+        bytes += m.body.length;
         const payload = truncate !== undefined && truncate >= 0 ? m.body.subarray(0, truncate) : m.body;
         out.push({
           payload_bytes: m.body.length,

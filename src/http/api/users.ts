@@ -13,8 +13,9 @@ export function parseTags(v: unknown): string[] {
 }
 
 /** A user from API JSON (PUT /api/users/{name}, definitions). */
-export function userWrite(name: string, body: Record<string, unknown>): UserWrite {
-  const u: UserWrite = { name, tags: parseTags(body.tags) };
+export function userWrite(name: string, body: Record<string, unknown>, existingTags: string[] = []): UserWrite {
+  // Tags left out keep what the user has (never silently strip an administrator).
+  const u: UserWrite = { name, tags: body.tags === undefined ? existingTags : parseTags(body.tags) };
   if (body.password !== undefined) u.password = str(body.password, "password");
   else if (body.password_hash !== undefined) {
     u.passwordHash = str(body.password_hash, "password_hash");
@@ -42,10 +43,11 @@ export function userRoutes(api: Hono<ApiEnv>): void {
     requireAdmin(c);
     const name = param(c, "user");
     const body = await jsonBody(c);
-    if (body.password === undefined && body.password_hash === undefined && !(await c.var.broker.control().user(name))) {
+    const existing = await c.var.broker.control().user(name);
+    if (body.password === undefined && body.password_hash === undefined && !existing) {
       throw badRequest("password or password_hash must be set");
     }
-    const { created } = await new AdminOps(c.var.broker).putUser(userWrite(name, body));
+    const { created } = await new AdminOps(c.var.broker).putUser(userWrite(name, body, existing?.tags));
     return c.body(null, created ? 201 : 204);
   });
 
