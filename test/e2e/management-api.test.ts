@@ -265,6 +265,10 @@ describe("resources", () => {
     expect((await api("GET", `/queues/${v}/dq`)).body).toMatchObject({ arguments: { "x-max-length": 10 } });
     expect(list((await api("GET", `/bindings/${v}/e/dx/q/dq`)).body)).toHaveLength(1);
     await connectAs(user, "pw", v);
+    // Entities of a vhost that does not exist, and topic permissions, are refused rather than half-imported.
+    expect((await api("POST", "/definitions", { queues: [{ name: "q", vhost: "no-such-vhost", durable: true }] })).status).toBe(400);
+    const topic = [{ user, vhost: v, exchange: "amq.topic", write: ".*", read: ".*" }];
+    expect((await api("POST", "/definitions", { topic_permissions: topic })).status).toBe(400);
   });
 });
 

@@ -77,7 +77,16 @@ async function importDefinitions(c: ApiContext, body: Record<string, unknown>, o
       });
     }
   }
-  const vhostOf = (x: Record<string, unknown>) => onlyVhost ?? str(x.vhost, "vhost");
+  if (list(body.topic_permissions, "topic_permissions").length > 0) {
+    // Refused rather than dropped: importing them silently would leave users less restricted.
+    throw badRequest("topic permissions are not supported by Warren");
+  }
+  const known = new Set((await broker.control().vhosts()).map((v) => v.name));
+  const vhostOf = (x: Record<string, unknown>) => {
+    const v = onlyVhost ?? str(x.vhost, "vhost");
+    if (!known.has(v)) throw badRequest(`vhost '${v}' does not exist`);
+    return v;
+  };
   for (const p of list(body.policies, "policies")) await admin.putPolicy(parsePolicy(vhostOf(p), str(p.name, "policies[].name"), p));
   const ops = (vhost: string) =>
     new VhostOps(broker, vhost, { user: c.var.user.name, connection: "", access: fullAccess(c.var.user.name, vhost) });
