@@ -1,12 +1,28 @@
 import { concatBytes } from "../amqp/buffer";
 import { decodeRecord, recordOf } from "../storage/message-record";
-import { RECORD_CHUNK, readChunks, writeRecordRow } from "../storage/record-rows";
+import { RECORD_CHUNK, writeRecordRow } from "../storage/record-rows";
 import type { IncomingMessage, QueuedMessage } from "./types";
 
 interface MessageRow extends Record<string, SqlStorageValue> {
   seq: number;
   redelivered: number;
   data: ArrayBuffer;
+}
+
+/**
+ * The ready messages whose contents are in memory: at most this many, and this many bytes (the
+ * rest of a backlog is in SQLite only, each message a small placeholder in the ready list).
+ */
+const WINDOW_COUNT = 2000;
+const WINDOW_BYTES = 8 << 20;
+/** What one read from disk brings back at most, when the head of the queue is not in memory. */
+const PAGE_COUNT = 500;
+const PAGE_BYTES = 4 << 20;
+const EMPTY = new Uint8Array(0);
+
+/** A message's bytes in memory, near enough for the window's accounting. */
+function weight(m: QueuedMessage): number {
+  return m.header.length + m.body.length + 64;
 }
 
 /**
@@ -30,29 +46,161 @@ export class MessageStore {
   private deliveredThrough = 0;
   /** Seqs acked (or taken by no-ack consumers) whose rows flushRemovals() has not deleted yet. */
   private removals: number[] = [];
+  /** Ready messages whose contents are in memory, and their bytes (the window). */
+  private loadedCount = 0;
+  private loadedBytes = 0;
+  /** From this index of `ready` to its end, every message is a placeholder (unloaded). */
+  private stubsFrom = 0;
 
   constructor(private readonly sql: SqlStorage) {}
 
-  /** Rebuilds the ready list from storage (all stored messages are ready after a restart). */
+  /**
+   * Rebuilds the ready list from storage (all stored messages are ready after a restart): an
+   * index of seqs and flags, not the messages' contents, which are read a page at a time as the
+   * head of the queue needs them.
+   */
   load(): void {
     this.deliveredThrough = this.sql.exec<{ d: number }>("SELECT delivered_through AS d FROM queue_state").toArray()[0]?.d ?? 0;
-    const pieces = readChunks(this.sql, "message_record_chunks");
+    for (const r of this.sql.exec<{ seq: number }>("SELECT DISTINCT seq FROM message_record_chunks")) this.chunked.add(r.seq);
     this.ready = this.sql
-      .exec<MessageRow>("SELECT seq, redelivered, data FROM message_records ORDER BY seq")
+      .exec<{ seq: number; redelivered: number; flags: ArrayBuffer | null }>(
+        "SELECT seq, redelivered, substr(data, 1, 1) AS flags FROM message_records ORDER BY seq",
+      )
       .toArray()
-      .map((r) => {
-        const rest = pieces.get(r.seq);
-        if (rest) this.chunked.add(r.seq);
-        const m = decodeRecord(rest ? concatBytes([new Uint8Array(r.data), ...rest]) : new Uint8Array(r.data));
+      .map((r) => ({
+        exchange: "",
+        routingKey: "",
+        header: EMPTY,
+        body: EMPTY,
+        // The record's first byte holds its flags (message-record.ts): bit 0 is "persistent".
+        persistent: r.flags !== null && ((new Uint8Array(r.flags)[0] ?? 0) & 1) === 1,
+        seq: r.seq,
         // Handed out before the restart and never settled: it may have been seen (RabbitMQ: redelivered).
-        const redelivered = r.redelivered === 1 || r.seq <= this.deliveredThrough;
-        return { ...m, seq: r.seq, redelivered, stored: true };
-      });
+        redelivered: r.redelivered === 1 || r.seq <= this.deliveredThrough,
+        stored: true,
+        unloaded: true,
+      }));
     this.head = 0;
+    this.stubsFrom = 0;
+    this.loadedCount = 0;
+    this.loadedBytes = 0;
     this.readyStored = this.ready.length;
     const last = this.ready[this.ready.length - 1];
     // Seqs are never reused, not even those of messages already gone: the watermark stays true.
     this.nextSeq = Math.max(last ? last.seq : 0, this.deliveredThrough) + 1;
+  }
+
+  /** Ready messages whose contents are only on disk (for tests and the bench). */
+  get unloadedCount(): number {
+    return this.ready.length - this.head - this.loadedCount;
+  }
+
+  /**
+   * Reads the contents of the placeholders at the head of the queue: up to PAGE_COUNT of them
+   * and PAGE_BYTES, at least one. Only then may the head message leave the queue.
+   */
+  private loadHead(): void {
+    const first = this.ready[this.head];
+    if (!first?.unloaded) return;
+    // Sizes first (no contents), to stop at PAGE_BYTES.
+    const wanted: QueuedMessage[] = [];
+    let bytes = 0;
+    for (let i = this.head; i < this.ready.length && wanted.length < PAGE_COUNT; i++) {
+      const m = this.ready[i]!;
+      if (!m.unloaded) break;
+      wanted.push(m);
+    }
+    const last = wanted[wanted.length - 1]!;
+    const sizes = new Map<number, number>();
+    for (const r of this.sql.exec<{ seq: number; n: number }>(
+      "SELECT seq, length(data) AS n FROM message_records WHERE seq BETWEEN ? AND ?",
+      first.seq,
+      last.seq,
+    )) {
+      sizes.set(r.seq, this.chunked.has(r.seq) ? PAGE_BYTES : r.n);
+    }
+    let take = 0;
+    for (const m of wanted) {
+      const n = sizes.get(m.seq) ?? 0;
+      if (take > 0 && bytes + n > PAGE_BYTES) break;
+      bytes += n;
+      take++;
+    }
+    const page = wanted.slice(0, take);
+    const until = page[page.length - 1]!.seq;
+    const rows = new Map<number, MessageRow>();
+    for (const r of this.sql.exec<MessageRow>(
+      "SELECT seq, redelivered, data FROM message_records WHERE seq BETWEEN ? AND ?",
+      first.seq,
+      until,
+    )) {
+      rows.set(r.seq, r);
+    }
+    const pieces = new Map<number, Uint8Array[]>();
+    if (this.chunked.size > 0) {
+      for (const r of this.sql.exec<{ seq: number; data: ArrayBuffer }>(
+        "SELECT seq, data FROM message_record_chunks WHERE seq BETWEEN ? AND ? ORDER BY seq, idx",
+        first.seq,
+        until,
+      )) {
+        let list = pieces.get(r.seq);
+        if (!list) pieces.set(r.seq, (list = []));
+        list.push(new Uint8Array(r.data));
+      }
+    }
+    for (const m of page) {
+      const row = rows.get(m.seq);
+      if (!row) throw new Error(`message ${m.seq} is ready but not in storage`);
+      const rest = pieces.get(m.seq);
+      const record = rest ? concatBytes([new Uint8Array(row.data), ...rest]) : new Uint8Array(row.data);
+      const d = decodeRecord(record);
+      m.exchange = d.exchange;
+      m.routingKey = d.routingKey;
+      m.header = d.header;
+      m.body = d.body;
+      m.persistent = d.persistent;
+      m.record = record;
+      m.unloaded = false;
+      this.loadedCount++;
+      this.loadedBytes += weight(m);
+    }
+    this.stubsFrom = Math.max(this.stubsFrom, this.head + page.length);
+  }
+
+  /**
+   * Keeps the window within WINDOW_COUNT and WINDOW_BYTES: the newest loaded messages beyond it
+   * are written if they were not yet, then only their place stays in memory.
+   */
+  private trim(): void {
+    if (this.loadedCount <= WINDOW_COUNT && this.loadedBytes <= WINDOW_BYTES) return;
+    let i = this.stubsFrom - 1;
+    const unstored: QueuedMessage[] = [];
+    for (let j = i; j >= this.head && (this.loadedCount > WINDOW_COUNT || this.loadedBytes > WINDOW_BYTES); j--) {
+      const m = this.ready[j]!;
+      if (m.unloaded) continue;
+      if (!m.stored) unstored.push(m);
+      this.loadedCount--;
+      this.loadedBytes -= weight(m);
+      i = j;
+    }
+    // Whatever goes out of memory must be on disk first.
+    if (unstored.length > 0) {
+      this.writeMany(unstored.reverse());
+      this.readyStored += unstored.length;
+      this.deferred = Math.max(0, this.deferred - unstored.length);
+    }
+    for (let j = i; j < this.stubsFrom; j++) this.unload(this.ready[j]!);
+    this.stubsFrom = Math.min(this.stubsFrom, i);
+  }
+
+  private unload(m: QueuedMessage): void {
+    if (m.unloaded) return;
+    m.exchange = "";
+    m.routingKey = "";
+    m.header = EMPTY;
+    m.body = EMPTY;
+    delete m.record;
+    m.unloaded = true;
   }
 
   /**
@@ -82,15 +230,29 @@ export class MessageStore {
    * writes them only if they do not leave at once for a no-ack consumer (see persist()).
    */
   append(messages: readonly IncomingMessage[], mayDefer: (m: IncomingMessage) => boolean): void {
+    // Behind a backlog that is on disk only, new messages go to disk and keep only their place.
+    const behindStubs = this.stubsFrom < this.ready.length;
     const now: QueuedMessage[] = [];
+    const added: QueuedMessage[] = [];
     for (const m of messages) {
       const q: QueuedMessage = { ...m, seq: this.nextSeq++, redelivered: false, stored: false };
-      if (mayDefer(m)) this.deferred++;
+      if (!behindStubs && mayDefer(m)) this.deferred++;
       else now.push(q);
       this.ready.push(q);
+      added.push(q);
     }
     this.writeMany(now);
     this.readyStored += now.length;
+    if (behindStubs) {
+      for (const q of added) this.unload(q);
+      return;
+    }
+    for (const q of added) {
+      this.loadedCount++;
+      this.loadedBytes += weight(q);
+    }
+    this.stubsFrom = this.ready.length;
+    this.trim();
   }
 
   /** Writes messages that so far lived only in memory. */
@@ -144,21 +306,43 @@ export class MessageStore {
     m.stored = true;
   }
 
-  /** The oldest ready message, left in place. */
+  /** The oldest ready message (its contents in memory), left in place. */
   peek(): QueuedMessage | undefined {
+    this.loadHead();
     return this.ready[this.head];
   }
 
-  /** Takes the oldest ready message; it stays in storage until removed. */
+  /** Takes the oldest ready message (its contents in memory); it stays in storage until removed. */
   shift(): QueuedMessage | undefined {
     if (this.head >= this.ready.length) return undefined;
+    this.loadHead();
     const m = this.ready[this.head++];
     if (m?.stored) this.readyStored--;
+    if (m && !m.unloaded) {
+      this.loadedCount--;
+      this.loadedBytes -= weight(m);
+    }
     if (this.head > 1024 && this.head * 2 > this.ready.length) {
       this.ready = this.ready.slice(this.head);
+      this.stubsFrom = Math.max(0, this.stubsFrom - this.head);
       this.head = 0;
     }
     return m;
+  }
+
+  /** After the ready list was rebuilt: the window's counts and where the placeholder tail starts. */
+  private recount(): void {
+    this.loadedCount = 0;
+    this.loadedBytes = 0;
+    for (let i = this.head; i < this.ready.length; i++) {
+      const m = this.ready[i]!;
+      if (m.unloaded) continue;
+      this.loadedCount++;
+      this.loadedBytes += weight(m);
+    }
+    let from = this.ready.length;
+    while (from > this.head && this.ready[from - 1]!.unloaded) from--;
+    this.stubsFrom = from;
   }
 
   /** Puts messages back in seq order, marked redelivered when they were delivered before. */
@@ -188,6 +372,8 @@ export class MessageStore {
     }
     this.ready = merged;
     this.head = 0;
+    this.recount();
+    this.trim();
   }
 
   /**
@@ -253,6 +439,7 @@ export class MessageStore {
     this.ready = rest;
     this.head = 0;
     for (const m of taken) if (m.stored) this.readyStored--;
+    this.recount();
     return taken;
   }
 
@@ -272,6 +459,7 @@ export class MessageStore {
     this.ready = keep;
     this.head = 0;
     this.readyStored = keep.filter((m) => m.stored).length;
+    this.recount();
     this.remove(gone);
     this.flushRemovals();
     return gone.length;
@@ -283,6 +471,7 @@ export class MessageStore {
     this.ready = [];
     this.head = 0;
     this.readyStored = 0;
+    this.recount();
     this.remove(taken);
     this.flushRemovals();
     return taken.length;
@@ -292,6 +481,7 @@ export class MessageStore {
     this.ready = [];
     this.head = 0;
     this.readyStored = 0;
+    this.recount();
     this.removals = [];
     this.chunked.clear();
     this.sql.exec("DELETE FROM message_records");

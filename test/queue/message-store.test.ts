@@ -183,3 +183,57 @@ describe("MessageStore schema", () => {
     expect(again.shift()!.redelivered).toBe(false);
   });
 });
+
+describe("MessageStore keeps only a window of a backlog in memory", () => {
+  const body = (i: number) => {
+    const b = new Uint8Array(128);
+    new DataView(b.buffer).setUint32(0, i);
+    return b;
+  };
+  const numberOf = (m: { body: Uint8Array } | undefined) => new DataView(m!.body.buffer, m!.body.byteOffset).getUint32(0);
+
+  it("20,000 messages: at most 2,000 in memory; all come out intact and in order, across page loads and requeues", () => {
+    const db = new DatabaseSync(":memory:");
+    const store = openStore(db);
+    for (let i = 0; i < 20_000; i += 100) {
+      store.append(
+        Array.from({ length: 100 }, (_, k) => message(body(i + k))),
+        () => false,
+      );
+    }
+    expect(store.readyCount).toBe(20_000);
+    expect(store.unloadedCount).toBeGreaterThanOrEqual(18_000);
+    const out: number[] = [];
+    const held = [];
+    for (let i = 0; i < 5000; i++) held.push(store.shift()!);
+    // Some go back (a channel closed): they come out again first, in seq order, redelivered.
+    store.requeue(held.slice(4000), true);
+    for (const m of held.slice(0, 4000)) out.push(numberOf(m));
+    for (;;) {
+      const m = store.shift();
+      if (!m) break;
+      expect(store.readyCount - store.unloadedCount).toBeLessThanOrEqual(2000);
+      out.push(numberOf(m));
+    }
+    expect(out).toEqual(Array.from({ length: 20_000 }, (_, i) => i));
+  });
+
+  it("after a restart only an index is read: the contents come a page at a time", () => {
+    const db = new DatabaseSync(":memory:");
+    const store = openStore(db);
+    store.append(
+      Array.from({ length: 5000 }, (_, i) => message(body(i))),
+      () => false,
+    );
+    const restarted = openStore(db);
+    restarted.load();
+    expect(restarted.readyCount).toBe(5000);
+    expect(restarted.unloadedCount).toBe(5000);
+    expect(numberOf(restarted.shift())).toBe(0);
+    expect(restarted.unloadedCount).toBeLessThan(5000);
+    expect(restarted.readyCount - restarted.unloadedCount).toBeLessThanOrEqual(500);
+    const rest: number[] = [];
+    for (let m = restarted.shift(); m; m = restarted.shift()) rest.push(numberOf(m));
+    expect(rest).toEqual(Array.from({ length: 4999 }, (_, i) => i + 1));
+  });
+});
