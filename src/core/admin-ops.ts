@@ -7,6 +7,15 @@ import { invalidPolicyDefinition } from "./policies";
 import { unwrap } from "./rpc-result";
 
 export const VHOST_LIMITS = ["max-connections", "max-queues"];
+
+/** A copy of `limits` with `name` set to `value` (an integer) or, for null, removed. */
+function withLimit(limits: Record<string, number>, name: string, value: number | null): Record<string, number> {
+  if (value !== null && !Number.isInteger(value)) throw preconditionFailed(`${name} must be an integer`);
+  const out = { ...limits };
+  if (value === null) delete out[name];
+  else out[name] = value;
+  return out;
+}
 const POLICY_TARGETS = ["queues", "exchanges", "all", "classic_queues", "quorum_queues", "streams"] as const;
 
 /**
@@ -58,12 +67,9 @@ export class AdminOps {
    */
   async setVhostLimit(vhost: string, name: string, value: number | null): Promise<void> {
     if (!VHOST_LIMITS.includes(name)) throw preconditionFailed(`unknown vhost limit '${name}' (known: ${VHOST_LIMITS.join(", ")})`);
-    if (value !== null && !Number.isInteger(value)) throw preconditionFailed(`${name} must be an integer`);
     const v = await this.control.vhost(vhost);
     if (!v) throw notFound(`no vhost '${vhost}'`);
-    const limits = { ...v.limits };
-    if (value === null) delete limits[name];
-    else limits[name] = value;
+    const limits = withLimit(v.limits, name, value);
     await this.control.putVhost({ name: vhost, limits });
     await this.broker.catalog(vhost).setLimits(limits);
   }
@@ -114,13 +120,9 @@ export class AdminOps {
    */
   async setUserLimit(user: string, name: string, value: number | null): Promise<void> {
     if (name !== "max-connections") throw preconditionFailed(`unsupported user limit '${name}' (supported: max-connections)`);
-    if (value !== null && !Number.isInteger(value)) throw preconditionFailed(`${name} must be an integer`);
     const u = await this.control.user(user);
     if (!u) throw notFound(`no user '${user}'`);
-    const limits = { ...u.limits };
-    if (value === null) delete limits[name];
-    else limits[name] = value;
-    await this.control.setUserLimits(user, limits);
+    await this.control.setUserLimits(user, withLimit(u.limits, name, value));
   }
 
   /** Open connections of the user in the vhost take their new permissions at once. */
