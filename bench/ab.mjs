@@ -27,9 +27,13 @@ const SCENARIOS = {
   transient: (url) => scenarios.transient(url, { count: 100_000 }),
   persistent: (url) => scenarios.persistent(url, { count: 30_000 }),
   fanout: (url) => scenarios.fanout(url, { count: 25_000 }),
+  latency: async (url) => {
+    const r = await scenarios.latency(url, { count: 1_000 });
+    return { p50Ms: r.p50Ms ?? Number.NaN };
+  },
 };
 /** @type {Record<string, string>} */
-const METRIC = { transient: "msgsPerSec", persistent: "msgsPerSec", fanout: "deliveriesPerSec" };
+const METRIC = { transient: "msgsPerSec", persistent: "msgsPerSec", fanout: "deliveriesPerSec", latency: "p50Ms" };
 
 /** A worktree of `ref` sharing this tree's node_modules. */
 function worktree(/** @type {string} */ ref) {

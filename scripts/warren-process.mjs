@@ -88,12 +88,14 @@ export async function spawnWarren({ dataDir, nofile, startTimeoutMs = 60_000, on
   if (nofile) {
     // A process cannot raise another's limit: let a shell raise its own, then exec Node.
     child = spawn("/bin/sh", ["-c", `ulimit -n ${Math.floor(nofile)} 2>/dev/null; exec "$0" "$@"`, process.execPath, startScript], {
+      // workerd refuses paths that climb out of its working directory: run in the checkout.
+      cwd: tree,
       env,
       stdio: ["ignore", "pipe", "pipe"],
       detached: true,
     });
   } else {
-    child = spawn(process.execPath, [startScript], { env, stdio: ["ignore", "pipe", "pipe"], detached: true });
+    child = spawn(process.execPath, [startScript], { cwd: tree, env, stdio: ["ignore", "pipe", "pipe"], detached: true });
   }
   const pid = /** @type {number} */ (child.pid);
   /** @type {Promise<number | null>} */

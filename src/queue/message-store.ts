@@ -11,12 +11,14 @@ interface MessageRow extends Record<string, SqlStorageValue> {
 
 /**
  * The ready messages whose contents are in memory: at most this many, and this many bytes (the
- * rest of a backlog is in SQLite only, each message a small placeholder in the ready list).
+ * rest of a backlog is in SQLite only, each message a small placeholder in the ready list). Small
+ * messages are cheap to keep and costly to read back one page at a time (a consumer that falls
+ * behind then falls further), so the count is generous and the bytes are what bound memory.
  */
-const WINDOW_COUNT = 2000;
-const WINDOW_BYTES = 8 << 20;
+export const WINDOW_COUNT = 20_000;
+export const WINDOW_BYTES = 8 << 20;
 /** What one read from disk brings back at most, when the head of the queue is not in memory. */
-const PAGE_COUNT = 500;
+export const PAGE_COUNT = 2000;
 const PAGE_BYTES = 4 << 20;
 const EMPTY = new Uint8Array(0);
 
@@ -168,28 +170,24 @@ export class MessageStore {
   }
 
   /**
-   * Keeps the window within WINDOW_COUNT and WINDOW_BYTES: the newest loaded messages beyond it
-   * are written if they were not yet, then only their place stays in memory.
+   * Keeps the window within WINDOW_COUNT and WINDOW_BYTES: the newest stored messages beyond it
+   * keep only their place in memory. Messages not yet written (on their way to a no-ack consumer)
+   * are left alone: the dispatcher writes them when they wait (persistReady), and a later trim
+   * takes them out; writing them here would cost a row each for messages about to leave anyway.
    */
   private trim(): void {
     if (this.loadedCount <= WINDOW_COUNT && this.loadedBytes <= WINDOW_BYTES) return;
-    let i = this.stubsFrom - 1;
-    const unstored: QueuedMessage[] = [];
-    for (let j = i; j >= this.head && (this.loadedCount > WINDOW_COUNT || this.loadedBytes > WINDOW_BYTES); j--) {
+    let i = this.stubsFrom;
+    for (let j = this.stubsFrom - 1; j >= this.head && (this.loadedCount > WINDOW_COUNT || this.loadedBytes > WINDOW_BYTES); j--) {
       const m = this.ready[j]!;
       if (m.unloaded) continue;
-      if (!m.stored) unstored.push(m);
+      // A placeholder tail must be all placeholders: stop at the first message only in memory.
+      if (!m.stored) break;
       this.loadedCount--;
       this.loadedBytes -= weight(m);
+      this.unload(m);
       i = j;
     }
-    // Whatever goes out of memory must be on disk first.
-    if (unstored.length > 0) {
-      this.writeMany(unstored.reverse());
-      this.readyStored += unstored.length;
-      this.deferred = Math.max(0, this.deferred - unstored.length);
-    }
-    for (let j = i; j < this.stubsFrom; j++) this.unload(this.ready[j]!);
     this.stubsFrom = Math.min(this.stubsFrom, i);
   }
 

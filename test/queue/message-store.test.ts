@@ -1,7 +1,7 @@
 import { randomBytes } from "node:crypto";
 import { DatabaseSync } from "node:sqlite";
 import { describe, expect, it } from "vitest";
-import { MessageStore } from "../../src/queue/message-store";
+import { MessageStore, PAGE_COUNT, WINDOW_BYTES, WINDOW_COUNT } from "../../src/queue/message-store";
 import type { IncomingMessage } from "../../src/queue/types";
 import { migrate } from "../../src/storage/migrate";
 import { QUEUE_MIGRATIONS } from "../../src/storage/migrations/queue";
@@ -192,17 +192,18 @@ describe("MessageStore keeps only a window of a backlog in memory", () => {
   };
   const numberOf = (m: { body: Uint8Array } | undefined) => new DataView(m!.body.buffer, m!.body.byteOffset).getUint32(0);
 
-  it("20,000 messages: at most 2,000 in memory; all come out intact and in order, across page loads and requeues", () => {
+  it("a backlog 3× the window: at most WINDOW_COUNT in memory; all come out intact and in order, across page loads and requeues", () => {
+    const total = 3 * WINDOW_COUNT;
     const db = new DatabaseSync(":memory:");
     const store = openStore(db);
-    for (let i = 0; i < 20_000; i += 100) {
+    for (let i = 0; i < total; i += 100) {
       store.append(
         Array.from({ length: 100 }, (_, k) => message(body(i + k))),
         () => false,
       );
     }
-    expect(store.readyCount).toBe(20_000);
-    expect(store.unloadedCount).toBeGreaterThanOrEqual(18_000);
+    expect(store.readyCount).toBe(total);
+    expect(store.unloadedCount).toBeGreaterThanOrEqual(total - WINDOW_COUNT);
     const out: number[] = [];
     const held = [];
     for (let i = 0; i < 5000; i++) held.push(store.shift()!);
@@ -212,10 +213,10 @@ describe("MessageStore keeps only a window of a backlog in memory", () => {
     for (;;) {
       const m = store.shift();
       if (!m) break;
-      expect(store.readyCount - store.unloadedCount).toBeLessThanOrEqual(2000);
+      expect(store.readyCount - store.unloadedCount).toBeLessThanOrEqual(WINDOW_COUNT);
       out.push(numberOf(m));
     }
-    expect(out).toEqual(Array.from({ length: 20_000 }, (_, i) => i));
+    expect(out).toEqual(Array.from({ length: total }, (_, i) => i));
   });
 
   it("after a restart only an index is read: the contents come a page at a time", () => {
@@ -229,11 +230,33 @@ describe("MessageStore keeps only a window of a backlog in memory", () => {
     restarted.load();
     expect(restarted.readyCount).toBe(5000);
     expect(restarted.unloadedCount).toBe(5000);
+    // PAGE_COUNT (2000) < 5000: the first shift reads one page, not everything.
     expect(numberOf(restarted.shift())).toBe(0);
     expect(restarted.unloadedCount).toBeLessThan(5000);
-    expect(restarted.readyCount - restarted.unloadedCount).toBeLessThanOrEqual(500);
+    expect(restarted.readyCount - restarted.unloadedCount).toBeLessThanOrEqual(PAGE_COUNT);
     const rest: number[] = [];
     for (let m = restarted.shift(); m; m = restarted.shift()) rest.push(numberOf(m));
     expect(rest).toEqual(Array.from({ length: 4999 }, (_, i) => i + 1));
+  });
+
+  it("large messages: the window is bounded by bytes (WINDOW_BYTES), and they come back intact", () => {
+    const db = new DatabaseSync(":memory:");
+    const store = openStore(db);
+    const big = (i: number) => {
+      const b = new Uint8Array(64 * 1024).fill(i % 251);
+      new DataView(b.buffer).setUint32(0, i);
+      return b;
+    };
+    for (let i = 0; i < 500; i += 10)
+      store.append(
+        Array.from({ length: 10 }, (_, k) => message(big(i + k))),
+        () => false,
+      );
+    expect(store.readyCount - store.unloadedCount).toBeLessThanOrEqual(Math.ceil(WINDOW_BYTES / (64 * 1024)) + 1);
+    for (let i = 0; i < 500; i++) {
+      const m = store.shift()!;
+      expect(numberOf(m)).toBe(i);
+      expect(m.body[100]).toBe(i % 251);
+    }
   });
 });
