@@ -8,7 +8,8 @@ import type { ExchangePort } from "../core/ports";
 import { fail, ok, type RpcResult } from "../core/rpc-result";
 import { WorkerBroker } from "../core/worker-broker";
 import { recordBindingRow } from "../storage/binding-rows";
-import { migrate, tableExists } from "../storage/migrate";
+import { migrate } from "../storage/migrate";
+import { catalogDone, catalogPending, recordEpoch, storedEpoch } from "../storage/wake-rows";
 import { EXCHANGE_MIGRATIONS } from "../storage/migrations/exchange";
 import { tableFromBytes, tableKey, tableToBytes } from "../storage/table-bytes";
 import {
@@ -68,15 +69,14 @@ export class ExchangeDO extends DurableObject<Env> implements ExchangePort {
           arguments: tableFromBytes(new Uint8Array(row.arguments)),
         };
         if (await this.afterRestart(this.decl)) return;
-        const pending = tableExists(this.sql, "catalog_pending") && this.sql.exec("SELECT 1 FROM catalog_pending").toArray().length > 0;
-        if (pending) void this.catalogLate(this.decl);
+        if (catalogPending(this.sql)) void this.catalogLate(this.decl);
       }
     });
   }
 
   /** Waking in a new boot epoch (core/boot.ts) is a broker restart: a non-durable exchange is gone. True when it went. */
   private async afterRestart(decl: ExchangeDecl): Promise<boolean> {
-    const stored = this.sql.exec<{ epoch: string }>("SELECT epoch FROM boot").toArray()[0]?.epoch ?? null;
+    const stored = storedEpoch(this.sql);
     if (!restartedSince(stored, bootEpoch(this.env))) {
       if (stored === null) this.writeEpoch();
       return false;
@@ -91,8 +91,7 @@ export class ExchangeDO extends DurableObject<Env> implements ExchangePort {
   }
 
   private writeEpoch(): void {
-    const epoch = bootEpoch(this.env);
-    if (epoch !== null) this.sql.exec("INSERT OR REPLACE INTO boot (id, epoch) VALUES (1, ?)", epoch);
+    recordEpoch(this.sql, bootEpoch(this.env));
   }
 
   /**
@@ -142,7 +141,7 @@ export class ExchangeDO extends DurableObject<Env> implements ExchangePort {
           arguments: jsonTable(decl.arguments),
         });
       }
-      if (this.decl === decl) this.sql.exec("DELETE FROM catalog_pending");
+      if (this.decl === decl) catalogDone(this.sql);
     } catch (err) {
       this.broker.log(`${describeExchange(decl.vhost, decl.name)}: catalog update failed, retried at the next start: ${String(err)}`);
     }

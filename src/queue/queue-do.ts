@@ -11,7 +11,8 @@ import { WorkerBroker } from "../core/worker-broker";
 import { recordBindingRow } from "../storage/binding-rows";
 import { recordOf } from "../storage/message-record";
 import { countingSql, emptyCost } from "../storage/counting-sql";
-import { migrate, tableExists } from "../storage/migrate";
+import { migrate } from "../storage/migrate";
+import { catalogDone, catalogPending, recordEpoch, storedEpoch } from "../storage/wake-rows";
 import { QUEUE_MIGRATIONS } from "../storage/migrations/queue";
 import { tableFromBytes, tableToBytes } from "../storage/table-bytes";
 import { ConsumerList } from "./consumers";
@@ -104,7 +105,7 @@ export class QueueDO extends DurableObject<Env> implements QueuePort {
         this.store.load();
         if (await this.afterRestart(this.decl)) return;
         await this.reattach(this.decl);
-        if (tableExists(this.sql, "catalog_pending") && this.sql.exec("SELECT 1 FROM catalog_pending").toArray().length > 0) {
+        if (catalogPending(this.sql)) {
           void this.catalogLate(this.decl);
         }
       }
@@ -117,7 +118,7 @@ export class QueueDO extends DurableObject<Env> implements QueuePort {
    */
   private async afterRestart(decl: QueueDecl): Promise<boolean> {
     const epoch = bootEpoch(this.env);
-    const stored = this.sql.exec<{ epoch: string }>("SELECT epoch FROM boot").toArray()[0]?.epoch ?? null;
+    const stored = storedEpoch(this.sql);
     if (!restartedSince(stored, epoch)) {
       if (stored === null) this.writeEpoch();
       return false;
@@ -138,8 +139,7 @@ export class QueueDO extends DurableObject<Env> implements QueuePort {
   }
 
   private writeEpoch(): void {
-    const epoch = bootEpoch(this.env);
-    if (epoch !== null) this.sql.exec("INSERT OR REPLACE INTO boot (id, epoch) VALUES (1, ?)", epoch);
+    recordEpoch(this.sql, bootEpoch(this.env));
   }
 
   /** queue.declare (wanted = null for passive). */
@@ -453,7 +453,7 @@ export class QueueDO extends DurableObject<Env> implements QueuePort {
   private async catalogLate(decl: QueueDecl): Promise<void> {
     try {
       await this.broker.catalog(decl.vhost).queueAdded(this.catalogEntry(decl));
-      if (this.decl === decl) this.sql.exec("DELETE FROM catalog_pending");
+      if (this.decl === decl) catalogDone(this.sql);
     } catch (err) {
       this.broker.log(`${describeQueue(decl.vhost, decl.name)}: catalog update failed, retried at the next start: ${String(err)}`);
     }
