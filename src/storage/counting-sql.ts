@@ -24,15 +24,15 @@ export function addCost(into: CostCounters, from: CostCounters): CostCounters {
  * write (INSERT, UPDATE, DELETE) have run by the time exec() returns, so the count is complete.
  */
 export function countingSql(sql: SqlStorage, cost: CostCounters): SqlStorage {
+  // Made once: every statement of a queue goes through it.
+  const exec = (query: string, ...bindings: SqlStorageValue[]) => {
+    const cursor = sql.exec(query, ...bindings);
+    cost.rowsWritten += cursor.rowsWritten;
+    return cursor;
+  };
   return new Proxy(sql, {
     get(target, key) {
-      if (key === "exec") {
-        return (query: string, ...bindings: SqlStorageValue[]) => {
-          const cursor = target.exec(query, ...bindings);
-          cost.rowsWritten += cursor.rowsWritten;
-          return cursor;
-        };
-      }
+      if (key === "exec") return exec;
       const value: unknown = Reflect.get(target, key, target);
       return typeof value === "function" ? value.bind(target) : value;
     },
