@@ -7,6 +7,7 @@ import {
   type CatalogQueue,
   type MessageCounters,
 } from "../core/control";
+import { connectionGone } from "../core/inventory";
 import type { CatalogPort } from "../core/ports";
 import { WorkerBroker } from "../core/worker-broker";
 import type { Env } from "../env";
@@ -72,15 +73,7 @@ export class VhostDO extends DurableObject<Env> implements CatalogPort {
   private async pruneConnections(): Promise<void> {
     const broker = new WorkerBroker(this.env);
     const rows = this.list<CatalogConnection>("connections");
-    const gone = await Promise.all(
-      rows.map(async (c) => {
-        try {
-          return (await broker.connection(c.id).info()) === null;
-        } catch {
-          return false;
-        }
-      }),
-    );
+    const gone = await Promise.all(rows.map((c) => connectionGone(broker, c.id)));
     rows.forEach((c, i) => {
       if (gone[i]) this.remove("connections", c.id);
     });

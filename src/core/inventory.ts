@@ -147,11 +147,7 @@ export async function liveConnectionsOfUser(broker: Broker, user: string, limit:
   if (rows.length < limit) return rows.length;
   const alive = await Promise.all(
     rows.map(async (c) => {
-      try {
-        if ((await broker.connection(c.id).info()) !== null) return true;
-      } catch {
-        return true; // no answer is not proof that it is gone
-      }
+      if (!(await connectionGone(broker, c.id))) return true;
       await broker
         .catalog(c.vhost)
         .connectionClosed(c.id, null)
@@ -160,6 +156,15 @@ export async function liveConnectionsOfUser(broker: Broker, user: string, limit:
     }),
   );
   return alive.filter(Boolean).length;
+}
+
+/** True only when the connection's object answers that it is closed (a failed call proves nothing). */
+export async function connectionGone(broker: Broker, id: string): Promise<boolean> {
+  try {
+    return (await broker.connection(id).info()) === null;
+  } catch {
+    return false;
+  }
 }
 
 /** RabbitMQ's binding properties key: "~" for none, the routing key alone, or key~hash of the arguments. */
