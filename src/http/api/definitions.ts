@@ -5,7 +5,7 @@ import { Inventory } from "../../core/inventory";
 import { fullAccess } from "../../core/permissions";
 import { VhostOps } from "../../core/vhost-ops";
 import { badRequest, bool, jsonBody, notFoundError, obj, param, requireAdmin, str, type ApiContext, type ApiEnv } from "./context";
-import { permissionJson, policyJson, userJson } from "./format";
+import { exchangeDefinition, permissionJson, policyJson, userJson } from "./format";
 import { PRODUCT_VERSION, RABBITMQ_VERSION } from "./overview";
 import { parsePolicy } from "./policies";
 import { parseTags, userWrite } from "./users";
@@ -24,15 +24,7 @@ async function vhostDefinitions(c: ApiContext, vhost: string) {
     queues: queues
       .filter((q) => !q.exclusive)
       .map((q) => ({ name: q.name, vhost, durable: q.durable, auto_delete: q.autoDelete, arguments: q.arguments })),
-    exchanges: exchanges.map((x) => ({
-      name: x.name,
-      vhost,
-      type: x.type,
-      durable: x.durable,
-      auto_delete: x.autoDelete,
-      internal: x.internal,
-      arguments: x.arguments,
-    })),
+    exchanges: exchanges.map((x) => exchangeDefinition(vhost, x)),
     bindings: bindings
       .filter((b) => b.source !== "")
       .map((b) => ({

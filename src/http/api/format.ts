@@ -68,7 +68,8 @@ export function queueJson(q: QueueInfo): Record<string, unknown> {
   };
 }
 
-export function exchangeJson(vhost: string, x: CatalogExchange, stats?: ExchangeCounts): Record<string, unknown> {
+/** An exchange's declaration as RabbitMQ's JSON has it (the definitions format). */
+export function exchangeDefinition(vhost: string, x: CatalogExchange): Record<string, unknown> {
   return {
     name: x.name,
     vhost,
@@ -77,6 +78,12 @@ export function exchangeJson(vhost: string, x: CatalogExchange, stats?: Exchange
     auto_delete: x.autoDelete,
     internal: x.internal,
     arguments: x.arguments,
+  };
+}
+
+export function exchangeJson(vhost: string, x: CatalogExchange, stats?: ExchangeCounts): Record<string, unknown> {
+  return {
+    ...exchangeDefinition(vhost, x),
     user_who_performed_action: "",
     ...(stats
       ? {
