@@ -43,10 +43,6 @@ export class ConsumerList {
     return removed;
   }
 
-  hasNoAckCapacity(): boolean {
-    return this.list.some((c) => c.noAck && !c.paused);
-  }
-
   hasCapacity(): boolean {
     return this.list.some(canTake);
   }

@@ -104,21 +104,18 @@ export class Dispatcher {
           total++;
         }
         if (total === 0) break;
-        // Unacked messages must survive a restart, so whatever was only in memory is written now.
-        this.host.transaction(() => {
-          if (this.host.ackModeTo) for (const [connId, b] of batches) if (b.deliveries.some((d) => !d.noAck)) this.host.ackModeTo(connId);
-          store.persist(toAckConsumers);
-          let highest = 0;
-          for (const m of toAckConsumers) if (m.seq > highest) highest = m.seq;
-          if (highest > 0) store.markDelivered(highest);
-        });
+        // Before ack-mode deliveries leave: who holds them and that they may have been seen,
+        // so a restarted queue finds its holders and marks them redelivered after a crash.
+        let highest = 0;
+        for (const m of toAckConsumers) if (m.seq > highest) highest = m.seq;
+        if (highest > 0) {
+          this.host.transaction(() => {
+            if (this.host.ackModeTo) for (const [connId, b] of batches) if (b.deliveries.some((d) => !d.noAck)) this.host.ackModeTo(connId);
+            store.markDelivered(highest);
+          });
+        }
         await Promise.all([...batches].map(([connId, b]) => this.deliverTo(queue, connId, b.deliveries, b.messages)));
-        // A publisher faster than the consumers must not build a backlog that lives only in memory:
-        // beyond one round's worth, waiting messages go to disk (and new ones then go straight there).
-        if (store.readyCount > ROUND_LIMIT) this.host.transaction(() => store.persistReady());
       } while (this.again || (store.readyCount > 0 && consumers.hasCapacity()));
-      // Messages nobody could take at once go to disk after all.
-      this.host.transaction(() => store.persistReady());
     } finally {
       this.running = false;
     }

@@ -1,26 +1,51 @@
-import { concatBytes } from "../amqp/buffer";
-import { decodeRecord, recordOf } from "../storage/message-record";
-import { RECORD_CHUNK, writeRecordRow } from "../storage/record-rows";
+import { concatBytes, Reader } from "../amqp/buffer";
+import { readRecord, recordOf } from "../storage/message-record";
+import {
+  bitCount,
+  bitmap,
+  hasBit,
+  readSegmentData,
+  SEGMENT_BYTES,
+  SEGMENT_COUNT,
+  type SegmentIndex,
+  setBit,
+  writeSegmentRow,
+} from "../storage/segment-rows";
+import { RECORD_CHUNK } from "../storage/record-rows";
+import { SeqHeap } from "./seq-heap";
 import type { IncomingMessage, QueuedMessage } from "./types";
 
-interface MessageRow extends Record<string, SqlStorageValue> {
-  seq: number;
-  redelivered: number;
-  data: ArrayBuffer;
+/**
+ * How much of a backlog may be in memory: ready messages with their contents, at most this many
+ * and this many bytes (the rest is in SQLite only, counted but not held). Small messages are
+ * cheap to keep and costly to read back a page at a time, so the count is generous and the bytes
+ * bound memory. A page is what one read from disk brings back (whole segments, at least one).
+ */
+export interface WindowLimits {
+  count: number;
+  bytes: number;
+  pageCount: number;
+  pageBytes: number;
 }
 
-/**
- * The ready messages whose contents are in memory: at most this many, and this many bytes (the
- * rest of a backlog is in SQLite only, each message a small placeholder in the ready list). Small
- * messages are cheap to keep and costly to read back one page at a time (a consumer that falls
- * behind then falls further), so the count is generous and the bytes are what bound memory.
- */
 export const WINDOW_COUNT = 20_000;
 export const WINDOW_BYTES = 8 << 20;
-/** What one read from disk brings back at most, when the head of the queue is not in memory. */
 export const PAGE_COUNT = 2000;
 const PAGE_BYTES = 4 << 20;
-const EMPTY = new Uint8Array(0);
+export const DEFAULT_WINDOW: WindowLimits = { count: WINDOW_COUNT, bytes: WINDOW_BYTES, pageCount: PAGE_COUNT, pageBytes: PAGE_BYTES };
+
+/** A segment in memory: its index, and which of its messages are settled. */
+interface Segment extends SegmentIndex {
+  /** Messages not settled yet; at 0 the row is deleted. */
+  live: number;
+  settled: Uint8Array | null;
+  /** settled changed since it was last written. */
+  dirty: boolean;
+  /** A segment_acks row exists for it. */
+  acksStored: boolean;
+  /** Its rows are deleted. */
+  gone: boolean;
+}
 
 /** A message's bytes in memory, near enough for the window's accounting. */
 function weight(m: QueuedMessage): number {
@@ -28,479 +53,485 @@ function weight(m: QueuedMessage): number {
 }
 
 /**
- * A queue's messages: every message lives in the DO's SQLite until it is acked, so nothing
- * confirmed is lost on eviction or restart. Each is one row holding its record (wire.ts: the
- * bytes it arrived with in the publish batch, so storing it copies nothing in JavaScript).
- * Ready messages are also held in memory in seq order; writes for a batch share one statement
- * loop inside the caller's transaction. Its tables are created by storage/migrations/queue.ts.
+ * A queue's messages. Every message is in the DO's SQLite until it is settled, so nothing
+ * confirmed is lost on eviction or restart: each publish batch is written as one or a few
+ * segment rows (storage/segment-rows.ts), and a segment row is deleted when all its messages
+ * are settled. Settles are noted in memory and reach the disk in batches (flushRemovals).
+ *
+ * The ready messages, in seq order, are in three places:
+ *  - requeued: messages given back (a heap by seq), always in memory, few (bounded by unacked);
+ *  - hot: the head of the rest, contents in memory (the window, bounded in count and bytes);
+ *  - cold: every ready message from seq `coldFrom` on, on disk only, only counted; read a page
+ *    of segments at a time when hot runs dry. New messages go cold while anything is cold.
+ * `outside` holds the seqs of messages not settled and not in hot or cold (delivered and unacked,
+ * or requeued), so reading a cold page skips them. The tables come from migrations/queue.ts.
  */
 export class MessageStore {
-  private ready: QueuedMessage[] = [];
-  private head = 0;
+  /** Segments in seq order; gone ones are dropped from the array in batches. */
+  private segs: Segment[] = [];
+  private goneCount = 0;
+  private hot: QueuedMessage[] = [];
+  private hotHead = 0;
+  private hotBytes = 0;
+  private readonly requeued = new SeqHeap<QueuedMessage>();
+  private coldFrom = 0;
+  private coldReady = 0;
+  private readonly outside = new Set<number>();
   private nextSeq = 1;
-  /** Appended but not yet written; lets persistReady() skip its scan when nothing is pending. */
-  private deferred = 0;
-  /** Ready messages already on disk: while zero, new messages may bypass the disk. */
-  private readyStored = 0;
-  /** Stored messages whose record has rows in message_record_chunks (so deletes look there). */
-  private readonly chunked = new Set<number>();
-  /** Highest seq handed out in ack mode, as stored (see markDelivered). */
+  /** The watermark as stored: every seq handed out in ack mode is at or below it. */
   private deliveredThrough = 0;
-  /** Seqs acked (or taken by no-ack consumers) whose rows flushRemovals() has not deleted yet. */
-  private removals: number[] = [];
-  /** Ready messages whose contents are in memory, and their bytes (the window). */
-  private loadedCount = 0;
-  private loadedBytes = 0;
-  /** From this index of `ready` to its end, every message is a placeholder (unloaded). */
-  private stubsFrom = 0;
+  /** The watermark found at load: stored messages up to it may have been seen before. */
+  private seenBefore = 0;
+  /** Settled since the last flush: segments to delete, and partly settled ones to record. */
+  private toDelete: Segment[] = [];
+  private readonly dirty = new Set<Segment>();
+  private settledSinceFlush = 0;
 
-  constructor(private readonly sql: SqlStorage) {}
+  constructor(
+    private readonly sql: SqlStorage,
+    private readonly window: WindowLimits = DEFAULT_WINDOW,
+  ) {}
 
   /**
-   * Rebuilds the ready list from storage (all stored messages are ready after a restart): an
-   * index of seqs and flags, not the messages' contents, which are read a page at a time as the
-   * head of the queue needs them.
+   * Rebuilds the store from SQLite after the object (re)started: the segment index and settled
+   * bitmaps only. Every stored, unsettled message is ready and cold; contents are read a page at
+   * a time as the head of the queue needs them.
    */
   load(): void {
     this.deliveredThrough = this.sql.exec<{ d: number }>("SELECT delivered_through AS d FROM queue_state").toArray()[0]?.d ?? 0;
-    for (const r of this.sql.exec<{ seq: number }>("SELECT DISTINCT seq FROM message_record_chunks")) this.chunked.add(r.seq);
-    this.ready = this.sql
-      .exec<{ seq: number; redelivered: number; flags: ArrayBuffer | null }>(
-        "SELECT seq, redelivered, substr(data, 1, 1) AS flags FROM message_records ORDER BY seq",
-      )
-      .toArray()
-      .map((r) => ({
-        exchange: "",
-        routingKey: "",
-        header: EMPTY,
-        body: EMPTY,
-        // The record's first byte holds its flags (message-record.ts): bit 0 is "persistent".
-        persistent: r.flags !== null && ((new Uint8Array(r.flags)[0] ?? 0) & 1) === 1,
-        seq: r.seq,
-        // Handed out before the restart and never settled: it may have been seen (RabbitMQ: redelivered).
-        redelivered: r.redelivered === 1 || r.seq <= this.deliveredThrough,
-        stored: true,
-        unloaded: true,
-      }));
-    this.head = 0;
-    this.stubsFrom = 0;
-    this.loadedCount = 0;
-    this.loadedBytes = 0;
-    this.readyStored = this.ready.length;
-    const last = this.ready[this.ready.length - 1];
+    this.seenBefore = this.deliveredThrough;
+    const settled = new Map<number, Uint8Array>();
+    for (const r of this.sql.exec<{ id: number; settled: ArrayBuffer }>("SELECT id, settled FROM segment_acks")) {
+      settled.set(r.id, new Uint8Array(r.settled));
+    }
+    this.resetMemory();
+    for (const r of this.sql.exec<{ id: number; count: number; bytes: number; transient: ArrayBuffer | null }>(
+      "SELECT id, count, bytes, transient FROM segments ORDER BY id",
+    )) {
+      const bits = settled.get(r.id) ?? null;
+      const seg: Segment = {
+        id: r.id,
+        count: r.count,
+        bytes: r.bytes,
+        transient: r.transient === null ? null : new Uint8Array(r.transient),
+        live: r.count - bitCount(bits, r.count),
+        settled: bits,
+        dirty: false,
+        acksStored: bits !== null,
+        gone: false,
+      };
+      this.segs.push(seg);
+      this.coldReady += seg.live;
+      // Fully settled but not yet deleted when the object stopped.
+      if (seg.live === 0) this.toDelete.push(seg);
+    }
+    this.coldFrom = this.segs[0]?.id ?? 0;
+    const last = this.segs[this.segs.length - 1];
     // Seqs are never reused, not even those of messages already gone: the watermark stays true.
-    this.nextSeq = Math.max(last ? last.seq : 0, this.deliveredThrough) + 1;
+    this.nextSeq = Math.max(last ? last.id + last.count - 1 : 0, this.deliveredThrough) + 1;
+  }
+
+  private resetMemory(): void {
+    this.segs = [];
+    this.goneCount = 0;
+    this.hot = [];
+    this.hotHead = 0;
+    this.hotBytes = 0;
+    this.requeued.clear();
+    this.coldFrom = 0;
+    this.coldReady = 0;
+    this.outside.clear();
+    this.toDelete = [];
+    this.dirty.clear();
+    this.settledSinceFlush = 0;
+  }
+
+  get readyCount(): number {
+    return this.requeued.size + this.hot.length - this.hotHead + this.coldReady;
   }
 
   /** Ready messages whose contents are only on disk (for tests and the bench). */
   get unloadedCount(): number {
-    return this.ready.length - this.head - this.loadedCount;
+    return this.coldReady;
+  }
+
+  /** Segments in memory (for tests: the index is all a large backlog costs). */
+  get segmentCount(): number {
+    return this.segs.length - this.goneCount;
   }
 
   /**
-   * Reads the contents of the placeholders at the head of the queue: up to PAGE_COUNT of them
-   * and PAGE_BYTES, at least one. Only then may the head message leave the queue.
-   */
-  private loadHead(): void {
-    const first = this.ready[this.head];
-    if (!first?.unloaded) return;
-    // Sizes first (no contents), to stop at PAGE_BYTES.
-    const wanted: QueuedMessage[] = [];
-    let bytes = 0;
-    for (let i = this.head; i < this.ready.length && wanted.length < PAGE_COUNT; i++) {
-      const m = this.ready[i]!;
-      if (!m.unloaded) break;
-      wanted.push(m);
-    }
-    const last = wanted[wanted.length - 1]!;
-    const sizes = new Map<number, number>();
-    for (const r of this.sql.exec<{ seq: number; n: number }>(
-      "SELECT seq, length(data) AS n FROM message_records WHERE seq BETWEEN ? AND ?",
-      first.seq,
-      last.seq,
-    )) {
-      sizes.set(r.seq, this.chunked.has(r.seq) ? PAGE_BYTES : r.n);
-    }
-    let take = 0;
-    for (const m of wanted) {
-      const n = sizes.get(m.seq) ?? 0;
-      if (take > 0 && bytes + n > PAGE_BYTES) break;
-      bytes += n;
-      take++;
-    }
-    const page = wanted.slice(0, take);
-    const until = page[page.length - 1]!.seq;
-    const rows = new Map<number, MessageRow>();
-    for (const r of this.sql.exec<MessageRow>(
-      "SELECT seq, redelivered, data FROM message_records WHERE seq BETWEEN ? AND ?",
-      first.seq,
-      until,
-    )) {
-      rows.set(r.seq, r);
-    }
-    const pieces = new Map<number, Uint8Array[]>();
-    if (this.chunked.size > 0) {
-      for (const r of this.sql.exec<{ seq: number; data: ArrayBuffer }>(
-        "SELECT seq, data FROM message_record_chunks WHERE seq BETWEEN ? AND ? ORDER BY seq, idx",
-        first.seq,
-        until,
-      )) {
-        let list = pieces.get(r.seq);
-        if (!list) pieces.set(r.seq, (list = []));
-        list.push(new Uint8Array(r.data));
-      }
-    }
-    for (const m of page) {
-      const row = rows.get(m.seq);
-      if (!row) throw new Error(`message ${m.seq} is ready but not in storage`);
-      const rest = pieces.get(m.seq);
-      const record = rest ? concatBytes([new Uint8Array(row.data), ...rest]) : new Uint8Array(row.data);
-      const d = decodeRecord(record);
-      m.exchange = d.exchange;
-      m.routingKey = d.routingKey;
-      m.header = d.header;
-      m.body = d.body;
-      m.persistent = d.persistent;
-      m.record = record;
-      m.unloaded = false;
-      this.loadedCount++;
-      this.loadedBytes += weight(m);
-    }
-    this.stubsFrom = Math.max(this.stubsFrom, this.head + page.length);
-  }
-
-  /**
-   * Keeps the window within WINDOW_COUNT and WINDOW_BYTES: the newest stored messages beyond it
-   * keep only their place in memory. Messages not yet written (on their way to a no-ack consumer)
-   * are left alone: the dispatcher writes them when they wait (persistReady), and a later trim
-   * takes them out; writing them here would cost a row each for messages about to leave anyway.
-   */
-  private trim(): void {
-    if (this.loadedCount <= WINDOW_COUNT && this.loadedBytes <= WINDOW_BYTES) return;
-    let i = this.stubsFrom;
-    for (let j = this.stubsFrom - 1; j >= this.head && (this.loadedCount > WINDOW_COUNT || this.loadedBytes > WINDOW_BYTES); j--) {
-      const m = this.ready[j]!;
-      if (m.unloaded) continue;
-      // A placeholder tail must be all placeholders: stop at the first message only in memory.
-      if (!m.stored) break;
-      this.loadedCount--;
-      this.loadedBytes -= weight(m);
-      this.unload(m);
-      i = j;
-    }
-    this.stubsFrom = Math.min(this.stubsFrom, i);
-  }
-
-  private unload(m: QueuedMessage): void {
-    if (m.unloaded) return;
-    m.exchange = "";
-    m.routingKey = "";
-    m.header = EMPTY;
-    m.body = EMPTY;
-    delete m.record;
-    m.unloaded = true;
-  }
-
-  /**
-   * Messages up to `seq` have been handed to a consumer in ack mode. One row per dispatch round,
-   * written in the caller's transaction (the one that persists those messages), never per message.
+   * Messages up to `seq` have been handed to a consumer in ack mode: one row, written in the
+   * caller's transaction before the deliveries leave (so after a crash they are redelivered).
    */
   markDelivered(seq: number): void {
     if (seq <= this.deliveredThrough) return;
     this.deliveredThrough = seq;
     this.sql.exec(
       "INSERT INTO queue_state (id, delivered_through) VALUES (1, ?) ON CONFLICT (id) DO UPDATE SET delivered_through = excluded.delivered_through",
-      seq,
+      this.deliveredThrough,
     );
   }
 
-  get readyCount(): number {
-    return this.ready.length - this.head;
-  }
-
-  /** True when every ready message is still only in memory (or there are none). */
-  get noneStored(): boolean {
-    return this.readyStored === 0;
-  }
-
   /**
-   * Adds messages at the tail. Those `mayDefer` accepts stay in memory for now: the queue
-   * writes them only if they do not leave at once for a no-ack consumer (see persist()).
+   * Adds messages at the tail and writes them, in the caller's transaction: one segment row per
+   * SEGMENT_BYTES / SEGMENT_COUNT. Behind a cold backlog they stay on disk only.
    */
-  append(messages: readonly IncomingMessage[], mayDefer: (m: IncomingMessage) => boolean): void {
-    // Behind a backlog that is on disk only, new messages go to disk and keep only their place.
-    const behindStubs = this.stubsFrom < this.ready.length;
-    const now: QueuedMessage[] = [];
-    const added: QueuedMessage[] = [];
-    for (const m of messages) {
-      const q: QueuedMessage = { ...m, seq: this.nextSeq++, redelivered: false, stored: false };
-      if (!behindStubs && mayDefer(m)) this.deferred++;
-      else now.push(q);
-      this.ready.push(q);
-      added.push(q);
-    }
-    this.writeMany(now);
-    this.readyStored += now.length;
-    if (behindStubs) {
-      for (const q of added) this.unload(q);
+  append(messages: readonly IncomingMessage[]): void {
+    if (messages.length === 0) return;
+    const first = this.nextSeq;
+    this.nextSeq += messages.length;
+    this.writeSegments(messages, first);
+    if (this.coldReady > 0) {
+      this.coldReady += messages.length;
       return;
     }
-    for (const q of added) {
-      this.loadedCount++;
-      this.loadedBytes += weight(q);
+    for (let i = 0; i < messages.length; i++) {
+      const q: QueuedMessage = { ...messages[i]!, seq: first + i, redelivered: false };
+      this.hot.push(q);
+      this.hotBytes += weight(q);
     }
-    this.stubsFrom = this.ready.length;
     this.trim();
   }
 
-  /** Writes messages that so far lived only in memory. */
-  persist(messages: Iterable<QueuedMessage>): void {
-    const pending: QueuedMessage[] = [];
-    for (const m of messages) if (!m.stored) pending.push(m);
-    this.writeMany(pending);
-  }
-
-  /** Writes every ready message still only in memory (nobody took them at once). */
-  persistReady(): void {
-    if (this.deferred === 0) return;
-    this.deferred = 0;
-    const pending: QueuedMessage[] = [];
-    for (let i = this.head; i < this.ready.length; i++) {
-      const m = this.ready[i]!;
-      if (!m.stored) pending.push(m);
-    }
-    this.writeMany(pending);
-    this.readyStored += pending.length;
-  }
-
-  /** Small messages go in multi-row INSERTs (fewer statements); large ones one by one. */
-  private writeMany(messages: readonly QueuedMessage[]): void {
-    let rows: QueuedMessage[] = [];
-    for (const m of messages) {
-      if (recordOf(m).length > RECORD_CHUNK) {
-        this.write(m);
-        continue;
+  private writeSegments(messages: readonly IncomingMessage[], firstSeq: number): void {
+    let start = 0;
+    let bytes = 0;
+    for (let i = 0; i < messages.length; i++) {
+      const n = recordOf(messages[i]!).length;
+      if (i > start && (bytes + n > SEGMENT_BYTES || i - start >= SEGMENT_COUNT)) {
+        this.writeSegment(messages, start, i, firstSeq + start);
+        start = i;
+        bytes = 0;
       }
-      rows.push(m);
-      if (rows.length === ROWS_PER_INSERT) {
-        this.insertRows(rows);
-        rows = [];
+      bytes += n;
+    }
+    this.writeSegment(messages, start, messages.length, firstSeq + start);
+  }
+
+  private writeSegment(messages: readonly IncomingMessage[], from: number, to: number, id: number): void {
+    const count = to - from;
+    let transient: Uint8Array | null = null;
+    const records: Uint8Array[] = [];
+    // Records of one publish batch sit back to back in its buffer: then the row is one view of it.
+    let contiguous = true;
+    for (let i = from; i < to; i++) {
+      const m = messages[i]!;
+      const r = recordOf(m);
+      const prev = records[records.length - 1];
+      if (prev && (prev.buffer !== r.buffer || prev.byteOffset + prev.length !== r.byteOffset)) contiguous = false;
+      records.push(r);
+      if (!m.persistent) setBit((transient ??= bitmap(count)), i - from);
+    }
+    const head = records[0]!;
+    const tail = records[records.length - 1]!;
+    const data = contiguous ? new Uint8Array(head.buffer, head.byteOffset, tail.byteOffset + tail.length - head.byteOffset) : concatBytes(records);
+    const seg: Segment = { id, count, bytes: data.length, transient, live: count, settled: null, dirty: false, acksStored: false, gone: false };
+    writeSegmentRow(this.sql, seg, data);
+    const last = this.segs[this.segs.length - 1];
+    if (last && last.id + last.count > id) throw new Error(`segment ${id} overlaps segment ${last.id}`);
+    this.segs.push(seg);
+  }
+
+  /** Keeps hot within the window: its newest messages become cold (they are on disk already). */
+  private trim(): void {
+    const { count, bytes } = this.window;
+    let len = this.hot.length - this.hotHead;
+    if (len <= count && this.hotBytes <= bytes) return;
+    let j = this.hot.length;
+    // The head stays, however large: it is about to leave.
+    while (j > this.hotHead + 1 && (len > count || this.hotBytes > bytes)) {
+      j--;
+      len--;
+      this.hotBytes -= weight(this.hot[j]!);
+    }
+    const from = this.hot[j]!.seq;
+    this.coldFrom = this.coldReady > 0 ? Math.min(this.coldFrom, from) : from;
+    this.coldReady += this.hot.length - j;
+    this.hot.length = j;
+  }
+
+  /** Reads the next page of cold messages into hot: whole segments, up to the page's limits. */
+  private loadPage(): void {
+    const wanted: Segment[] = [];
+    let count = 0;
+    let bytes = 0;
+    for (let i = this.segIndexFrom(this.coldFrom); i < this.segs.length; i++) {
+      const seg = this.segs[i]!;
+      if (seg.gone || seg.live === 0) continue;
+      if (wanted.length > 0 && (count + seg.live > this.window.pageCount || bytes + seg.bytes > this.window.pageBytes)) break;
+      wanted.push(seg);
+      count += seg.live;
+      bytes += seg.bytes;
+    }
+    const data = readSegmentData(
+      this.sql,
+      wanted.map((s) => s.id),
+    );
+    for (const seg of wanted) {
+      const r = new Reader(data.get(seg.id)!);
+      for (let k = 0; k < seg.count; k++) {
+        const m = readRecord(r);
+        const seq = seg.id + k;
+        if (seq < this.coldFrom || hasBit(seg.settled, k) || this.outside.has(seq)) continue;
+        const q: QueuedMessage = { ...m, seq, redelivered: seq <= this.seenBefore };
+        this.hot.push(q);
+        this.hotBytes += weight(q);
+        this.coldReady--;
       }
     }
-    if (rows.length > 0) this.insertRows(rows);
+    const last = wanted[wanted.length - 1];
+    if (last) this.coldFrom = last.id + last.count;
+    // Cold messages are all in segments at or after coldFrom; none left means the count is off.
+    if (wanted.length === 0 && this.coldReady > 0) throw new Error(`${this.coldReady} cold messages counted but none stored`);
   }
 
-  private insertRows(rows: readonly QueuedMessage[]): void {
-    const params: (number | Uint8Array)[] = [];
-    for (const m of rows) {
-      params.push(m.seq, m.redelivered ? 1 : 0, recordOf(m));
-      m.stored = true;
+  /** The index of the first segment that holds seqs at or after `seq`. */
+  private segIndexFrom(seq: number): number {
+    let lo = 0;
+    let hi = this.segs.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      const s = this.segs[mid]!;
+      if (s.id + s.count <= seq) lo = mid + 1;
+      else hi = mid;
     }
-    this.sql.exec(insertSql(rows.length), ...params);
+    return lo;
   }
 
-  private write(m: QueuedMessage): void {
-    if (writeRecordRow(this.sql, m.seq, m.redelivered, recordOf(m), "INSERT")) this.chunked.add(m.seq);
-    m.stored = true;
+  private segmentOf(seq: number): Segment | undefined {
+    const s = this.segs[this.segIndexFrom(seq)];
+    return s && s.id <= seq && !s.gone ? s : undefined;
   }
 
   /** The oldest ready message (its contents in memory), left in place. */
   peek(): QueuedMessage | undefined {
-    this.loadHead();
-    return this.ready[this.head];
+    // A page may hold no ready message (all delivered, unacked): then read the next.
+    while (this.hotHead >= this.hot.length && this.coldReady > 0) this.loadPage();
+    const h = this.hot[this.hotHead];
+    const r = this.requeued.peek();
+    return r && (!h || r.seq < h.seq) ? r : h;
   }
 
-  /** Takes the oldest ready message (its contents in memory); it stays in storage until removed. */
+  /** Takes the oldest ready message; it stays stored until remove()d (settled). */
   shift(): QueuedMessage | undefined {
-    if (this.head >= this.ready.length) return undefined;
-    this.loadHead();
-    const m = this.ready[this.head++];
-    if (m?.stored) this.readyStored--;
-    if (m && !m.unloaded) {
-      this.loadedCount--;
-      this.loadedBytes -= weight(m);
+    const m = this.peek();
+    if (!m) return undefined;
+    if (m === this.requeued.peek()) {
+      this.requeued.pop();
+      return m;
     }
-    if (this.head > 1024 && this.head * 2 > this.ready.length) {
-      this.ready = this.ready.slice(this.head);
-      this.stubsFrom = Math.max(0, this.stubsFrom - this.head);
-      this.head = 0;
+    this.hotHead++;
+    this.hotBytes -= weight(m);
+    this.outside.add(m.seq);
+    if (this.hotHead > 1024 && this.hotHead * 2 > this.hot.length) {
+      this.hot = this.hot.slice(this.hotHead);
+      this.hotHead = 0;
     }
     return m;
   }
 
-  /** After the ready list was rebuilt: the window's counts and where the placeholder tail starts. */
-  private recount(): void {
-    this.loadedCount = 0;
-    this.loadedBytes = 0;
-    for (let i = this.head; i < this.ready.length; i++) {
-      const m = this.ready[i]!;
-      if (m.unloaded) continue;
-      this.loadedCount++;
-      this.loadedBytes += weight(m);
+  /** Puts messages back in seq order (a heap), marked redelivered when they were delivered before. */
+  requeue(messages: readonly QueuedMessage[], redelivered: boolean): void {
+    for (const m of messages) {
+      if (redelivered) m.redelivered = true;
+      this.requeued.push(m);
     }
-    let from = this.ready.length;
-    while (from > this.head && this.ready[from - 1]!.unloaded) from--;
-    this.stubsFrom = from;
-  }
-
-  /** Puts messages back in seq order, marked redelivered when they were delivered before. */
-  requeue(messages: QueuedMessage[], redelivered: boolean): void {
-    if (messages.length === 0) return;
-    if (redelivered) {
-      for (const m of messages) m.redelivered = true;
-      this.updateRedelivered(messages.filter((m) => m.stored).map((m) => m.seq));
-    }
-    this.persist(messages);
-    this.readyStored += messages.length;
-    const back = [...messages].sort((a, b) => a.seq - b.seq);
-    const rest = this.ready.slice(this.head);
-    const merged: QueuedMessage[] = [];
-    let i = 0;
-    let j = 0;
-    while (i < back.length || j < rest.length) {
-      const a = back[i];
-      const b = rest[j];
-      if (a && (!b || a.seq < b.seq)) {
-        merged.push(a);
-        i++;
-      } else if (b) {
-        merged.push(b);
-        j++;
-      }
-    }
-    this.ready = merged;
-    this.head = 0;
-    this.recount();
-    this.trim();
   }
 
   /**
-   * Acked (or no-ack delivered) messages leave storage. The delete is only noted here: the
-   * caller runs flushRemovals() in its next transaction, so many settles share one statement
-   * and one commit. Until then a crash brings these messages back, as a lost ack would.
+   * Messages that left for good (acked, or taken by a no-ack consumer). Only noted here: the
+   * caller runs flushRemovals() in a later transaction, so many settles share one commit. Until
+   * then a crash brings them back, as a lost ack would (redelivered: they were handed out).
    */
   remove(messages: readonly QueuedMessage[]): void {
-    for (const m of messages) if (m.stored) this.removals.push(m.seq);
+    for (const m of messages) this.settle(m.seq);
   }
 
-  /** Deletes not yet flushed. */
+  private settle(seq: number): void {
+    this.outside.delete(seq);
+    const seg = this.segmentOf(seq);
+    if (!seg) return;
+    const k = seq - seg.id;
+    seg.settled ??= bitmap(seg.count);
+    if (hasBit(seg.settled, k)) return;
+    setBit(seg.settled, k);
+    seg.live--;
+    this.settledSinceFlush++;
+    if (seg.live === 0) {
+      this.toDelete.push(seg);
+      this.dirty.delete(seg);
+    } else if (!seg.dirty) {
+      seg.dirty = true;
+      this.dirty.add(seg);
+    }
+  }
+
+  /** Settles not yet written. */
   get pendingRemovals(): number {
-    return this.removals.length;
-  }
-
-  /** Deletes the rows of every message remove() was given so far. */
-  flushRemovals(): void {
-    const seqs = this.removals;
-    if (seqs.length === 0) return;
-    this.removals = [];
-    this.bySeq("DELETE FROM message_records", seqs);
-    if (this.chunked.size === 0) return;
-    this.bySeq(
-      "DELETE FROM message_record_chunks",
-      seqs.filter((seq) => this.chunked.delete(seq)),
-    );
+    return this.settledSinceFlush + this.toDelete.length;
   }
 
   /**
-   * Runs `statement WHERE …` for these seqs: acks mostly come in order, so contiguous runs
-   * become one BETWEEN; the rest go in IN lists (DO SQLite allows 100 bound parameters).
+   * Writes what remove() noted: settled segments are deleted (runs of neighbours in one
+   * statement), partly settled ones get their bitmap written. Run inside a transaction.
    */
-  private bySeq(statement: string, seqs: readonly number[]): void {
-    if (seqs.length === 0) return;
-    const sorted = [...seqs].sort((a, b) => a - b);
-    const singles: number[] = [];
-    for (let i = 0; i < sorted.length; ) {
-      let j = i;
-      while (j + 1 < sorted.length && sorted[j + 1] === sorted[j]! + 1) j++;
-      if (j - i >= 2) this.sql.exec(`${statement} WHERE seq BETWEEN ? AND ?`, sorted[i]!, sorted[j]!);
-      else for (let k = i; k <= j; k++) singles.push(sorted[k]!);
-      i = j + 1;
+  flushRemovals(): void {
+    this.settledSinceFlush = 0;
+    for (const seg of this.dirty) {
+      seg.dirty = false;
+      this.sql.exec("INSERT OR REPLACE INTO segment_acks (id, settled) VALUES (?, ?)", seg.id, seg.settled);
+      seg.acksStored = true;
     }
-    for (let i = 0; i < singles.length; i += 100) {
-      const chunk = singles.slice(i, i + 100);
-      this.sql.exec(`${statement} WHERE seq IN (${chunk.map(() => "?").join(",")})`, ...chunk);
+    this.dirty.clear();
+    if (this.toDelete.length === 0) return;
+    let lo = Number.POSITIVE_INFINITY;
+    let hi = -1;
+    for (const seg of this.toDelete) {
+      seg.gone = true;
+      const i = this.segIndexFrom(seg.id);
+      lo = Math.min(lo, i);
+      hi = Math.max(hi, i);
+      this.goneCount++;
+    }
+    this.toDelete = [];
+    // Runs of gone neighbours (earlier gone ones included: deleting them again deletes nothing).
+    for (let i = lo; i <= hi; ) {
+      if (!this.segs[i]!.gone) {
+        i++;
+        continue;
+      }
+      let j = i;
+      let chunked = false;
+      let acks = false;
+      while (j <= hi && this.segs[j]!.gone) {
+        const s = this.segs[j]!;
+        chunked ||= s.bytes > RECORD_CHUNK;
+        acks ||= s.acksStored;
+        s.acksStored = false;
+        j++;
+      }
+      const from = this.segs[i]!.id;
+      const to = this.segs[j - 1]!.id;
+      this.sql.exec("DELETE FROM segments WHERE id BETWEEN ? AND ?", from, to);
+      if (chunked) this.sql.exec("DELETE FROM segment_chunks WHERE id BETWEEN ? AND ?", from, to);
+      if (acks) this.sql.exec("DELETE FROM segment_acks WHERE id BETWEEN ? AND ?", from, to);
+      i = j;
+    }
+    if (this.goneCount > 64 && this.goneCount * 2 > this.segs.length) {
+      this.segs = this.segs.filter((s) => !s.gone);
+      this.goneCount = 0;
     }
   }
 
   /**
    * Takes these messages out of the ready list (connections still hold them unacked: the
-   * queue's object restarted and learned so from them). Returns those found, in seq order.
+   * queue's object restarted and learned so from them). Returns those found, in seq order, with
+   * their contents.
    */
   takeSeqs(seqs: ReadonlySet<number>): QueuedMessage[] {
     if (seqs.size === 0) return [];
     const taken: QueuedMessage[] = [];
-    const rest: QueuedMessage[] = [];
-    for (let i = this.head; i < this.ready.length; i++) {
-      const m = this.ready[i]!;
-      (seqs.has(m.seq) ? taken : rest).push(m);
+    const fromHot = this.hot.slice(this.hotHead).filter((m) => seqs.has(m.seq));
+    if (fromHot.length > 0) {
+      const set = new Set(fromHot);
+      this.hot = this.hot.slice(this.hotHead).filter((m) => !set.has(m));
+      this.hotHead = 0;
+      this.hotBytes = 0;
+      for (const m of this.hot) this.hotBytes += weight(m);
+      taken.push(...fromHot);
     }
-    this.ready = rest;
-    this.head = 0;
-    for (const m of taken) if (m.stored) this.readyStored--;
-    this.recount();
-    return taken;
+    const fromRequeued = this.requeued.values().filter((m) => seqs.has(m.seq));
+    if (fromRequeued.length > 0) {
+      this.requeued.retain((m) => !seqs.has(m.seq));
+      taken.push(...fromRequeued);
+    }
+    // Cold ones are read from their segments.
+    const bySeg = new Map<Segment, number[]>();
+    for (const seq of seqs) {
+      if (this.coldReady === 0 || seq < this.coldFrom || this.outside.has(seq)) continue;
+      const seg = this.segmentOf(seq);
+      if (!seg || hasBit(seg.settled, seq - seg.id)) continue;
+      let list = bySeg.get(seg);
+      if (!list) bySeg.set(seg, (list = []));
+      list.push(seq);
+    }
+    const segs = [...bySeg.keys()].sort((a, b) => a.id - b.id);
+    const data = readSegmentData(
+      this.sql,
+      segs.map((s) => s.id),
+    );
+    for (const seg of segs) {
+      const want = new Set(bySeg.get(seg));
+      const r = new Reader(data.get(seg.id)!);
+      for (let k = 0; k < seg.count; k++) {
+        const m = readRecord(r);
+        const seq = seg.id + k;
+        if (!want.has(seq)) continue;
+        taken.push({ ...m, seq, redelivered: seq <= this.seenBefore });
+        this.coldReady--;
+      }
+    }
+    for (const m of taken) this.outside.add(m.seq);
+    return taken.sort((a, b) => a.seq - b.seq);
   }
 
   /**
-   * After a broker restart only persistent messages survive (RabbitMQ): the others leave the
-   * ready list and storage now, in the caller's transaction. Returns how many went. Runs right
-   * after load(), when every message is ready.
+   * After a broker restart only persistent messages survive (RabbitMQ): the others are settled
+   * now, in the caller's transaction. Returns how many went. Runs right after load(), when every
+   * message is cold.
    */
   dropTransient(): number {
-    const keep: QueuedMessage[] = [];
-    const gone: QueuedMessage[] = [];
-    for (let i = this.head; i < this.ready.length; i++) {
-      const m = this.ready[i]!;
-      (m.persistent ? keep : gone).push(m);
+    let n = 0;
+    for (const seg of this.segs) {
+      if (seg.transient === null || seg.gone) continue;
+      for (let k = 0; k < seg.count; k++) {
+        if (!hasBit(seg.transient, k) || hasBit(seg.settled, k)) continue;
+        this.settle(seg.id + k);
+        this.coldReady--;
+        n++;
+      }
     }
-    if (gone.length === 0) return 0;
-    this.ready = keep;
-    this.head = 0;
-    this.readyStored = keep.filter((m) => m.stored).length;
-    this.recount();
-    this.remove(gone);
     this.flushRemovals();
-    return gone.length;
+    return n;
   }
 
   /** Drops all ready messages; returns how many. Unacked ones stay until settled. */
   purge(): number {
-    const taken = this.ready.slice(this.head);
-    this.ready = [];
-    this.head = 0;
-    this.readyStored = 0;
-    this.recount();
-    this.remove(taken);
+    let n = 0;
+    for (const m of this.requeued.values()) {
+      this.settle(m.seq);
+      n++;
+    }
+    for (let i = this.hotHead; i < this.hot.length; i++) {
+      this.settle(this.hot[i]!.seq);
+      n++;
+    }
+    if (this.coldReady > 0) {
+      for (let i = this.segIndexFrom(this.coldFrom); i < this.segs.length; i++) {
+        const seg = this.segs[i]!;
+        if (seg.gone) continue;
+        for (let k = Math.max(0, this.coldFrom - seg.id); k < seg.count; k++) {
+          const seq = seg.id + k;
+          if (hasBit(seg.settled, k) || this.outside.has(seq)) continue;
+          this.settle(seq);
+          n++;
+        }
+      }
+    }
+    this.requeued.clear();
+    this.hot = [];
+    this.hotHead = 0;
+    this.hotBytes = 0;
+    this.coldReady = 0;
     this.flushRemovals();
-    return taken.length;
+    return n;
   }
 
   clear(): void {
-    this.ready = [];
-    this.head = 0;
-    this.readyStored = 0;
-    this.recount();
-    this.removals = [];
-    this.chunked.clear();
-    this.sql.exec("DELETE FROM message_records");
-    this.sql.exec("DELETE FROM message_record_chunks");
+    this.resetMemory();
+    this.sql.exec("DELETE FROM segments");
+    this.sql.exec("DELETE FROM segment_chunks");
+    this.sql.exec("DELETE FROM segment_acks");
   }
-
-  private updateRedelivered(seqs: number[]): void {
-    this.bySeq("UPDATE message_records SET redelivered = 1", seqs);
-  }
-}
-
-/** Three bound parameters a row; DO SQLite allows 100 per statement. */
-const ROWS_PER_INSERT = 33;
-const insertStatements = new Map<number, string>();
-
-function insertSql(rows: number): string {
-  let sql = insertStatements.get(rows);
-  if (!sql) {
-    const values = Array.from({ length: rows }, () => "(?, ?, ?)").join(", ");
-    sql = `INSERT INTO message_records (seq, redelivered, data) VALUES ${values}`;
-    insertStatements.set(rows, sql);
-  }
-  return sql;
 }

@@ -232,13 +232,11 @@ export class QueueDO extends DurableObject<Env> implements QueuePort {
     const messages = decodePublishBatch(batch);
     this.stats.counts.publish += messages.length;
     this.stats.touch();
-    // With nothing waiting and a no-ack consumer free, messages may skip the disk entirely;
-    // persistent messages for a durable queue never do, so a confirm still means "on disk".
-    const direct = this.store.noneStored && this.consumers.hasNoAckCapacity();
+    // One segment row per batch (a confirm means "on disk"); this commit is paid for anyway,
+    // so the settles noted since the last one go along.
     this.ctx.storage.transactionSync(() => {
-      // This commit is paid for anyway: deletes noted by acks go along.
       this.store.flushRemovals();
-      this.store.append(messages, (m) => direct && !(m.persistent && decl.durable));
+      this.store.append(messages);
     });
     this.dispatcher.kick();
     return true;
@@ -320,9 +318,7 @@ export class QueueDO extends DurableObject<Env> implements QueuePort {
     if (message.redelivered) c.redeliver++;
     if (noAck) this.removeLater([message]);
     else {
-      // It may have been on its way to a no-ack consumer, still only in memory; now it must last.
       this.ctx.storage.transactionSync(() => {
-        this.store.persist([message]);
         this.store.markDelivered(message.seq);
         this.attachments.peer(connId);
       });
@@ -352,7 +348,7 @@ export class QueueDO extends DurableObject<Env> implements QueuePort {
     this.removeLater(acked);
     this.stats.counts.ack += acked.length;
     this.stats.touch();
-    if (back.length > 0) this.ctx.storage.transactionSync(() => this.store.requeue(back, true));
+    this.store.requeue(back, true);
     this.dispatcher.kick();
   }
 
@@ -479,7 +475,7 @@ export class QueueDO extends DurableObject<Env> implements QueuePort {
     const removed = this.consumers.removeWhere(match);
     if (this.decl) this.attachments.consumersRemoved(removed);
     const back = this.unacked.takeWhere(match);
-    this.ctx.storage.transactionSync(() => this.store.requeue(back, true));
+    this.store.requeue(back, true);
     this.dispatcher.kick();
   }
 

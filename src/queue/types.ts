@@ -15,13 +15,6 @@ export interface QueueDecl {
 export interface QueuedMessage extends IncomingMessage {
   seq: number;
   redelivered: boolean;
-  /** False while the message lives only in memory (on its way straight to a no-ack consumer). */
-  stored: boolean;
-  /**
-   * True while only its place in the queue is in memory: exchange, routing key, header and body
-   * are on disk (MessageStore loads them before the message leaves the queue).
-   */
-  unloaded?: boolean;
 }
 
 /** A message handed to a consumer; the connection turns it into basic.deliver. */

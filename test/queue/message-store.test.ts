@@ -1,120 +1,152 @@
 import { randomBytes } from "node:crypto";
 import { DatabaseSync } from "node:sqlite";
 import { describe, expect, it } from "vitest";
-import { MessageStore, PAGE_COUNT, WINDOW_BYTES, WINDOW_COUNT } from "../../src/queue/message-store";
+import { MessageStore, PAGE_COUNT, WINDOW_BYTES, WINDOW_COUNT, type WindowLimits } from "../../src/queue/message-store";
 import type { IncomingMessage } from "../../src/queue/types";
+import { encodeRecord } from "../../src/storage/message-record";
 import { migrate } from "../../src/storage/migrate";
 import { QUEUE_MIGRATIONS } from "../../src/storage/migrations/queue";
+import { writeRecordRow } from "../../src/storage/record-rows";
 import { count, doStorage, sqlStorage } from "../storage/sqlite";
 
 /** A queue object's store as it opens: schema migrated first, as QueueDO does. */
-function openStore(db: DatabaseSync): MessageStore {
+function openStore(db: DatabaseSync, window?: WindowLimits): MessageStore {
   migrate(doStorage(db), QUEUE_MIGRATIONS);
-  return new MessageStore(sqlStorage(db));
+  return new MessageStore(sqlStorage(db), window);
 }
 
 function message(body: Uint8Array): IncomingMessage {
   return { exchange: "", routingKey: "q", header: new Uint8Array([0, 60, 0, 0]), body, persistent: true };
 }
 
+const numbered = (i: number, size = 128) => {
+  const b = new Uint8Array(size);
+  new DataView(b.buffer).setUint32(0, i);
+  return b;
+};
+const numberOf = (m: { body: Uint8Array } | undefined) => new DataView(m!.body.buffer, m!.body.byteOffset).getUint32(0);
+const drain = (store: MessageStore) => {
+  const out = [];
+  for (let m = store.shift(); m; m = store.shift()) out.push(m);
+  return out;
+};
+
+describe("MessageStore segments", () => {
+  it("a publish batch is one segment row; it is deleted once every message in it is settled", () => {
+    const db = new DatabaseSync(":memory:");
+    const store = openStore(db);
+    store.append(Array.from({ length: 100 }, (_, i) => message(numbered(i))));
+    store.append(Array.from({ length: 50 }, (_, i) => message(numbered(100 + i))));
+    expect(count(db, "SELECT COUNT(*) FROM segments")).toBe(2);
+    const all = drain(store);
+    expect(all.map(numberOf)).toEqual(Array.from({ length: 150 }, (_, i) => i));
+    store.remove(all.slice(0, 99));
+    store.flushRemovals();
+    // 99 of the first 100 settled: the row stays, its settled bitmap is written.
+    expect(count(db, "SELECT COUNT(*) FROM segments")).toBe(2);
+    expect(count(db, "SELECT COUNT(*) FROM segment_acks")).toBe(1);
+    store.remove(all.slice(99));
+    store.flushRemovals();
+    expect(count(db, "SELECT COUNT(*) FROM segments")).toBe(0);
+    expect(count(db, "SELECT COUNT(*) FROM segment_acks")).toBe(0);
+  });
+
+  it("settles written as bitmaps hold across a restart: settled messages do not come back, the rest do in order", () => {
+    const db = new DatabaseSync(":memory:");
+    const store = openStore(db);
+    store.append(Array.from({ length: 300 }, (_, i) => message(numbered(i))));
+    const all = drain(store);
+    const gone = all.filter((m) => (m.seq >= 10 && m.seq <= 150) || m.seq === 200 || m.seq === 201 || (m.seq > 250 && m.seq % 2 === 1));
+    store.remove(gone);
+    // remove() only notes the settles; they reach the disk with flushRemovals().
+    expect(count(db, "SELECT COUNT(*) FROM segment_acks")).toBe(0);
+    expect(store.pendingRemovals).toBe(gone.length);
+    store.flushRemovals();
+    expect(store.pendingRemovals).toBe(0);
+    const restarted = openStore(db);
+    restarted.load();
+    const expected = all.filter((m) => !gone.includes(m)).map((m) => m.seq);
+    expect(restarted.readyCount).toBe(expected.length);
+    expect(drain(restarted).map((m) => m.seq)).toEqual(expected);
+  });
+
+  it("steady state: rows written per message stay far below one (one insert and one delete per batch)", () => {
+    const db = new DatabaseSync(":memory:");
+    const store = openStore(db);
+    let rows = 0;
+    const sql = sqlStorage(db);
+    const counted = {
+      exec: (q: string, ...b: unknown[]) => {
+        const c = sql.exec(q, ...(b as SqlStorageValue[]));
+        rows += c.rowsWritten;
+        return c;
+      },
+    } as unknown as SqlStorage;
+    const s = new MessageStore(counted);
+    s.load();
+    for (let batch = 0; batch < 100; batch++) {
+      s.append(Array.from({ length: 100 }, (_, i) => message(numbered(batch * 100 + i))));
+      // A consumer takes and acks in slices of 30, flushing with each publish, as QueueDO does.
+      for (let k = 0; k < 100; k += 30) {
+        const taken = [];
+        for (let j = 0; j < 30; j++) {
+          const m = s.shift();
+          if (m) taken.push(m);
+        }
+        s.remove(taken);
+        s.flushRemovals();
+      }
+    }
+    s.flushRemovals();
+    expect(store.readyCount).toBe(0);
+    expect(count(db, "SELECT COUNT(*) FROM segments")).toBe(0);
+    // 100 inserts, 100 deletes, plus at most one bitmap per flush of a partly settled segment.
+    expect(rows / 10_000).toBeLessThanOrEqual(0.06);
+  });
+});
+
 describe("MessageStore bodies over the SQLite row limit", () => {
-  it("splits a large body across rows of at most 1 MiB and reassembles it after a restart", () => {
+  it("splits a large segment across rows of at most 1 MiB and reassembles it after a restart", () => {
     const db = new DatabaseSync(":memory:");
     const store = openStore(db);
     const big = randomBytes(3.5 * 2 ** 20);
     const small = randomBytes(100);
     const exact = randomBytes(2 ** 20);
-    store.append([message(small), message(big), message(exact)], () => false);
-    expect(count(db, "SELECT MAX(LENGTH(data)) FROM message_records")).toBeLessThanOrEqual(2 ** 20);
-    expect(count(db, "SELECT MAX(LENGTH(data)) FROM message_record_chunks")).toBeLessThanOrEqual(2 ** 20);
-    // The record (fields + body) is split: 3.5 MiB + a few bytes in 4 pieces, 1 MiB + a few in 2.
-    expect(count(db, "SELECT COUNT(*) FROM message_record_chunks")).toBe(4);
-
+    store.append([message(small), message(big), message(exact)]);
+    expect(count(db, "SELECT MAX(LENGTH(data)) FROM segments")).toBeLessThanOrEqual(2 ** 20);
+    expect(count(db, "SELECT MAX(LENGTH(data)) FROM segment_chunks")).toBeLessThanOrEqual(2 ** 20);
     const restarted = openStore(db);
     restarted.load();
-    const bodies = [restarted.shift(), restarted.shift(), restarted.shift()].map((m) => Buffer.from(m!.body));
+    const bodies = drain(restarted).map((m) => Buffer.from(m.body));
+    expect(bodies).toHaveLength(3);
     expect(bodies[0]!.equals(small)).toBe(true);
     expect(bodies[1]!.equals(big)).toBe(true);
     expect(bodies[2]!.equals(exact)).toBe(true);
   });
 
-  it("removing or clearing messages deletes their extra rows too", () => {
+  it("settling or clearing messages deletes their chunk rows too", () => {
     const db = new DatabaseSync(":memory:");
     const store = openStore(db);
-    store.append([message(randomBytes(2.5 * 2 ** 20)), message(randomBytes(10)), message(randomBytes(1.5 * 2 ** 20))], () => false);
+    store.append([message(randomBytes(2.5 * 2 ** 20)), message(randomBytes(10)), message(randomBytes(1.5 * 2 ** 20))]);
     const first = store.shift()!;
     store.remove([first]);
     store.flushRemovals();
-    expect(count(db, "SELECT COUNT(*) FROM message_record_chunks")).toBe(1);
-    expect(count(db, "SELECT COUNT(*) FROM message_records")).toBe(2);
-
-    // After a restart the store still knows which messages have extra rows.
+    expect(count(db, "SELECT COUNT(*) FROM segments")).toBe(2);
     const restarted = openStore(db);
     restarted.load();
-    const [a, b] = [restarted.shift()!, restarted.shift()!];
-    restarted.remove([a, b]);
+    restarted.remove(drain(restarted));
     restarted.flushRemovals();
-    expect(count(db, "SELECT COUNT(*) FROM message_record_chunks")).toBe(0);
-    expect(count(db, "SELECT COUNT(*) FROM message_records")).toBe(0);
-
-    restarted.append([message(randomBytes(3 * 2 ** 20))], () => false);
+    expect(count(db, "SELECT COUNT(*) FROM segment_chunks")).toBe(0);
+    expect(count(db, "SELECT COUNT(*) FROM segments")).toBe(0);
+    restarted.append([message(randomBytes(3 * 2 ** 20))]);
+    expect(count(db, "SELECT COUNT(*) FROM segment_chunks")).toBeGreaterThan(0);
     restarted.clear();
-    expect(count(db, "SELECT COUNT(*) FROM message_record_chunks")).toBe(0);
-  });
-
-  it("a message first kept only in memory is split when it is written later", () => {
-    const db = new DatabaseSync(":memory:");
-    const store = openStore(db);
-    const big = randomBytes(2 * 2 ** 20 + 5);
-    store.append([message(big)], () => true);
-    expect(count(db, "SELECT COUNT(*) FROM message_records")).toBe(0);
-    store.persistReady();
-    expect(count(db, "SELECT COUNT(*) FROM message_record_chunks")).toBe(2);
-    const restarted = openStore(db);
-    restarted.load();
-    expect(Buffer.from(restarted.shift()!.body).equals(big)).toBe(true);
-  });
-});
-
-describe("MessageStore batched statements", () => {
-  it("writes many small messages in multi-row inserts and reads them back in order", () => {
-    const db = new DatabaseSync(":memory:");
-    const store = openStore(db);
-    const bodies = Array.from({ length: 37 }, (_, i) => new Uint8Array([i]));
-    store.append(bodies.map(message), () => false);
-    const restarted = openStore(db);
-    restarted.load();
-    const got = Array.from({ length: 37 }, () => restarted.shift()!.body[0]);
-    expect(got).toEqual(bodies.map((b) => b[0]));
-  });
-
-  it("removes exactly the given messages, contiguous runs and scattered ones alike", () => {
-    const db = new DatabaseSync(":memory:");
-    const store = openStore(db);
-    store.append(
-      Array.from({ length: 300 }, () => message(new Uint8Array([1]))),
-      () => false,
-    );
-    const all = Array.from({ length: 300 }, () => store.shift()!);
-    // seqs 1..300: remove a run (10..150), pairs (200, 201), and scattered odd ones above 250.
-    const gone = all.filter((m) => (m.seq >= 10 && m.seq <= 150) || m.seq === 200 || m.seq === 201 || (m.seq > 250 && m.seq % 2 === 1));
-    store.remove(gone);
-    // remove() only notes the deletes; they reach the table with flushRemovals().
-    expect(count(db, "SELECT COUNT(*) FROM message_records")).toBe(300);
-    expect(store.pendingRemovals).toBe(gone.length);
-    store.flushRemovals();
-    expect(store.pendingRemovals).toBe(0);
-    const left = db
-      .prepare("SELECT seq FROM message_records ORDER BY seq")
-      .all()
-      .map((r) => Number(r.seq));
-    const expected = all.map((m) => m.seq).filter((seq) => !gone.some((g) => g.seq === seq));
-    expect(left).toEqual(expected);
+    expect(count(db, "SELECT COUNT(*) FROM segment_chunks")).toBe(0);
   });
 });
 
 describe("MessageStore schema", () => {
-  it("migration 2 moves messages stored one field per column (the first schema) into records, once", () => {
+  it("migration 2 moves messages stored one field per column (the first schema) into records, and 7 into segments", () => {
     const db = new DatabaseSync(":memory:");
     db.exec(`CREATE TABLE messages (seq INTEGER PRIMARY KEY, exchange TEXT NOT NULL, routing_key TEXT NOT NULL,
       header BLOB NOT NULL, body BLOB NOT NULL, redelivered INTEGER NOT NULL)`);
@@ -128,12 +160,12 @@ describe("MessageStore schema", () => {
 
     const store = openStore(db);
     store.load();
-    expect(count(db, "SELECT COUNT(*) FROM sqlite_master WHERE name IN ('messages', 'message_chunks')")).toBe(0);
+    expect(count(db, "SELECT COUNT(*) FROM sqlite_master WHERE name IN ('messages', 'message_chunks', 'message_records')")).toBe(0);
     const a = store.shift()!;
     const b = store.shift()!;
     expect([a.seq, a.exchange, a.routingKey, a.redelivered, [...a.body]]).toEqual([5, "amq.topic", "a.b", true, [1, 2, 3]]);
     expect([...a.header]).toEqual([...header]);
-    expect([b.seq, b.exchange, b.routingKey, b.redelivered]).toEqual([9, "", "q", false]);
+    expect([b.seq, b.exchange, b.routingKey]).toEqual([9, "", "q"]);
     expect(Buffer.from(b.body).equals(big)).toBe(true);
     expect(store.shift()).toBeUndefined();
 
@@ -143,12 +175,49 @@ describe("MessageStore schema", () => {
     expect([again.shift()!.seq, again.shift()!.seq]).toEqual([5, 9]);
   });
 
-  it("keeps the redelivered flag across a restart", () => {
+  it("migration 7: a queue in the one-row-per-message layout keeps every message, flags and order", () => {
+    const db = new DatabaseSync(":memory:");
+    const storage = doStorage(db);
+    migrate(storage, QUEUE_MIGRATIONS.slice(0, 6));
+    const sql = sqlStorage(db);
+    const big = randomBytes(2.5 * 2 ** 20);
+    // seqs 1..1500 with gaps (acked ones), one chunked, some non-persistent, two requeued (flag 1).
+    const seqs = Array.from({ length: 1500 }, (_, i) => i + 1).filter((s) => s % 7 !== 0);
+    for (const seq of seqs) {
+      const body = seq === 100 ? big : numbered(seq);
+      const record = encodeRecord({ exchange: "x", routingKey: `k${seq}`, header: new Uint8Array([0, 60, 0, 0]), body, persistent: seq % 5 !== 0 });
+      writeRecordRow(sql, seq, seq === 40 || seq === 41, record, "INSERT");
+    }
+    sql.exec("INSERT INTO queue_state (id, delivered_through) VALUES (1, 20)");
+    const store = openStore(db);
+    store.load();
+    expect(count(db, "SELECT COUNT(*) FROM sqlite_master WHERE name IN ('message_records', 'message_record_chunks')")).toBe(0);
+    const all = drain(store);
+    expect(all.map((m) => m.seq)).toEqual(seqs);
+    for (const m of all) {
+      expect(m.routingKey).toBe(`k${m.seq}`);
+      expect(m.persistent).toBe(m.seq % 5 !== 0);
+      // Up to the watermark, raised to the highest flagged seq (41): redelivered.
+      expect(m.redelivered).toBe(m.seq <= 41);
+      if (m.seq === 100) expect(Buffer.from(m.body).equals(big)).toBe(true);
+      else expect(numberOf(m)).toBe(m.seq);
+    }
+    // The first restart after the upgrade drops non-persistent messages as any restart does.
+    const again = openStore(db);
+    again.load();
+    expect(again.dropTransient()).toBe(seqs.filter((s) => s % 5 === 0).length);
+    expect(drain(again).map((m) => m.seq)).toEqual(seqs.filter((s) => s % 5 !== 0));
+  });
+
+  it("a requeued message comes back redelivered after a restart; one never handed out does not", () => {
     const db = new DatabaseSync(":memory:");
     const store = openStore(db);
-    store.append([message(new Uint8Array([7])), message(new Uint8Array([8]))], () => false);
+    store.append([message(new Uint8Array([7])), message(new Uint8Array([8]))]);
     const first = store.shift()!;
+    store.markDelivered(first.seq);
     store.requeue([first], true);
+    expect(store.shift()).toBe(first);
+    expect(first.redelivered).toBe(true);
     const restarted = openStore(db);
     restarted.load();
     expect([restarted.shift()!.redelivered, restarted.shift()!.redelivered]).toEqual([true, false]);
@@ -157,7 +226,7 @@ describe("MessageStore schema", () => {
   it("messages handed out in ack mode come back redelivered after a restart; seqs are never reused", () => {
     const db = new DatabaseSync(":memory:");
     const store = openStore(db);
-    store.append([message(new Uint8Array([1])), message(new Uint8Array([2])), message(new Uint8Array([3]))], () => false);
+    store.append([message(new Uint8Array([1])), message(new Uint8Array([2])), message(new Uint8Array([3]))]);
     const [a, b] = [store.shift()!, store.shift()!];
     store.markDelivered(b.seq);
     let restarted = openStore(db);
@@ -168,64 +237,81 @@ describe("MessageStore schema", () => {
       [b.seq, true],
       [3, false],
     ]);
-    // All three handed out, acked and gone: a message published after the next restart gets a
-    // fresh seq, so it is not mistaken for one handed out before.
     restarted.markDelivered(3);
     restarted.remove(all);
     restarted.flushRemovals();
     restarted = openStore(db);
     restarted.load();
-    restarted.append([message(new Uint8Array([4]))], () => false);
+    restarted.append([message(new Uint8Array([4]))]);
     const fresh = restarted.shift()!;
     expect(fresh.seq).toBeGreaterThan(3);
     const again = openStore(db);
     again.load();
     expect(again.shift()!.redelivered).toBe(false);
   });
+
+  it("after a restart: messages connections still hold leave the ready list with their contents; purge settles the rest", () => {
+    const db = new DatabaseSync(":memory:");
+    const store = openStore(db);
+    for (let i = 0; i < 10; i++) store.append(Array.from({ length: 100 }, (_, k) => message(numbered(i * 100 + k))));
+    const restarted = openStore(db);
+    restarted.load();
+    const held = restarted.takeSeqs(new Set([5, 250, 999, 5000]));
+    expect(held.map((m) => [m.seq, numberOf(m)])).toEqual([
+      [5, 4],
+      [250, 249],
+      [999, 998],
+    ]);
+    expect(restarted.readyCount).toBe(997);
+    const first = restarted.shift()!;
+    expect(numberOf(first)).toBe(0);
+    expect(restarted.purge()).toBe(996);
+    expect(restarted.readyCount).toBe(0);
+    restarted.remove([first, ...held]);
+    restarted.flushRemovals();
+    expect(count(db, "SELECT COUNT(*) FROM segments")).toBe(0);
+  });
 });
 
 describe("MessageStore keeps only a window of a backlog in memory", () => {
-  const body = (i: number) => {
-    const b = new Uint8Array(128);
-    new DataView(b.buffer).setUint32(0, i);
-    return b;
-  };
-  const numberOf = (m: { body: Uint8Array } | undefined) => new DataView(m!.body.buffer, m!.body.byteOffset).getUint32(0);
+  const small: WindowLimits = { count: 500, bytes: 1 << 20, pageCount: 200, pageBytes: 1 << 20 };
 
-  it("a backlog 3× the window: at most WINDOW_COUNT in memory; all come out intact and in order, across page loads and requeues", () => {
-    const total = 3 * WINDOW_COUNT;
+  it("20,000 messages with a 500-message window: hot stays bounded; all come out intact and in order, across page loads and requeues", () => {
+    const total = 20_000;
     const db = new DatabaseSync(":memory:");
-    const store = openStore(db);
-    for (let i = 0; i < total; i += 100) {
-      store.append(
-        Array.from({ length: 100 }, (_, k) => message(body(i + k))),
-        () => false,
-      );
-    }
+    const store = openStore(db, small);
+    for (let i = 0; i < total; i += 100) store.append(Array.from({ length: 100 }, (_, k) => message(numbered(i + k))));
     expect(store.readyCount).toBe(total);
-    expect(store.unloadedCount).toBeGreaterThanOrEqual(total - WINDOW_COUNT);
+    expect(store.readyCount - store.unloadedCount).toBeLessThanOrEqual(small.count);
+    // The index is all the backlog costs: one entry per segment (batch), not per message.
+    expect(store.segmentCount).toBe(total / 100);
     const out: number[] = [];
-    const held = [];
-    for (let i = 0; i < 5000; i++) held.push(store.shift()!);
-    // Some go back (a channel closed): they come out again first, in seq order, redelivered.
-    store.requeue(held.slice(4000), true);
-    for (const m of held.slice(0, 4000)) out.push(numberOf(m));
+    let held = [];
+    let requeues = 0;
     for (;;) {
       const m = store.shift();
       if (!m) break;
-      expect(store.readyCount - store.unloadedCount).toBeLessThanOrEqual(WINDOW_COUNT);
-      out.push(numberOf(m));
+      expect(store.readyCount - store.unloadedCount).toBeLessThanOrEqual(small.count + small.pageCount + held.length);
+      held.push(m);
+      // Every 700 taken, the last 300 go back (a channel closed): they come out again first, in order.
+      if (held.length === 700) {
+        store.requeue(held.slice(400), true);
+        requeues++;
+        for (const h of held.slice(0, 400)) out.push(numberOf(h));
+        store.remove(held.slice(0, 400));
+        store.flushRemovals();
+        held = [];
+      }
     }
+    for (const h of held) out.push(numberOf(h));
+    expect(requeues).toBeGreaterThan(20);
     expect(out).toEqual(Array.from({ length: total }, (_, i) => i));
   });
 
   it("after a restart only an index is read: the contents come a page at a time", () => {
     const db = new DatabaseSync(":memory:");
     const store = openStore(db);
-    store.append(
-      Array.from({ length: 5000 }, (_, i) => message(body(i))),
-      () => false,
-    );
+    for (let i = 0; i < 5000; i += 100) store.append(Array.from({ length: 100 }, (_, k) => message(numbered(i + k))));
     const restarted = openStore(db);
     restarted.load();
     expect(restarted.readyCount).toBe(5000);
@@ -234,8 +320,7 @@ describe("MessageStore keeps only a window of a backlog in memory", () => {
     expect(numberOf(restarted.shift())).toBe(0);
     expect(restarted.unloadedCount).toBeLessThan(5000);
     expect(restarted.readyCount - restarted.unloadedCount).toBeLessThanOrEqual(PAGE_COUNT);
-    const rest: number[] = [];
-    for (let m = restarted.shift(); m; m = restarted.shift()) rest.push(numberOf(m));
+    const rest = drain(restarted).map(numberOf);
     expect(rest).toEqual(Array.from({ length: 4999 }, (_, i) => i + 1));
   });
 
@@ -243,20 +328,26 @@ describe("MessageStore keeps only a window of a backlog in memory", () => {
     const db = new DatabaseSync(":memory:");
     const store = openStore(db);
     const big = (i: number) => {
-      const b = new Uint8Array(64 * 1024).fill(i % 251);
-      new DataView(b.buffer).setUint32(0, i);
+      const b = numbered(i, 64 * 1024).fill(i % 251, 4);
       return b;
     };
-    for (let i = 0; i < 500; i += 10)
-      store.append(
-        Array.from({ length: 10 }, (_, k) => message(big(i + k))),
-        () => false,
-      );
+    for (let i = 0; i < 500; i += 10) store.append(Array.from({ length: 10 }, (_, k) => message(big(i + k))));
     expect(store.readyCount - store.unloadedCount).toBeLessThanOrEqual(Math.ceil(WINDOW_BYTES / (64 * 1024)) + 1);
+    expect(WINDOW_COUNT).toBeGreaterThan(500);
     for (let i = 0; i < 500; i++) {
       const m = store.shift()!;
       expect(numberOf(m)).toBe(i);
       expect(m.body[100]).toBe(i % 251);
     }
+  });
+
+  it("messages published behind a cold backlog stay on disk and keep their place", () => {
+    const db = new DatabaseSync(":memory:");
+    const store = openStore(db, small);
+    for (let i = 0; i < 2000; i += 100) store.append(Array.from({ length: 100 }, (_, k) => message(numbered(i + k))));
+    const firstFew = [store.shift()!, store.shift()!];
+    store.append([message(numbered(2000))]);
+    expect(store.unloadedCount).toBe(2000 - small.count + 1);
+    expect([...firstFew, ...drain(store)].map(numberOf)).toEqual(Array.from({ length: 2001 }, (_, i) => i));
   });
 });

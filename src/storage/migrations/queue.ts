@@ -3,6 +3,7 @@ import { encodeRecord } from "../message-record";
 import { createBindingTable } from "../binding-rows";
 import { baseline, type Migration, tableExists } from "../migrate";
 import { readChunks, writeRecordRow } from "../record-rows";
+import { bitmap, createSegmentTables, SEGMENT_BYTES, SEGMENT_COUNT, setBit, writeSegmentRow } from "../segment-rows";
 
 /** QueueDO's schema, one numbered step at a time. Append; never edit a step that has shipped. */
 export const QUEUE_MIGRATIONS: readonly Migration[] = [
@@ -77,6 +78,71 @@ export const QUEUE_MIGRATIONS: readonly Migration[] = [
           conn_id TEXT NOT NULL, tag TEXT NOT NULL, channel INTEGER NOT NULL, no_ack INTEGER NOT NULL,
           exclusive INTEGER NOT NULL, prefetch INTEGER NOT NULL, arguments BLOB NOT NULL, PRIMARY KEY (conn_id, tag))`);
       sql.exec("CREATE TABLE IF NOT EXISTS peers (conn_id TEXT PRIMARY KEY)");
+    },
+  },
+  {
+    version: 7,
+    name: "messages stored in segments",
+    // One row per message became one row per run of messages (storage/segment-rows.ts). Rows
+    // move in seq order; a gap in seqs (acked messages) starts a new segment, since a segment's
+    // messages have consecutive seqs. The per-message redelivered flag goes: the delivery
+    // watermark already covers every message handed out, and is raised to cover those flagged.
+    up(sql) {
+      createSegmentTables(sql);
+      if (!tableExists(sql, "message_records")) return;
+      const flagged = sql.exec<{ s: number | null }>("SELECT MAX(seq) AS s FROM message_records WHERE redelivered = 1").toArray()[0]?.s ?? null;
+      if (flagged !== null) {
+        sql.exec(
+          "INSERT INTO queue_state (id, delivered_through) VALUES (1, ?) ON CONFLICT (id) DO UPDATE SET delivered_through = MAX(delivered_through, excluded.delivered_through)",
+          flagged,
+        );
+      }
+      let run: { seq: number; record: Uint8Array }[] = [];
+      let bytes = 0;
+      const close = () => {
+        if (run.length === 0) return;
+        const transient = bitmap(run.length);
+        let anyTransient = false;
+        run.forEach((m, i) => {
+          // The record's first byte holds its flags (message-record.ts): bit 0 is "persistent".
+          if (((m.record[0] ?? 0) & 1) === 0) {
+            setBit(transient, i);
+            anyTransient = true;
+          }
+        });
+        const data = concatBytes(run.map((m) => m.record));
+        writeSegmentRow(sql, { id: run[0]!.seq, count: run.length, bytes: data.length, transient: anyTransient ? transient : null }, data);
+        run = [];
+        bytes = 0;
+      };
+      // A page at a time, so a large queue is never read whole.
+      for (let after = -1; ; ) {
+        const rows = sql
+          .exec<{ seq: number; data: ArrayBuffer }>("SELECT seq, data FROM message_records WHERE seq > ? ORDER BY seq LIMIT 500", after)
+          .toArray();
+        if (rows.length === 0) break;
+        const chunks = new Map<number, Uint8Array[]>();
+        for (const r of sql.exec<{ seq: number; data: ArrayBuffer }>(
+          "SELECT seq, data FROM message_record_chunks WHERE seq BETWEEN ? AND ? ORDER BY seq, idx",
+          rows[0]!.seq,
+          rows[rows.length - 1]!.seq,
+        )) {
+          let list = chunks.get(r.seq);
+          if (!list) chunks.set(r.seq, (list = []));
+          list.push(new Uint8Array(r.data));
+        }
+        for (const r of rows) {
+          const record = concatBytes([new Uint8Array(r.data), ...(chunks.get(r.seq) ?? [])]);
+          const last = run[run.length - 1];
+          if (last && (last.seq + 1 !== r.seq || bytes + record.length > SEGMENT_BYTES || run.length >= SEGMENT_COUNT)) close();
+          run.push({ seq: r.seq, record });
+          bytes += record.length;
+        }
+        after = rows[rows.length - 1]!.seq;
+      }
+      close();
+      sql.exec("DROP TABLE message_records");
+      sql.exec("DROP TABLE IF EXISTS message_record_chunks");
     },
   },
 ];

@@ -1,0 +1,93 @@
+import { concatBytes } from "../amqp/buffer";
+import { RECORD_CHUNK } from "./record-rows";
+
+// A queue's messages are stored in segments: one row holds the records (message-record.ts) of
+// up to SEGMENT_COUNT messages with consecutive seqs, back to back, so a publish batch costs one
+// row written and a fully settled segment one row deleted. Data over RECORD_CHUNK continues in
+// segment_chunks (DO SQLite refuses values over 2 MB). Which messages of a segment are settled
+// is kept in memory and written, in batches, as a bitmap in segment_acks.
+
+/** A segment closes at this many bytes of records (a larger single record is a segment alone). */
+export const SEGMENT_BYTES = RECORD_CHUNK;
+/** …or at this many messages. */
+export const SEGMENT_COUNT = 4096;
+
+/** A segment's index row: everything but its records. */
+export interface SegmentIndex {
+  id: number;
+  count: number;
+  bytes: number;
+  /** Bit i set: message id+i is not persistent (null: all are). */
+  transient: Uint8Array | null;
+}
+
+export function createSegmentTables(sql: SqlStorage): void {
+  // Index columns first: loading a queue reads them without reading the records behind.
+  sql.exec(`CREATE TABLE IF NOT EXISTS segments (
+      id INTEGER PRIMARY KEY, count INTEGER NOT NULL, bytes INTEGER NOT NULL, transient BLOB, data BLOB NOT NULL)`);
+  sql.exec(`CREATE TABLE IF NOT EXISTS segment_chunks (
+      id INTEGER NOT NULL, idx INTEGER NOT NULL, data BLOB NOT NULL, PRIMARY KEY (id, idx))`);
+  sql.exec("CREATE TABLE IF NOT EXISTS segment_acks (id INTEGER PRIMARY KEY, settled BLOB NOT NULL)");
+}
+
+/** Writes one segment: its row, and its chunk rows when its records pass RECORD_CHUNK. */
+export function writeSegmentRow(sql: SqlStorage, seg: SegmentIndex, data: Uint8Array): void {
+  sql.exec(
+    "INSERT INTO segments (id, count, bytes, transient, data) VALUES (?, ?, ?, ?, ?)",
+    seg.id,
+    seg.count,
+    data.length,
+    seg.transient,
+    data.subarray(0, RECORD_CHUNK),
+  );
+  for (let off = RECORD_CHUNK, idx = 1; off < data.length; off += RECORD_CHUNK, idx++) {
+    sql.exec("INSERT INTO segment_chunks (id, idx, data) VALUES (?, ?, ?)", seg.id, idx, data.subarray(off, off + RECORD_CHUNK));
+  }
+}
+
+/** The records of these segments (ids ascending, all between `from` and `to`), by id. */
+export function readSegmentData(sql: SqlStorage, ids: readonly number[]): Map<number, Uint8Array> {
+  const out = new Map<number, Uint8Array>();
+  if (ids.length === 0) return out;
+  const wanted = new Set(ids);
+  const from = ids[0]!;
+  const to = ids[ids.length - 1]!;
+  for (const r of sql.exec<{ id: number; data: ArrayBuffer }>("SELECT id, data FROM segments WHERE id BETWEEN ? AND ?", from, to)) {
+    if (wanted.has(r.id)) out.set(r.id, new Uint8Array(r.data));
+  }
+  const pieces = new Map<number, Uint8Array[]>();
+  for (const r of sql.exec<{ id: number; data: ArrayBuffer }>(
+    "SELECT id, data FROM segment_chunks WHERE id BETWEEN ? AND ? ORDER BY id, idx",
+    from,
+    to,
+  )) {
+    const first = out.get(r.id);
+    if (!first) continue;
+    let list = pieces.get(r.id);
+    if (!list) pieces.set(r.id, (list = [first]));
+    list.push(new Uint8Array(r.data));
+  }
+  for (const [id, list] of pieces) out.set(id, concatBytes(list));
+  for (const id of ids) if (!out.has(id)) throw new Error(`segment ${id} is in the index but not in storage`);
+  return out;
+}
+
+export function bitmap(count: number): Uint8Array {
+  return new Uint8Array((count + 7) >> 3);
+}
+
+export function hasBit(bits: Uint8Array | null, i: number): boolean {
+  return bits !== null && ((bits[i >> 3] ?? 0) & (1 << (i & 7))) !== 0;
+}
+
+export function setBit(bits: Uint8Array, i: number): void {
+  bits[i >> 3]! |= 1 << (i & 7);
+}
+
+/** Set bits among the first `count`. */
+export function bitCount(bits: Uint8Array | null, count: number): number {
+  if (bits === null) return 0;
+  let n = 0;
+  for (let i = 0; i < count; i++) if (hasBit(bits, i)) n++;
+  return n;
+}
