@@ -45,6 +45,12 @@ const SCENARIOS = [
     metric: "msgsPerSec",
   },
   {
+    key: "batched",
+    label: "persistent, confirms per 100-message batch, prefetch 100 (msgs/s)",
+    run: (url, k) => scenarios.persistent(url, { count: n(30_000 * k), batch: 100, label: "batched" }),
+    metric: "msgsPerSec",
+  },
+  {
     key: "large",
     label: "64 KB persistent (msgs/s)",
     run: (url, k) => scenarios.persistent(url, { count: n(2_000 * k), size: 65536, label: "large" }),

@@ -127,7 +127,7 @@ export async function transient(url, { count = 100_000 } = {}) {
  * @param {string} url
  * @param {{ count?: number, size?: number, label?: string, prefetch?: number }} [options]
  */
-export async function persistent(url, { count = 30_000, size = 128, label = "persistent", prefetch = 100 } = {}) {
+export async function persistent(url, { count = 30_000, size = 128, label = "persistent", prefetch = 100, batch = 0 } = {}) {
   const pubConn = await amqp.connect(url);
   const subConn = await amqp.connect(url);
   try {
@@ -139,7 +139,13 @@ export async function persistent(url, { count = 30_000, size = 128, label = "per
     const pub = await pubConn.createConfirmChannel();
     const body = Buffer.alloc(size, 2);
     const start = performance.now();
-    await publishConfirmed(pub, "", queue, count, body, { persistent: true }, size > 4096 ? 64 : 1000);
+    if (batch > 0) {
+      // The issue's steady state: `batch` publishes, then wait for all their confirms.
+      for (let sent = 0; sent < count; sent += batch) {
+        for (let i = 0; i < Math.min(batch, count - sent); i++) pub.publish("", queue, body, { persistent: true });
+        await pub.waitForConfirms();
+      }
+    } else await publishConfirmed(pub, "", queue, count, body, { persistent: true }, size > 4096 ? 64 : 1000);
     // When the last confirm came: tells a slow publisher side from a slow consumer side.
     const confirmedSeconds = (performance.now() - start) / 1000;
     await withTimeout(done, label);

@@ -47,6 +47,11 @@ export class ConsumerList {
     return this.list.some(canTake);
   }
 
+  /** Every consumer is a no-ack one (and there is at least one). */
+  allNoAck(): boolean {
+    return this.list.length > 0 && this.list.every((c) => c.noAck);
+  }
+
   /** The next consumer after the last one served that can take a message, or undefined. */
   next(): Consumer | undefined {
     const n = this.list.length;

@@ -116,6 +116,8 @@ export class Dispatcher {
         }
         await Promise.all([...batches].map(([connId, b]) => this.deliverTo(queue, connId, b.deliveries, b.messages)));
       } while (this.again || (store.readyCount > 0 && consumers.hasCapacity()));
+      // Messages meant to go straight to no-ack consumers that are still here go to disk now.
+      if (store.hasPending) this.host.transaction(() => store.writePending());
     } finally {
       this.running = false;
     }

@@ -78,14 +78,20 @@ export class MessageStore {
   private coldReady = 0;
   private readonly outside = new Set<number>();
   private nextSeq = 1;
-  /** The watermark as stored: every seq handed out in ack mode is at or below it. */
+  /**
+   * Every seq handed out in ack mode is at or below it, and so is, durably, the watermark row
+   * (storedWatermark) or the `delivered` mark of a segment written before they went out.
+   */
   private deliveredThrough = 0;
+  private storedWatermark = 0;
   /** The watermark found at load: stored messages up to it may have been seen before. */
   private seenBefore = 0;
   /** Settled since the last flush: segments to delete, and partly settled ones to record. */
   private toDelete: Segment[] = [];
   private readonly dirty = new Set<Segment>();
   private settledSinceFlush = 0;
+  /** Batches appended without a write (appendPending): written by writePending if they wait. */
+  private pendingBatches: QueuedMessage[][] = [];
 
   constructor(
     private readonly sql: SqlStorage,
@@ -98,15 +104,15 @@ export class MessageStore {
    * a time as the head of the queue needs them.
    */
   load(): void {
-    this.deliveredThrough = this.sql.exec<{ d: number }>("SELECT delivered_through AS d FROM queue_state").toArray()[0]?.d ?? 0;
-    this.seenBefore = this.deliveredThrough;
+    this.storedWatermark = this.sql.exec<{ d: number }>("SELECT delivered_through AS d FROM queue_state").toArray()[0]?.d ?? 0;
+    this.deliveredThrough = this.storedWatermark;
     const settled = new Map<number, Uint8Array>();
     for (const r of this.sql.exec<{ id: number; settled: ArrayBuffer }>("SELECT id, settled FROM segment_acks")) {
       settled.set(r.id, new Uint8Array(r.settled));
     }
     this.resetMemory();
-    for (const r of this.sql.exec<{ id: number; count: number; bytes: number; transient: ArrayBuffer | null }>(
-      "SELECT id, count, bytes, transient FROM segments ORDER BY id",
+    for (const r of this.sql.exec<{ id: number; count: number; bytes: number; transient: ArrayBuffer | null; delivered: number }>(
+      "SELECT id, count, bytes, transient, delivered FROM segments ORDER BY id",
     )) {
       const bits = settled.get(r.id) ?? null;
       const seg: Segment = {
@@ -114,6 +120,7 @@ export class MessageStore {
         count: r.count,
         bytes: r.bytes,
         transient: r.transient === null ? null : new Uint8Array(r.transient),
+        delivered: r.delivered,
         live: r.count - bitCount(bits, r.count),
         settled: bits,
         dirty: false,
@@ -121,10 +128,12 @@ export class MessageStore {
         gone: false,
       };
       this.segs.push(seg);
+      this.deliveredThrough = Math.max(this.deliveredThrough, seg.delivered);
       this.coldReady += seg.live;
       // Fully settled but not yet deleted when the object stopped.
       if (seg.live === 0) this.toDelete.push(seg);
     }
+    this.seenBefore = this.deliveredThrough;
     this.coldFrom = this.segs[0]?.id ?? 0;
     const last = this.segs[this.segs.length - 1];
     // Seqs are never reused, not even those of messages already gone: the watermark stays true.
@@ -144,6 +153,7 @@ export class MessageStore {
     this.toDelete = [];
     this.dirty.clear();
     this.settledSinceFlush = 0;
+    this.pendingBatches = [];
   }
 
   get readyCount(): number {
@@ -161,15 +171,23 @@ export class MessageStore {
   }
 
   /**
-   * Messages up to `seq` have been handed to a consumer in ack mode: one row, written in the
-   * caller's transaction before the deliveries leave (so after a crash they are redelivered).
+   * Messages up to `seq` are being handed to consumers in ack mode; runs in the caller's
+   * transaction before they leave, so after a crash they come back redelivered. Messages not
+   * written yet are written now with that mark in their segment rows, which is then all it costs
+   * (a publish followed at once by its delivery is one row); otherwise the watermark row.
    */
   markDelivered(seq: number): void {
+    if (this.pendingBatches.length > 0) this.writePending(seq);
     if (seq <= this.deliveredThrough) return;
-    this.deliveredThrough = seq;
+    this.writeWatermark(seq);
+  }
+
+  private writeWatermark(seq: number): void {
+    this.deliveredThrough = Math.max(this.deliveredThrough, seq);
+    this.storedWatermark = seq;
     this.sql.exec(
       "INSERT INTO queue_state (id, delivered_through) VALUES (1, ?) ON CONFLICT (id) DO UPDATE SET delivered_through = excluded.delivered_through",
-      this.deliveredThrough,
+      seq,
     );
   }
 
@@ -181,7 +199,7 @@ export class MessageStore {
     if (messages.length === 0) return;
     const first = this.nextSeq;
     this.nextSeq += messages.length;
-    this.writeSegments(messages, first);
+    this.writeSegments(messages, first, 0);
     if (this.coldReady > 0) {
       this.coldReady += messages.length;
       return;
@@ -194,22 +212,65 @@ export class MessageStore {
     this.trim();
   }
 
-  private writeSegments(messages: readonly IncomingMessage[], firstSeq: number): void {
+  /**
+   * Adds messages at the tail without writing them yet (nothing may be cold): the caller writes
+   * them in the same turn (writePending), unless they go straight to no-ack consumers, or the
+   * dispatch round that hands them out in ack mode writes them first (markDelivered).
+   */
+  appendPending(messages: readonly IncomingMessage[]): void {
+    if (messages.length === 0) return;
+    if (this.coldReady > 0) throw new Error("appendPending behind a cold backlog");
+    const batch: QueuedMessage[] = new Array(messages.length);
+    for (let i = 0; i < messages.length; i++) {
+      const q: QueuedMessage = { ...messages[i]!, seq: this.nextSeq++, redelivered: false, pending: true };
+      batch[i] = q;
+      this.hot.push(q);
+      this.hotBytes += weight(q);
+    }
+    this.pendingBatches.push(batch);
+  }
+
+  get hasPending(): boolean {
+    return this.pendingBatches.length > 0;
+  }
+
+  /**
+   * Writes the messages appendPending() added that are not settled (runs of them, in order);
+   * `delivered`: messages up to it are being handed out in ack mode (see markDelivered).
+   */
+  writePending(delivered = 0): void {
+    for (const batch of this.pendingBatches) {
+      for (let i = 0; i < batch.length; ) {
+        if (!batch[i]!.pending) {
+          i++;
+          continue;
+        }
+        let j = i;
+        while (j < batch.length && batch[j]!.pending && batch[j]!.seq === batch[i]!.seq + (j - i)) batch[j++]!.pending = false;
+        this.writeSegments(batch.slice(i, j), batch[i]!.seq, delivered);
+        i = j;
+      }
+    }
+    this.pendingBatches = [];
+    this.trim();
+  }
+
+  private writeSegments(messages: readonly IncomingMessage[], firstSeq: number, delivered: number): void {
     let start = 0;
     let bytes = 0;
     for (let i = 0; i < messages.length; i++) {
       const n = recordOf(messages[i]!).length;
       if (i > start && (bytes + n > SEGMENT_BYTES || i - start >= SEGMENT_COUNT)) {
-        this.writeSegment(messages, start, i, firstSeq + start);
+        this.writeSegment(messages, start, i, firstSeq + start, delivered);
         start = i;
         bytes = 0;
       }
       bytes += n;
     }
-    this.writeSegment(messages, start, messages.length, firstSeq + start);
+    this.writeSegment(messages, start, messages.length, firstSeq + start, delivered);
   }
 
-  private writeSegment(messages: readonly IncomingMessage[], from: number, to: number, id: number): void {
+  private writeSegment(messages: readonly IncomingMessage[], from: number, to: number, id: number, delivered: number): void {
     const count = to - from;
     let transient: Uint8Array | null = null;
     const records: Uint8Array[] = [];
@@ -225,12 +286,30 @@ export class MessageStore {
     }
     const head = records[0]!;
     const tail = records[records.length - 1]!;
-    const data = contiguous ? new Uint8Array(head.buffer, head.byteOffset, tail.byteOffset + tail.length - head.byteOffset) : concatBytes(records);
-    const seg: Segment = { id, count, bytes: data.length, transient, live: count, settled: null, dirty: false, acksStored: false, gone: false };
+    const data = contiguous
+      ? new Uint8Array(head.buffer, head.byteOffset, tail.byteOffset + tail.length - head.byteOffset)
+      : concatBytes(records);
+    const seg: Segment = {
+      id,
+      count,
+      bytes: data.length,
+      transient,
+      delivered: delivered >= id ? Math.min(delivered, id + count - 1) : 0,
+      live: count,
+      settled: null,
+      dirty: false,
+      acksStored: false,
+      gone: false,
+    };
     writeSegmentRow(this.sql, seg, data);
-    const last = this.segs[this.segs.length - 1];
-    if (last && last.id + last.count > id) throw new Error(`segment ${id} overlaps segment ${last.id}`);
-    this.segs.push(seg);
+    this.deliveredThrough = Math.max(this.deliveredThrough, seg.delivered);
+    // Mostly at the end; messages written late (writePending) go where their seqs belong.
+    const at = this.segIndexFrom(id);
+    const next = this.segs[at];
+    const prev = this.segs[at - 1];
+    if ((next && next.id < id + count) || (prev && prev.id + prev.count > id)) throw new Error(`segment ${id} overlaps another`);
+    if (at === this.segs.length) this.segs.push(seg);
+    else this.segs.splice(at, 0, seg);
   }
 
   /** Keeps hot within the window: its newest messages become cold (they are on disk already). */
@@ -239,12 +318,13 @@ export class MessageStore {
     let len = this.hot.length - this.hotHead;
     if (len <= count && this.hotBytes <= bytes) return;
     let j = this.hot.length;
-    // The head stays, however large: it is about to leave.
-    while (j > this.hotHead + 1 && (len > count || this.hotBytes > bytes)) {
+    // The head stays, however large: it is about to leave. Messages not written yet stay too.
+    while (j > this.hotHead + 1 && !this.hot[j - 1]!.pending && (len > count || this.hotBytes > bytes)) {
       j--;
       len--;
       this.hotBytes -= weight(this.hot[j]!);
     }
+    if (j === this.hot.length) return;
     const from = this.hot[j]!.seq;
     this.coldFrom = this.coldReady > 0 ? Math.min(this.coldFrom, from) : from;
     this.coldReady += this.hot.length - j;
@@ -299,6 +379,12 @@ export class MessageStore {
     return lo;
   }
 
+  private segIndexFirstLive(): number {
+    let i = 0;
+    while (i < this.segs.length && this.segs[i]!.gone) i++;
+    return i;
+  }
+
   private segmentOf(seq: number): Segment | undefined {
     const s = this.segs[this.segIndexFrom(seq)];
     return s && s.id <= seq && !s.gone ? s : undefined;
@@ -345,7 +431,11 @@ export class MessageStore {
    * then a crash brings them back, as a lost ack would (redelivered: they were handed out).
    */
   remove(messages: readonly QueuedMessage[]): void {
-    for (const m of messages) this.settle(m.seq);
+    for (const m of messages) {
+      if (m.pending) m.pending = false;
+      else this.settle(m.seq);
+    }
+    for (const m of messages) this.outside.delete(m.seq);
   }
 
   private settle(seq: number): void {
@@ -385,6 +475,9 @@ export class MessageStore {
     }
     this.dirty.clear();
     if (this.toDelete.length === 0) return;
+    // A deleted segment's delivered mark may be what covers older messages still here.
+    let mark = 0;
+    for (const seg of this.toDelete) mark = Math.max(mark, seg.delivered);
     let lo = Number.POSITIVE_INFINITY;
     let hi = -1;
     for (const seg of this.toDelete) {
@@ -395,6 +488,8 @@ export class MessageStore {
       this.goneCount++;
     }
     this.toDelete = [];
+    const firstLive = this.segs[this.segIndexFirstLive()];
+    if (mark > this.storedWatermark && firstLive && firstLive.id <= mark) this.writeWatermark(mark);
     // Runs of gone neighbours (earlier gone ones included: deleting them again deletes nothing).
     for (let i = lo; i <= hi; ) {
       if (!this.segs[i]!.gone) {
@@ -499,14 +594,9 @@ export class MessageStore {
   /** Drops all ready messages; returns how many. Unacked ones stay until settled. */
   purge(): number {
     let n = 0;
-    for (const m of this.requeued.values()) {
-      this.settle(m.seq);
-      n++;
-    }
-    for (let i = this.hotHead; i < this.hot.length; i++) {
-      this.settle(this.hot[i]!.seq);
-      n++;
-    }
+    const ready = [...this.requeued.values(), ...this.hot.slice(this.hotHead)];
+    this.remove(ready);
+    n += ready.length;
     if (this.coldReady > 0) {
       for (let i = this.segIndexFrom(this.coldFrom); i < this.segs.length; i++) {
         const seg = this.segs[i]!;

@@ -232,13 +232,34 @@ export class QueueDO extends DurableObject<Env> implements QueuePort {
     const messages = decodePublishBatch(batch);
     this.stats.counts.publish += messages.length;
     this.stats.touch();
-    // One segment row per batch (a confirm means "on disk"); this commit is paid for anyway,
-    // so the settles noted since the last one go along.
+    if (this.store.unloadedCount > 0) {
+      // Behind a backlog on disk: written and counted, nothing in memory.
+      this.ctx.storage.transactionSync(() => {
+        this.store.flushRemovals();
+        this.store.append(messages);
+      });
+      this.dispatcher.kick();
+      return true;
+    }
+    // Straight to no-ack consumers when nothing waits: written only if they do not take them
+    // at once (the dispatch round ends with writePending). Persistent messages for a durable
+    // queue are written before the confirm, so a confirm means "on disk" or "delivered".
+    const direct =
+      this.store.readyCount === 0 &&
+      this.consumers.allNoAck() &&
+      this.consumers.hasCapacity() &&
+      !(decl.durable && messages.some((m) => m.persistent));
+    this.store.appendPending(messages);
+    // A round that hands them out in ack mode writes them itself, marked as handed out, so the
+    // delivery watermark costs no row of its own (MessageStore.markDelivered).
+    this.dispatcher.kick();
+    if (direct) return true;
+    // One segment row per batch; this commit is paid for anyway, so the settles noted since the
+    // last one go along.
     this.ctx.storage.transactionSync(() => {
       this.store.flushRemovals();
-      this.store.append(messages);
+      this.store.writePending();
     });
-    this.dispatcher.kick();
     return true;
   }
 
@@ -319,6 +340,8 @@ export class QueueDO extends DurableObject<Env> implements QueuePort {
     if (noAck) this.removeLater([message]);
     else {
       this.ctx.storage.transactionSync(() => {
+        // It may have been on its way to a no-ack consumer, not written yet; now it must last.
+        this.store.writePending();
         this.store.markDelivered(message.seq);
         this.attachments.peer(connId);
       });

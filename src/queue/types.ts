@@ -15,6 +15,8 @@ export interface QueueDecl {
 export interface QueuedMessage extends IncomingMessage {
   seq: number;
   redelivered: boolean;
+  /** Not written yet: on its way straight to a no-ack consumer (MessageStore.appendPending). */
+  pending?: boolean;
 }
 
 /** A message handed to a consumer; the connection turns it into basic.deliver. */

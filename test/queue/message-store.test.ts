@@ -185,7 +185,13 @@ describe("MessageStore schema", () => {
     const seqs = Array.from({ length: 1500 }, (_, i) => i + 1).filter((s) => s % 7 !== 0);
     for (const seq of seqs) {
       const body = seq === 100 ? big : numbered(seq);
-      const record = encodeRecord({ exchange: "x", routingKey: `k${seq}`, header: new Uint8Array([0, 60, 0, 0]), body, persistent: seq % 5 !== 0 });
+      const record = encodeRecord({
+        exchange: "x",
+        routingKey: `k${seq}`,
+        header: new Uint8Array([0, 60, 0, 0]),
+        body,
+        persistent: seq % 5 !== 0,
+      });
       writeRecordRow(sql, seq, seq === 40 || seq === 41, record, "INSERT");
     }
     sql.exec("INSERT INTO queue_state (id, delivered_through) VALUES (1, 20)");
@@ -349,5 +355,76 @@ describe("MessageStore keeps only a window of a backlog in memory", () => {
     store.append([message(numbered(2000))]);
     expect(store.unloadedCount).toBe(2000 - small.count + 1);
     expect([...firstFew, ...drain(store)].map(numberOf)).toEqual(Array.from({ length: 2001 }, (_, i) => i));
+  });
+});
+
+describe("MessageStore messages not written yet (appendPending)", () => {
+  it("messages a no-ack consumer takes at once are never written; those left are, in order, and survive a restart", () => {
+    const db = new DatabaseSync(":memory:");
+    const store = openStore(db);
+    store.appendPending(Array.from({ length: 10 }, (_, i) => message(numbered(i))));
+    const taken = [store.shift()!, store.shift()!, store.shift()!];
+    store.remove(taken);
+    // One was refused by its connection and came back.
+    const refused = store.shift()!;
+    store.requeue([refused], false);
+    expect(count(db, "SELECT COUNT(*) FROM segments")).toBe(0);
+    store.writePending();
+    expect(store.hasPending).toBe(false);
+    expect(count(db, "SELECT COUNT(*) FROM segments")).toBe(1);
+    const restarted = openStore(db);
+    restarted.load();
+    expect(drain(restarted).map(numberOf)).toEqual([3, 4, 5, 6, 7, 8, 9]);
+  });
+
+  it("all taken: nothing is written at all", () => {
+    const db = new DatabaseSync(":memory:");
+    const store = openStore(db);
+    store.appendPending([message(numbered(1)), message(numbered(2))]);
+    store.remove(drain(store));
+    store.writePending();
+    store.flushRemovals();
+    expect(count(db, "SELECT COUNT(*) FROM segments") + count(db, "SELECT COUNT(*) FROM queue_state")).toBe(0);
+  });
+
+  it("handed out in ack mode at once: the segment row carries the delivery mark, no watermark row; a restart flags exactly those", () => {
+    const db = new DatabaseSync(":memory:");
+    const store = openStore(db);
+    store.appendPending(Array.from({ length: 5 }, (_, i) => message(numbered(i))));
+    const [a, b] = [store.shift()!, store.shift()!];
+    store.markDelivered(b.seq);
+    expect(count(db, "SELECT COUNT(*) FROM segments")).toBe(1);
+    expect(count(db, "SELECT COUNT(*) FROM queue_state")).toBe(0);
+    // Written already: writing again adds nothing.
+    store.writePending();
+    expect(count(db, "SELECT COUNT(*) FROM segments")).toBe(1);
+    const restarted = openStore(db);
+    restarted.load();
+    expect(drain(restarted).map((m) => [numberOf(m), m.redelivered])).toEqual([
+      [numberOf(a), true],
+      [numberOf(b), true],
+      [2, false],
+      [3, false],
+      [4, false],
+    ]);
+  });
+
+  it("a segment whose mark covers older messages still stored: deleting it writes the watermark first", () => {
+    const db = new DatabaseSync(":memory:");
+    const store = openStore(db);
+    store.append([message(numbered(0))]);
+    const old = store.shift()!;
+    store.appendPending([message(numbered(1))]);
+    const fresh = store.shift()!;
+    // Both go out in one round: the new segment's mark (seq 2) also covers seq 1.
+    store.markDelivered(fresh.seq);
+    expect(count(db, "SELECT COUNT(*) FROM queue_state")).toBe(0);
+    store.remove([fresh]);
+    store.flushRemovals();
+    expect(count(db, "SELECT delivered_through FROM queue_state")).toBe(fresh.seq);
+    const restarted = openStore(db);
+    restarted.load();
+    const back = restarted.shift()!;
+    expect([back.seq, back.redelivered]).toEqual([old.seq, true]);
   });
 });

@@ -90,7 +90,8 @@ export const QUEUE_MIGRATIONS: readonly Migration[] = [
     up(sql) {
       createSegmentTables(sql);
       if (!tableExists(sql, "message_records")) return;
-      const flagged = sql.exec<{ s: number | null }>("SELECT MAX(seq) AS s FROM message_records WHERE redelivered = 1").toArray()[0]?.s ?? null;
+      const flagged =
+        sql.exec<{ s: number | null }>("SELECT MAX(seq) AS s FROM message_records WHERE redelivered = 1").toArray()[0]?.s ?? null;
       if (flagged !== null) {
         sql.exec(
           "INSERT INTO queue_state (id, delivered_through) VALUES (1, ?) ON CONFLICT (id) DO UPDATE SET delivered_through = MAX(delivered_through, excluded.delivered_through)",
@@ -111,7 +112,11 @@ export const QUEUE_MIGRATIONS: readonly Migration[] = [
           }
         });
         const data = concatBytes(run.map((m) => m.record));
-        writeSegmentRow(sql, { id: run[0]!.seq, count: run.length, bytes: data.length, transient: anyTransient ? transient : null }, data);
+        writeSegmentRow(
+          sql,
+          { id: run[0]!.seq, count: run.length, bytes: data.length, transient: anyTransient ? transient : null, delivered: 0 },
+          data,
+        );
         run = [];
         bytes = 0;
       };
