@@ -14,6 +14,7 @@ import { countingSql, emptyCost } from "../storage/counting-sql";
 import { migrate } from "../storage/migrate";
 import { catalogDone, catalogPending, recordEpoch, storedEpoch } from "../storage/wake-rows";
 import { QUEUE_MIGRATIONS } from "../storage/migrations/queue";
+import { Schedule } from "../storage/schedule";
 import { tableFromBytes, tableToBytes } from "../storage/table-bytes";
 import { ConsumerList } from "./consumers";
 import { checkEquivalent, lockedText } from "./declaration";
@@ -36,8 +37,12 @@ interface DeclRow extends Record<string, SqlStorageValue> {
   arguments: ArrayBuffer;
 }
 
-/** How long acked messages may stay on disk before their delete is written. */
-const REMOVAL_FLUSH_MS = 10;
+/**
+ * How long settles may wait in memory for a commit that is paid for anyway (the next publish)
+ * before an alarm writes them. Until then a crash brings those messages back, redelivered.
+ */
+const SETTLE_FLUSH_MS = 100;
+const FLUSH_SETTLES = "flush-settles";
 
 /**
  * One queue of one vhost: its declaration, messages (in SQLite), consumers and unacked
@@ -55,7 +60,8 @@ export class QueueDO extends DurableObject<Env> implements QueuePort {
   private hadConsumer = false;
   /** False after a delete wiped the object's storage: the next declare builds the schema again. */
   private schemaReady = true;
-  private removalTimer: ReturnType<typeof setTimeout> | undefined;
+  /** What must happen later, behind the object's alarm. */
+  private readonly schedule: Schedule;
   private readonly stats = new QueueStats();
   /** Consumers and peers in SQLite, so a restarted object finds its connections again. */
   private readonly attachments: Attachments;
@@ -67,6 +73,7 @@ export class QueueDO extends DurableObject<Env> implements QueuePort {
     this.sql = countingSql(ctx.storage.sql, this.cost);
     this.store = new MessageStore(this.sql);
     this.attachments = new Attachments(this.sql);
+    this.schedule = new Schedule(this.sql, ctx.storage);
     this.broker = new WorkerBroker(env);
     this.dispatcher = new Dispatcher({
       queueName: () => this.decl?.name ?? null,
@@ -91,6 +98,7 @@ export class QueueDO extends DurableObject<Env> implements QueuePort {
     });
     ctx.blockConcurrencyWhile(async () => {
       migrate(ctx.storage, QUEUE_MIGRATIONS);
+      await this.schedule.restore();
       const row = this.sql.exec<DeclRow>("SELECT * FROM queue").toArray()[0];
       if (row) {
         this.decl = {
@@ -503,17 +511,24 @@ export class QueueDO extends DurableObject<Env> implements QueuePort {
   }
 
   /**
-   * Acked or no-ack-taken messages leave storage. Only their deletes are noted (no write, so no
-   * commit holds back the next delivery); they reach the disk with the next publish or after
-   * REMOVAL_FLUSH_MS, whichever comes first.
+   * Acked or no-ack-taken messages leave storage. Only their settles are noted (no write, so no
+   * commit holds back the next delivery); they reach the disk with the next publish or by the
+   * alarm SETTLE_FLUSH_MS later, whichever comes first.
    */
   private removeLater(messages: readonly QueuedMessage[]): void {
     this.store.remove(messages);
-    if (this.removalTimer !== undefined || this.store.pendingRemovals === 0) return;
-    this.removalTimer = setTimeout(() => {
-      this.removalTimer = undefined;
-      this.ctx.storage.transactionSync(() => this.store.flushRemovals());
-    }, REMOVAL_FLUSH_MS);
+    if (this.store.pendingRemovals === 0 || !this.decl || this.schedule.has(FLUSH_SETTLES)) return;
+    void this.schedule.at(FLUSH_SETTLES, Date.now() + SETTLE_FLUSH_MS, false);
+  }
+
+  /** The object's one alarm: runs what the schedule says is due. */
+  override async alarm(): Promise<void> {
+    if (!this.decl) return;
+    for (const task of this.schedule.takeDue(Date.now())) {
+      if (task === FLUSH_SETTLES) this.ctx.storage.transactionSync(() => this.store.flushRemovals());
+      else this.broker.log(`${describeQueue(this.decl.vhost, this.decl.name)}: unknown scheduled task '${task}' dropped`);
+    }
+    await this.schedule.rearm();
   }
 
   private ensureSchema(): void {
@@ -550,6 +565,8 @@ export class QueueDO extends DurableObject<Env> implements QueuePort {
     this.store.clear();
     this.attachments.clear();
     // A deleted queue leaves no storage behind (on disk locally: no SQLite file per queue ever deleted).
+    this.schedule.clear();
+    await this.ctx.storage.deleteAlarm();
     await this.ctx.storage.deleteAll();
     this.schemaReady = false;
     const exchanges = new Set(bindings.map((b) => b.exchange));

@@ -3,6 +3,7 @@ import { encodeRecord } from "../message-record";
 import { createBindingTable } from "../binding-rows";
 import { baseline, type Migration, tableExists } from "../migrate";
 import { readChunks, writeRecordRow } from "../record-rows";
+import { createScheduleTable } from "../schedule";
 import { bitmap, createSegmentTables, SEGMENT_BYTES, SEGMENT_COUNT, setBit, writeSegmentRow } from "../segment-rows";
 
 /** QueueDO's schema, one numbered step at a time. Append; never edit a step that has shipped. */
@@ -148,6 +149,14 @@ export const QUEUE_MIGRATIONS: readonly Migration[] = [
       close();
       sql.exec("DROP TABLE message_records");
       sql.exec("DROP TABLE IF EXISTS message_record_chunks");
+    },
+  },
+  {
+    version: 8,
+    name: "schedule",
+    // What the queue must do later, behind its one alarm (storage/schedule.ts).
+    up(sql) {
+      createScheduleTable(sql);
     },
   },
 ];
