@@ -65,10 +65,12 @@ let built = false;
  * @param {number} [options.startTimeoutMs]
  * @param {(line: string) => void} [options.onOutput] Warren's stdout/stderr lines after startup
  * @param {string} [options.tree] another checkout of Warren to run (bench/ab.mjs); it builds its own bundle
+ * @param {boolean} [options.build] false: use the bundle already built (tests: the global setup built
+ *   it once, and a rebuild would rewrite it under other test files' feet)
  * @returns {Promise<WarrenProcess>}
  */
-export async function spawnWarren({ dataDir, nofile, startTimeoutMs = 60_000, onOutput, tree = root }) {
-  if (!built && tree === root) {
+export async function spawnWarren({ dataDir, nofile, startTimeoutMs = 60_000, onOutput, tree = root, build = true }) {
+  if (build && !built && tree === root) {
     await buildWorker({ quiet: true });
     built = true;
   }

@@ -68,6 +68,10 @@ export class Attachments {
   }
 
   /** A connection is getting ack-mode deliveries: recorded once (in the caller's transaction). */
+  isPeer(connId: string): boolean {
+    return this.peers.has(connId);
+  }
+
   peer(connId: string): void {
     if (this.peers.has(connId)) return;
     this.peers.add(connId);

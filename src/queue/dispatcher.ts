@@ -30,6 +30,8 @@ export interface DispatchHost {
   delivered?(d: Delivery): void;
   /** This connection gets ack-mode deliveries (called inside the round's transaction). */
   ackModeTo?(connId: string): void;
+  /** ackModeTo was called for this connection already (and it is still known). */
+  isPeer?(connId: string): boolean;
 }
 
 /**
@@ -109,10 +111,17 @@ export class Dispatcher {
         let highest = 0;
         for (const m of toAckConsumers) if (m.seq > highest) highest = m.seq;
         if (highest > 0) {
-          this.host.transaction(() => {
-            if (this.host.ackModeTo) for (const [connId, b] of batches) if (b.deliveries.some((d) => !d.noAck)) this.host.ackModeTo(connId);
-            store.markDelivered(highest);
-          });
+          const newPeers: string[] = [];
+          for (const [connId, b] of batches) {
+            if (b.deliveries.some((d) => !d.noAck) && !this.host.isPeer?.(connId)) newPeers.push(connId);
+          }
+          // A commit costs CPU even with nothing in it: only when something must be written.
+          if (newPeers.length > 0 || store.needsDeliveryMark(highest)) {
+            this.host.transaction(() => {
+              for (const connId of newPeers) this.host.ackModeTo?.(connId);
+              store.markDelivered(highest);
+            });
+          }
         }
         await Promise.all([...batches].map(([connId, b]) => this.deliverTo(queue, connId, b.deliveries, b.messages)));
       } while (this.again || (store.readyCount > 0 && consumers.hasCapacity()));

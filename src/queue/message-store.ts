@@ -92,6 +92,8 @@ export class MessageStore {
    */
   private deliveredThrough = 0;
   private storedWatermark = 0;
+  /** The highest seq handed out in ack mode since load (no lead). */
+  private exactDelivered = 0;
   /** The watermark found at load: stored messages up to it may have been seen before. */
   private seenBefore = 0;
   /** Settled since the last flush: segments to delete, and partly settled ones to record. */
@@ -114,6 +116,7 @@ export class MessageStore {
   load(): void {
     this.storedWatermark = this.sql.exec<{ d: number }>("SELECT delivered_through AS d FROM queue_state").toArray()[0]?.d ?? 0;
     this.deliveredThrough = this.storedWatermark;
+    this.exactDelivered = 0;
     const settled = new Map<number, Uint8Array>();
     for (const r of this.sql.exec<{ id: number; settled: ArrayBuffer }>("SELECT id, settled FROM segment_acks")) {
       settled.set(r.id, new Uint8Array(r.settled));
@@ -186,9 +189,32 @@ export class MessageStore {
    * WATERMARK_AHEAD past `seq` so it costs a row per that many deliveries, not one per round.
    */
   markDelivered(seq: number): void {
+    this.exactDelivered = Math.max(this.exactDelivered, seq);
     if (this.pendingBatches.length > 0) this.writePending(seq);
     if (seq <= this.deliveredThrough) return;
     this.writeWatermark(seq + WATERMARK_AHEAD);
+  }
+
+  /** The stored watermark is ahead of what was handed out: tightenWatermark() would write it. */
+  get watermarkAhead(): boolean {
+    return this.storedWatermark > Math.max(this.exactDelivered, this.seenBefore);
+  }
+
+  /**
+   * Brings the stored watermark back to what was really handed out (and what was flagged at
+   * load). For the queue's alarm, soon after deliveries: an object evicted while idle (never a
+   * crash) then wakes with an exact watermark and flags nothing it did not hand out.
+   */
+  tightenWatermark(): void {
+    if (!this.watermarkAhead) return;
+    const exact = Math.max(this.exactDelivered, this.seenBefore);
+    this.writeWatermark(exact);
+    this.deliveredThrough = exact;
+  }
+
+  /** Whether markDelivered(seq) would write anything (so the caller may skip a transaction). */
+  needsDeliveryMark(seq: number): boolean {
+    return this.pendingBatches.length > 0 || seq > this.deliveredThrough;
   }
 
   private writeWatermark(seq: number): void {

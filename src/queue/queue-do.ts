@@ -39,7 +39,9 @@ interface DeclRow extends Record<string, SqlStorageValue> {
 
 /**
  * How long settles may wait in memory for a commit that is paid for anyway (the next publish)
- * before an alarm writes them. Until then a crash brings those messages back, redelivered.
+ * before an alarm writes them (until then a crash brings those messages back, redelivered), and
+ * how long the delivery watermark stays ahead of what went out (MessageStore.tightenWatermark):
+ * an object is evicted only after seconds idle, so it always wakes with an exact one.
  */
 const SETTLE_FLUSH_MS = 100;
 const FLUSH_SETTLES = "flush-settles";
@@ -80,13 +82,17 @@ export class QueueDO extends DurableObject<Env> implements QueuePort {
       store: this.store,
       consumers: this.consumers,
       unacked: this.unacked,
-      transaction: (fn) => ctx.storage.transactionSync(fn),
+      transaction: (fn) => {
+        ctx.storage.transactionSync(fn);
+        this.flushLater();
+      },
       removeLater: (messages) => this.removeLater(messages),
       connectionGone: (connId) => {
         this.release((x) => x.connId === connId);
         this.attachments.connectionGone(connId);
       },
       ackModeTo: (connId) => this.attachments.peer(connId),
+      isPeer: (connId) => this.attachments.isPeer(connId),
       // Counted where billed: by the connection object that receives it.
       send: (connId, batch) => this.broker.connection(connId).deliver(batch),
       delivered: (d) => {
@@ -353,6 +359,7 @@ export class QueueDO extends DurableObject<Env> implements QueuePort {
         this.store.markDelivered(message.seq);
         this.attachments.peer(connId);
       });
+      this.flushLater();
       this.unacked.add({ message, connId, channel, consumer: null });
     }
     // A copy: the record may be a view into a whole publish batch, which RPC would clone entire.
@@ -517,7 +524,13 @@ export class QueueDO extends DurableObject<Env> implements QueuePort {
    */
   private removeLater(messages: readonly QueuedMessage[]): void {
     this.store.remove(messages);
-    if (this.store.pendingRemovals === 0 || !this.decl || this.schedule.has(FLUSH_SETTLES)) return;
+    this.flushLater();
+  }
+
+  /** Settles to write, or a delivery watermark ahead of what went out: the alarm sees to both. */
+  private flushLater(): void {
+    if ((this.store.pendingRemovals === 0 && !this.store.watermarkAhead) || !this.decl) return;
+    if (this.schedule.has(FLUSH_SETTLES, false)) return;
     void this.schedule.at(FLUSH_SETTLES, Date.now() + SETTLE_FLUSH_MS, false);
   }
 
@@ -525,8 +538,12 @@ export class QueueDO extends DurableObject<Env> implements QueuePort {
   override async alarm(): Promise<void> {
     if (!this.decl) return;
     for (const task of this.schedule.takeDue(Date.now())) {
-      if (task === FLUSH_SETTLES) this.ctx.storage.transactionSync(() => this.store.flushRemovals());
-      else this.broker.log(`${describeQueue(this.decl.vhost, this.decl.name)}: unknown scheduled task '${task}' dropped`);
+      if (task === FLUSH_SETTLES) {
+        this.ctx.storage.transactionSync(() => {
+          this.store.flushRemovals();
+          this.store.tightenWatermark();
+        });
+      } else this.broker.log(`${describeQueue(this.decl.vhost, this.decl.name)}: unknown scheduled task '${task}' dropped`);
     }
     await this.schedule.rearm();
   }

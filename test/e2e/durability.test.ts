@@ -225,7 +225,7 @@ describe("durability across a broker crash or stop", () => {
   });
 
   async function start(dataDir: string): Promise<WarrenProcess> {
-    const p = await spawnWarren({ dataDir });
+    const p = await spawnWarren({ dataDir, build: false });
     live.push(p);
     void p.exited.then(() => {
       const i = live.indexOf(p);

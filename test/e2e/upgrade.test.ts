@@ -209,7 +209,7 @@ describe("upgrade from the previous storage layout", () => {
   });
 
   async function start(dataDir: string, from?: string): Promise<WarrenProcess> {
-    const p = await spawnWarren(from ? { dataDir, tree: from, startTimeoutMs: 180_000 } : { dataDir });
+    const p = await spawnWarren(from ? { dataDir, tree: from, startTimeoutMs: 180_000 } : { dataDir, build: false });
     live.push(p);
     void p.exited.then(() => {
       const i = live.indexOf(p);

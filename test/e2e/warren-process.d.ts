@@ -24,6 +24,8 @@ declare module "*/scripts/warren-process.mjs" {
     onOutput?: (line: string) => void;
     /** Another checkout of Warren to run; it builds its own bundle. */
     tree?: string;
+    /** false: use the bundle the global setup built. */
+    build?: boolean;
   }): Promise<WarrenProcess>;
 
   /** SIGKILL to every Warren process group started here and still running. */

@@ -436,3 +436,35 @@ describe("MessageStore messages not written yet (appendPending)", () => {
     expect([back.seq, back.redelivered]).toEqual([old.seq, true]);
   });
 });
+
+describe("MessageStore delivery watermark", () => {
+  it("written ahead while delivering, brought back to what went out by tightenWatermark (so an eviction flags nothing new)", () => {
+    const db = new DatabaseSync(":memory:");
+    const store = openStore(db);
+    store.append(Array.from({ length: 10 }, (_, i) => message(numbered(i))));
+    const [a, b] = [store.shift()!, store.shift()!];
+    store.markDelivered(b.seq);
+    expect(store.watermarkAhead).toBe(true);
+    expect(count(db, "SELECT delivered_through FROM queue_state")).toBe(b.seq + WATERMARK_AHEAD);
+    store.tightenWatermark();
+    expect(store.watermarkAhead).toBe(false);
+    expect(count(db, "SELECT delivered_through FROM queue_state")).toBe(b.seq);
+    // The next delivery past it writes a lead again.
+    const c = store.shift()!;
+    expect(store.needsDeliveryMark(c.seq)).toBe(true);
+    store.markDelivered(c.seq);
+    store.tightenWatermark();
+    const restarted = openStore(db);
+    restarted.load();
+    expect(drain(restarted).map((m) => [numberOf(m), m.redelivered])).toEqual(Array.from({ length: 10 }, (_, i) => [i, i <= numberOf(c)]));
+    // What a restart flagged stays flagged: tightening never goes below it.
+    restarted.tightenWatermark();
+    const again = openStore(db);
+    again.load();
+    expect(
+      drain(again)
+        .filter((m) => m.redelivered)
+        .map(numberOf),
+    ).toEqual([numberOf(a), numberOf(b), numberOf(c)]);
+  });
+});
