@@ -125,7 +125,7 @@ export async function transient(url, { count = 100_000 } = {}) {
 
 /**
  * @param {string} url
- * @param {{ count?: number, size?: number, label?: string, prefetch?: number }} [options]
+ * @param {{ count?: number, size?: number, label?: string, prefetch?: number, batch?: number }} [options]
  */
 export async function persistent(url, { count = 30_000, size = 128, label = "persistent", prefetch = 100, batch = 0 } = {}) {
   const pubConn = await amqp.connect(url);
