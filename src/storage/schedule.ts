@@ -37,9 +37,10 @@ export class Schedule {
     await this.arm(due);
   }
 
-  /** True when the task is scheduled (in memory, or durably). */
-  has(task: string): boolean {
-    return this.volatile.has(task) || this.sql.exec("SELECT 1 FROM schedule WHERE task = ?", task).toArray().length > 0;
+  /** True when the task is scheduled (volatile ones are checked in memory, durable ones in SQLite). */
+  has(task: string, durable: boolean): boolean {
+    if (!durable) return this.volatile.has(task);
+    return this.sql.exec("SELECT 1 FROM schedule WHERE task = ?", task).toArray().length > 0;
   }
 
   cancel(task: string): void {

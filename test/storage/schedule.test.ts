@@ -44,14 +44,14 @@ describe("Schedule: one alarm for everything an object does later", () => {
     const first = open(db);
     await first.schedule.at("expire", 5000, true);
     await first.schedule.at("flush", 100, false);
-    expect(first.schedule.has("expire") && first.schedule.has("flush")).toBe(true);
+    expect(first.schedule.has("expire", true) && first.schedule.has("flush", false)).toBe(true);
     // A new object over the same storage, its alarm gone (as after a failed alarm or a migration).
     const second = open(db, fakeAlarm(null));
     await second.schedule.restore();
     expect(second.alarm.state.alarm).toBe(5000);
-    expect(second.schedule.has("flush")).toBe(false);
+    expect(second.schedule.has("flush", false)).toBe(false);
     expect(second.schedule.takeDue(6000)).toEqual(["expire"]);
-    expect(second.schedule.has("expire")).toBe(false);
+    expect(second.schedule.has("expire", true)).toBe(false);
   });
 
   it("a task scheduled again replaces its earlier time; a cancelled task never comes due", async () => {
