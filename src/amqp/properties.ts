@@ -152,3 +152,30 @@ export function peekContentHeader(payload: Uint8Array): { classId: number; weigh
   const bodySize = hi * 2 ** 32 + (((p[8]! << 24) | (p[9]! << 16) | (p[10]! << 8) | p[11]!) >>> 0);
   return { classId, weight, bodySize };
 }
+
+/**
+ * The priority and expiration properties of a content header payload, read without decoding
+ * the rest (a queue needs them for every message it takes in: priority lanes and TTL). The
+ * header was validated when the message was published.
+ */
+export function peekPriorityAndExpiration(payload: Uint8Array): { priority?: number; expiration?: string } {
+  const r = new Reader(payload, 12);
+  const flags = r.u16();
+  let more = flags & 1;
+  while (more) more = r.u16() & 1;
+  const out: { priority?: number; expiration?: string } = {};
+  // Up to expiration (the 8th property), skipping what lies before it.
+  for (let i = 0; i < 8; i++) {
+    if (!(flags & (1 << (15 - i)))) continue;
+    const type = BASIC_PROPERTIES[i]![1];
+    if (type === "shortstr") {
+      if (i === 7) out.expiration = r.shortstr();
+      else r.offset += 1 + r.u8();
+    } else if (type === "table") r.offset += 4 + r.u32();
+    else if (type === "octet") {
+      const v = r.u8();
+      if (i === 4) out.priority = v;
+    }
+  }
+  return out;
+}

@@ -53,8 +53,11 @@ export interface QueuePort extends RouteSubscriberPort {
   purge(connId: string): Promise<RpcResult<{ messageCount: number }>>;
   /** Checks the queue exists and may be used by this connection (bind, consume, get). */
   access(vhost: string, name: string, connId: string): Promise<RpcResult<void>>;
-  /** Stores a packed publish batch (queue/wire.ts); false when the queue does not exist. */
-  publish(batch: Uint8Array): Promise<boolean>;
+  /**
+   * Stores a packed publish batch (queue/wire.ts); false when the queue does not exist, and the
+   * indexes of the messages it refused when it is full (x-overflow reject-publish).
+   */
+  publish(batch: Uint8Array): Promise<boolean | { rejected: number[] }>;
   recordBinding(b: QueueBinding, add: boolean): Promise<void>;
   consume(connId: string, channel: number, tag: string, options: ConsumeOptions): Promise<RpcResult<void>>;
   cancel(connId: string, tag: string): Promise<void>;
@@ -62,7 +65,8 @@ export interface QueuePort extends RouteSubscriberPort {
   resume(connId: string, tags: string[], prefetch?: number, room?: number): Promise<void>;
   get(connId: string, channel: number, noAck: boolean): Promise<RpcResult<{ delivery: Delivery | null; messageCount: number }>>;
   /** Acks and requeues; unknown seqs are ignored. */
-  settle(connId: string, ack: number[], requeue: number[]): Promise<void>;
+  /** Acks, requeues, and rejects without requeue (dead-lettered) of this connection's deliveries. */
+  settle(connId: string, ack: number[], requeue: number[], reject?: number[]): Promise<void>;
   releaseChannel(connId: string, channel: number): Promise<void>;
   releaseConnection(connId: string): Promise<void>;
   /** Live state for the management API; null when the queue does not exist. */

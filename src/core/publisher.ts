@@ -17,10 +17,14 @@ export interface RoutedPublish {
   message: IncomingMessage;
 }
 
-/** Per message of a stored batch: how many queues took it, and whether storing it failed anywhere. */
+/**
+ * Per message of a stored batch: how many queues took it, whether storing it failed anywhere,
+ * and whether a full queue refused it (x-overflow reject-publish: nacked under confirms).
+ */
 export interface StoreOutcome {
   routed: Uint32Array;
   failed: Uint8Array;
+  rejected: Uint8Array;
 }
 
 /**
@@ -74,22 +78,22 @@ export class Publisher {
     });
     const routed = new Uint32Array(batch.length);
     const failed = new Uint8Array(batch.length);
+    const rejected = new Uint8Array(batch.length);
     const vhost = this.vhost();
     const all = [...groups];
     for (let start = 0; start < all.length; start += RPC_WAVE) {
       // workerd reads no socket while this object has calls to make: a batch fanning out to
       // thousands of queues goes in waves, so other connections are served in between.
       if (start > 0) await new Promise((resolve) => setTimeout(resolve, 0));
-      await this.storeGroups(vhost, all.slice(start, start + RPC_WAVE), routed, failed);
+      await this.storeGroups(vhost, all.slice(start, start + RPC_WAVE), { routed, failed, rejected });
     }
-    return { routed, failed };
+    return { routed, failed, rejected };
   }
 
   private async storeGroups(
     vhost: string,
     groups: [string, { messages: IncomingMessage[]; owners: number[] }][],
-    routed: Uint32Array,
-    failed: Uint8Array,
+    { routed, failed, rejected }: StoreOutcome,
   ): Promise<void> {
     await Promise.all(
       groups.map(async ([queue, g]) => {
@@ -99,8 +103,10 @@ export class Publisher {
           const whole = start === 0 && end === g.messages.length;
           const owners = whole ? g.owners : g.owners.slice(start, end);
           try {
-            if (await stub.publish(encodePublishBatch(whole ? g.messages : g.messages.slice(start, end))))
-              for (const i of owners) routed[i]!++;
+            const answer = await stub.publish(encodePublishBatch(whole ? g.messages : g.messages.slice(start, end)));
+            if (answer === false) continue;
+            for (const i of owners) routed[i]!++;
+            if (answer !== true) for (const k of answer.rejected) rejected[owners[k]!] = 1;
           } catch (err) {
             this.broker.log(`publish to queue '${queue}' failed: ${String(err)}`);
             for (const i of owners) failed[i] = 1;

@@ -30,6 +30,8 @@ export interface DispatchHost {
   delivered?(d: Delivery): void;
   /** This connection gets ack-mode deliveries (called inside the round's transaction). */
   ackModeTo?(connId: string): void;
+  /** Deals with messages the store found expired while the round looked at the head. */
+  reap?(): void;
   /** ackModeTo was called for this connection already (and it is still known). */
   isPeer?(connId: string): boolean;
 }
@@ -92,7 +94,10 @@ export class Dispatcher {
           let batch = batches.get(consumer.connId);
           if (!batch) batches.set(consumer.connId, (batch = { deliveries: [], messages: [], bytes: 0 }));
           if (batch.deliveries.length >= DELIVERY_BATCH) break;
-          const size = store.peek()!.body.length;
+          // Undefined when what was ready had expired (the host dead-letters it: reap).
+          const head = store.peek();
+          if (!head) break;
+          const size = head.body.length;
           const limit = Math.min(DELIVERY_BATCH_BYTES, this.room.get(consumer.connId) ?? DELIVERY_BATCH_BYTES);
           if (batch.deliveries.length > 0 && batch.bytes + size > limit) break;
           batch.bytes += size;
@@ -105,6 +110,7 @@ export class Dispatcher {
           batch.messages.push(message);
           total++;
         }
+        this.host.reap?.();
         if (total === 0) break;
         // Before ack-mode deliveries leave: who holds them and that they may have been seen,
         // so a restarted queue finds its holders and marks them redelivered after a crash.

@@ -100,6 +100,15 @@ export class MessageStore {
   private toDelete: Segment[] = [];
   private readonly dirty = new Set<Segment>();
   private settledSinceFlush = 0;
+  /** Body bytes of the ready messages (x-max-length-bytes). */
+  private bodyBytesReady = 0;
+  /** Ready messages found expired at the head, taken out for the queue to dead-letter or drop. */
+  private expired: QueuedMessage[] = [];
+  /**
+   * When a message expires (epoch ms), from its content and when it was enqueued; undefined:
+   * never. Set by the queue from its settings (x-message-ttl, the expiration property).
+   */
+  expiryOf: ((m: IncomingMessage, publishedAt: number) => number | undefined) | null = null;
   /** Batches appended without a write (appendPending): written by writePending if they wait. */
   private pendingBatches: QueuedMessage[][] = [];
 
@@ -122,9 +131,15 @@ export class MessageStore {
       settled.set(r.id, new Uint8Array(r.settled));
     }
     this.resetMemory();
-    for (const r of this.sql.exec<{ id: number; count: number; bytes: number; transient: ArrayBuffer | null; delivered: number }>(
-      "SELECT id, count, bytes, transient, delivered FROM segments ORDER BY id",
-    )) {
+    for (const r of this.sql.exec<{
+      id: number;
+      count: number;
+      bytes: number;
+      transient: ArrayBuffer | null;
+      delivered: number;
+      published_at: number;
+      body_bytes: number;
+    }>("SELECT id, count, bytes, transient, delivered, published_at, body_bytes FROM segments ORDER BY id")) {
       const bits = settled.get(r.id) ?? null;
       const seg: Segment = {
         id: r.id,
@@ -132,6 +147,8 @@ export class MessageStore {
         bytes: r.bytes,
         transient: r.transient === null ? null : new Uint8Array(r.transient),
         delivered: r.delivered,
+        publishedAt: r.published_at,
+        bodyBytes: r.body_bytes,
         live: r.count - bitCount(bits, r.count),
         settled: bits,
         dirty: false,
@@ -146,9 +163,51 @@ export class MessageStore {
     }
     this.seenBefore = this.deliveredThrough;
     this.coldFrom = this.segs[0]?.id ?? 0;
+    this.bodyBytesReady = this.countBodyBytes(this.segs);
     const last = this.segs[this.segs.length - 1];
     // Seqs are never reused, not even those of messages already gone: the watermark stays true.
     this.nextSeq = Math.max(last ? last.id + last.count - 1 : 0, this.deliveredThrough) + 1;
+  }
+
+  /**
+   * The body bytes of these segments' unsettled messages: from the index where a segment is
+   * whole, from its records where some of it is settled (few: settles go mostly in order).
+   */
+  private countBodyBytes(segs: readonly Segment[]): number {
+    let n = 0;
+    const partial: Segment[] = [];
+    for (const seg of segs) {
+      if (seg.gone || seg.live === 0) continue;
+      if (seg.live === seg.count) n += seg.bodyBytes;
+      else partial.push(seg);
+    }
+    for (let i = 0; i < partial.length; i += 64) {
+      const some = partial.slice(i, i + 64);
+      const data = readSegmentData(
+        this.sql,
+        some.map((s) => s.id),
+      );
+      for (const seg of some) {
+        const r = new Reader(data.get(seg.id)!);
+        for (let k = 0; k < seg.count; k++) {
+          const m = readRecord(r);
+          if (!hasBit(seg.settled, k)) n += m.body.length;
+        }
+      }
+    }
+    return n;
+  }
+
+  /** Body bytes of the ready messages. */
+  get readyBodyBytes(): number {
+    return this.bodyBytesReady;
+  }
+
+  /** Takes the messages found expired at the head since the last call (they are not settled yet). */
+  takeExpired(): QueuedMessage[] {
+    const out = this.expired;
+    this.expired = [];
+    return out;
   }
 
   private resetMemory(): void {
@@ -165,6 +224,8 @@ export class MessageStore {
     this.dirty.clear();
     this.settledSinceFlush = 0;
     this.pendingBatches = [];
+    this.bodyBytesReady = 0;
+    this.expired = [];
   }
 
   get readyCount(): number {
@@ -230,17 +291,20 @@ export class MessageStore {
    * Adds messages at the tail and writes them, in the caller's transaction: one segment row per
    * SEGMENT_BYTES / SEGMENT_COUNT. Behind a cold backlog they stay on disk only.
    */
-  append(messages: readonly IncomingMessage[]): void {
+  append(messages: readonly IncomingMessage[], now = Date.now()): void {
     if (messages.length === 0) return;
     const first = this.nextSeq;
     this.nextSeq += messages.length;
-    this.writeSegments(messages, first, 0);
+    this.writeSegments(messages, first, 0, now);
+    for (const m of messages) this.bodyBytesReady += m.body.length;
     if (this.coldReady > 0) {
       this.coldReady += messages.length;
       return;
     }
     for (let i = 0; i < messages.length; i++) {
-      const q: QueuedMessage = { ...messages[i]!, seq: first + i, redelivered: false };
+      const q: QueuedMessage = { ...messages[i]!, seq: first + i, redelivered: false, publishedAt: now };
+      const expiresAt = this.expiryOf?.(q, now);
+      if (expiresAt !== undefined) q.expiresAt = expiresAt;
       this.hot.push(q);
       this.hotBytes += weight(q);
     }
@@ -252,12 +316,15 @@ export class MessageStore {
    * them in the same turn (writePending), unless they go straight to no-ack consumers, or the
    * dispatch round that hands them out in ack mode writes them first (markDelivered).
    */
-  appendPending(messages: readonly IncomingMessage[]): void {
+  appendPending(messages: readonly IncomingMessage[], now = Date.now()): void {
     if (messages.length === 0) return;
     if (this.coldReady > 0) throw new Error("appendPending behind a cold backlog");
     const batch: QueuedMessage[] = new Array(messages.length);
     for (let i = 0; i < messages.length; i++) {
-      const q: QueuedMessage = { ...messages[i]!, seq: this.nextSeq++, redelivered: false, pending: true };
+      const q: QueuedMessage = { ...messages[i]!, seq: this.nextSeq++, redelivered: false, pending: true, publishedAt: now };
+      const expiresAt = this.expiryOf?.(q, now);
+      if (expiresAt !== undefined) q.expiresAt = expiresAt;
+      this.bodyBytesReady += q.body.length;
       batch[i] = q;
       this.hot.push(q);
       this.hotBytes += weight(q);
@@ -282,7 +349,7 @@ export class MessageStore {
         }
         let j = i;
         while (j < batch.length && batch[j]!.pending && batch[j]!.seq === batch[i]!.seq + (j - i)) batch[j++]!.pending = false;
-        this.writeSegments(batch.slice(i, j), batch[i]!.seq, delivered);
+        this.writeSegments(batch.slice(i, j), batch[i]!.seq, delivered, batch[i]!.publishedAt ?? Date.now());
         i = j;
       }
     }
@@ -290,24 +357,25 @@ export class MessageStore {
     this.trim();
   }
 
-  private writeSegments(messages: readonly IncomingMessage[], firstSeq: number, delivered: number): void {
+  private writeSegments(messages: readonly IncomingMessage[], firstSeq: number, delivered: number, now: number): void {
     let start = 0;
     let bytes = 0;
     for (let i = 0; i < messages.length; i++) {
       const n = recordOf(messages[i]!).length;
       if (i > start && (bytes + n > SEGMENT_BYTES || i - start >= SEGMENT_COUNT)) {
-        this.writeSegment(messages, start, i, firstSeq + start, delivered);
+        this.writeSegment(messages, start, i, firstSeq + start, delivered, now);
         start = i;
         bytes = 0;
       }
       bytes += n;
     }
-    this.writeSegment(messages, start, messages.length, firstSeq + start, delivered);
+    this.writeSegment(messages, start, messages.length, firstSeq + start, delivered, now);
   }
 
-  private writeSegment(messages: readonly IncomingMessage[], from: number, to: number, id: number, delivered: number): void {
+  private writeSegment(messages: readonly IncomingMessage[], from: number, to: number, id: number, delivered: number, now: number): void {
     const count = to - from;
     let transient: Uint8Array | null = null;
+    let bodyBytes = 0;
     const records: Uint8Array[] = [];
     // Records of one publish batch sit back to back in its buffer: then the row is one view of it.
     let contiguous = true;
@@ -317,6 +385,7 @@ export class MessageStore {
       const prev = records[records.length - 1];
       if (prev && (prev.buffer !== r.buffer || prev.byteOffset + prev.length !== r.byteOffset)) contiguous = false;
       records.push(r);
+      bodyBytes += m.body.length;
       if (!m.persistent) setBit((transient ??= bitmap(count)), i - from);
     }
     const head = records[0]!;
@@ -330,6 +399,8 @@ export class MessageStore {
       bytes: data.length,
       transient,
       delivered: delivered >= id ? Math.min(delivered, id + count - 1) : 0,
+      publishedAt: now,
+      bodyBytes,
       live: count,
       settled: null,
       dirty: false,
@@ -389,7 +460,9 @@ export class MessageStore {
         const m = readRecord(r);
         const seq = seg.id + k;
         if (seq < this.coldFrom || hasBit(seg.settled, k) || this.outside.has(seq)) continue;
-        const q: QueuedMessage = { ...m, seq, redelivered: seq <= this.seenBefore };
+        const q: QueuedMessage = { ...m, seq, redelivered: seq <= this.seenBefore, publishedAt: seg.publishedAt };
+        const expiresAt = this.expiryOf?.(q, seg.publishedAt);
+        if (expiresAt !== undefined) q.expiresAt = expiresAt;
         this.hot.push(q);
         this.hotBytes += weight(q);
         this.coldReady--;
@@ -427,6 +500,19 @@ export class MessageStore {
 
   /** The oldest ready message (its contents in memory), left in place. */
   peek(): QueuedMessage | undefined {
+    let now = 0;
+    for (;;) {
+      const m = this.head();
+      if (m?.expiresAt === undefined) return m;
+      now ||= Date.now();
+      // Expired at the head: never delivered; the queue dead-letters or drops it (takeExpired).
+      if (m.expiresAt >= now) return m;
+      this.take(m);
+      this.expired.push(m);
+    }
+  }
+
+  private head(): QueuedMessage | undefined {
     // A page may hold no ready message (all delivered, unacked): then read the next.
     while (this.hotHead >= this.hot.length && this.coldReady > 0) this.loadPage();
     const h = this.hot[this.hotHead];
@@ -437,10 +523,16 @@ export class MessageStore {
   /** Takes the oldest ready message; it stays stored until remove()d (settled). */
   shift(): QueuedMessage | undefined {
     const m = this.peek();
-    if (!m) return undefined;
+    if (m) this.take(m);
+    return m;
+  }
+
+  /** Takes the head (as head() returned it) out of the ready list. */
+  private take(m: QueuedMessage): void {
+    this.bodyBytesReady -= m.body.length;
     if (m === this.requeued.peek()) {
       this.requeued.pop();
-      return m;
+      return;
     }
     this.hotHead++;
     this.hotBytes -= weight(m);
@@ -449,7 +541,6 @@ export class MessageStore {
       this.hot = this.hot.slice(this.hotHead);
       this.hotHead = 0;
     }
-    return m;
   }
 
   /** Puts messages back in seq order (a heap), marked redelivered when they were delivered before. */
@@ -457,6 +548,7 @@ export class MessageStore {
     for (const m of messages) {
       if (redelivered) m.redelivered = true;
       this.requeued.push(m);
+      this.bodyBytesReady += m.body.length;
     }
   }
 
@@ -602,7 +694,10 @@ export class MessageStore {
         this.coldReady--;
       }
     }
-    for (const m of taken) this.outside.add(m.seq);
+    for (const m of taken) {
+      this.outside.add(m.seq);
+      this.bodyBytesReady -= m.body.length;
+    }
     return taken.sort((a, b) => a.seq - b.seq);
   }
 
@@ -623,6 +718,7 @@ export class MessageStore {
       }
     }
     this.flushRemovals();
+    if (n > 0) this.bodyBytesReady = this.countBodyBytes(this.segs);
     return n;
   }
 
@@ -649,6 +745,7 @@ export class MessageStore {
     this.hotHead = 0;
     this.hotBytes = 0;
     this.coldReady = 0;
+    this.bodyBytesReady = 0;
     this.flushRemovals();
     return n;
   }

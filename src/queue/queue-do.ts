@@ -1,11 +1,13 @@
 import { DurableObject } from "cloudflare:workers";
-import { ReplyCode } from "../amqp";
+import { peekPriorityAndExpiration, ReplyCode } from "../amqp";
 import type { Env } from "../env";
 import { bootEpoch, restartedSince } from "../core/boot";
 import type { CatalogQueue, QueueInfo } from "../core/control";
 import { jsonTable } from "../core/json-table";
 import { describeQueue, destinationKey } from "../core/names";
 import type { QueuePort } from "../core/ports";
+import { Publisher, type RoutedPublish } from "../core/publisher";
+import { RouteTable } from "../core/route-table";
 import { fail, ok, type RpcResult } from "../core/rpc-result";
 import { WorkerBroker } from "../core/worker-broker";
 import { recordBindingRow } from "../storage/binding-rows";
@@ -17,6 +19,8 @@ import { QUEUE_MIGRATIONS } from "../storage/migrations/queue";
 import { Schedule } from "../storage/schedule";
 import { tableFromBytes, tableToBytes } from "../storage/table-bytes";
 import { ConsumerList } from "./consumers";
+import { type DeathReason, deadLettered, isCycle, withDeliveryCount } from "./dead-letter";
+import { type QueueSettings, settingsOf } from "./settings";
 import { checkEquivalent, lockedText } from "./declaration";
 import { MessageStore } from "./message-store";
 import { Dispatcher, toDelivery } from "./dispatcher";
@@ -45,6 +49,10 @@ interface DeclRow extends Record<string, SqlStorageValue> {
  */
 const SETTLE_FLUSH_MS = 100;
 const FLUSH_SETTLES = "flush-settles";
+/** The head of the queue expires (x-message-ttl, expiration): a volatile task, re-armed at wake-up. */
+const EXPIRE = "expire";
+/** Dead-lettering of messages that could not be stored at their exchange's queues is retried. */
+const DEAD_LETTER_RETRY_MS = 1000;
 
 /**
  * One queue of one vhost: its declaration, messages (in SQLite), consumers and unacked
@@ -60,6 +68,10 @@ export class QueueDO extends DurableObject<Env> implements QueuePort {
   private readonly unacked = new UnackedTable();
   private readonly dispatcher: Dispatcher;
   private hadConsumer = false;
+  /** What the queue's arguments switch on (TTL, limits, dead-lettering…). */
+  private settings: QueueSettings = settingsOf({});
+  /** Some message carried an expiration property (so the head may expire without x-message-ttl). */
+  private sawExpiration = false;
   /** False after a delete wiped the object's storage: the next declare builds the schema again. */
   private schemaReady = true;
   /** What must happen later, behind the object's alarm. */
@@ -75,6 +87,7 @@ export class QueueDO extends DurableObject<Env> implements QueuePort {
     this.sql = countingSql(ctx.storage.sql, this.cost);
     this.store = new MessageStore(this.sql);
     this.attachments = new Attachments(this.sql);
+    this.store.expiryOf = (m, publishedAt) => this.expiryOf(m, publishedAt);
     this.schedule = new Schedule(this.sql, ctx.storage);
     this.broker = new WorkerBroker(env);
     this.dispatcher = new Dispatcher({
@@ -93,6 +106,7 @@ export class QueueDO extends DurableObject<Env> implements QueuePort {
       },
       ackModeTo: (connId) => this.attachments.peer(connId),
       isPeer: (connId) => this.attachments.isPeer(connId),
+      reap: () => this.reap(),
       // Counted where billed: by the connection object that receives it.
       send: (connId, batch) => this.broker.connection(connId).deliver(batch),
       delivered: (d) => {
@@ -116,9 +130,12 @@ export class QueueDO extends DurableObject<Env> implements QueuePort {
           arguments: tableFromBytes(new Uint8Array(row.arguments)),
         };
         this.owner = row.owner;
+        this.settings = settingsOf(this.decl.arguments);
         this.store.load();
         if (await this.afterRestart(this.decl)) return;
         await this.reattach(this.decl);
+        // Messages that expired while the object was away go now; the next expiry gets its alarm.
+        this.reap();
         if (catalogPending(this.sql)) {
           void this.catalogLate(this.decl);
         }
@@ -169,6 +186,7 @@ export class QueueDO extends DurableObject<Env> implements QueuePort {
       if (!wanted) return fail(ReplyCode.NOT_FOUND, `no ${describeQueue(vhost, name)}`);
       this.ensureSchema();
       this.decl = wanted;
+      this.settings = settingsOf(wanted.arguments);
       this.owner = wanted.exclusive ? connId : null;
       this.sql.exec(
         "INSERT OR REPLACE INTO queue (id, vhost, name, durable, exclusive, owner, auto_delete, arguments) VALUES (1, ?, ?, ?, ?, ?, ?, ?)",
@@ -238,14 +256,31 @@ export class QueueDO extends DurableObject<Env> implements QueuePort {
     return this.checkOwner(connId) ?? ok(undefined);
   }
 
-  /** Stores a batch of messages; false when the queue does not exist (so they are unroutable). */
-  async publish(batch: Uint8Array): Promise<boolean> {
+  /**
+   * Stores a batch of messages; false when the queue does not exist (so they are unroutable),
+   * and the indexes of messages refused when the queue is full (x-overflow reject-publish).
+   */
+  async publish(batch: Uint8Array): Promise<boolean | { rejected: number[] }> {
     this.cost.rpcCalls++;
     const decl = this.decl;
     if (!decl) return false;
-    const messages = decodePublishBatch(batch);
+    let messages = decodePublishBatch(batch);
     this.stats.counts.publish += messages.length;
     this.stats.touch();
+    const rejected = this.overLimit(messages);
+    if (rejected.length > 0) {
+      const refused = new Set(rejected);
+      const dropped = messages.filter((_, i) => refused.has(i));
+      messages = messages.filter((_, i) => !refused.has(i));
+      // reject-publish-dlx: refused, and dead-lettered as RabbitMQ does.
+      if (this.settings.overflow === "reject-publish-dlx") {
+        void this.deadLetter(
+          dropped.map((m) => ({ ...m, seq: 0, redelivered: false })),
+          "maxlen",
+          false,
+        );
+      }
+    }
     if (this.store.unloadedCount > 0) {
       // Behind a backlog on disk: written and counted, nothing in memory.
       this.ctx.storage.transactionSync(() => {
@@ -253,28 +288,31 @@ export class QueueDO extends DurableObject<Env> implements QueuePort {
         this.store.append(messages);
       });
       this.dispatcher.kick();
-      return true;
+    } else {
+      // Straight to no-ack consumers when nothing waits: written only if they do not take them
+      // at once (the dispatch round ends with writePending). Persistent messages for a durable
+      // queue are written before the confirm, so a confirm means "on disk" or "delivered".
+      const direct =
+        this.store.readyCount === 0 &&
+        this.consumers.allNoAck() &&
+        this.consumers.hasCapacity() &&
+        !(decl.durable && messages.some((m) => m.persistent));
+      this.store.appendPending(messages);
+      // A round that hands them out in ack mode writes them itself, marked as handed out, so the
+      // delivery watermark costs no row of its own (MessageStore.markDelivered).
+      this.dispatcher.kick();
+      if (!direct) {
+        // One segment row per batch; this commit is paid for anyway, so the settles noted since
+        // the last one go along.
+        this.ctx.storage.transactionSync(() => {
+          this.store.flushRemovals();
+          this.store.writePending();
+        });
+      }
     }
-    // Straight to no-ack consumers when nothing waits: written only if they do not take them
-    // at once (the dispatch round ends with writePending). Persistent messages for a durable
-    // queue are written before the confirm, so a confirm means "on disk" or "delivered".
-    const direct =
-      this.store.readyCount === 0 &&
-      this.consumers.allNoAck() &&
-      this.consumers.hasCapacity() &&
-      !(decl.durable && messages.some((m) => m.persistent));
-    this.store.appendPending(messages);
-    // A round that hands them out in ack mode writes them itself, marked as handed out, so the
-    // delivery watermark costs no row of its own (MessageStore.markDelivered).
-    this.dispatcher.kick();
-    if (direct) return true;
-    // One segment row per batch; this commit is paid for anyway, so the settles noted since the
-    // last one go along.
-    this.ctx.storage.transactionSync(() => {
-      this.store.flushRemovals();
-      this.store.writePending();
-    });
-    return true;
+    this.dropHead();
+    this.reap();
+    return rejected.length > 0 ? { rejected } : true;
   }
 
   /** Records a binding that points at this queue (so deleting the queue can remove it). */
@@ -346,7 +384,8 @@ export class QueueDO extends DurableObject<Env> implements QueuePort {
     const locked = this.checkOwner(connId);
     if (locked) return locked;
     const message = this.store.shift();
-    if (!message) return ok({ delivery: null, messageCount: 0 });
+    this.reap();
+    if (!message) return ok({ delivery: null, messageCount: this.store.readyCount });
     const c = this.stats.counts;
     if (noAck) c.get_no_ack++;
     else c.get++;
@@ -371,23 +410,50 @@ export class QueueDO extends DurableObject<Env> implements QueuePort {
    * basic.ack / nack / reject and requeues from a connection. Unknown seqs are ignored: the
    * connection validates delivery tags itself.
    */
-  async settle(connId: string, ack: number[], requeue: number[]): Promise<void> {
+  async settle(connId: string, ack: number[], requeue: number[], reject: number[] = []): Promise<void> {
     this.cost.rpcCalls++;
-    const acked: QueuedMessage[] = [];
-    for (const seq of ack) {
-      const u = this.unacked.take(seq, connId);
-      if (u) acked.push(u.message);
-    }
-    const back: QueuedMessage[] = [];
-    for (const seq of requeue) {
-      const u = this.unacked.take(seq, connId);
-      if (u) back.push(u.message);
-    }
+    const taken = (seqs: readonly number[]) => {
+      const out: QueuedMessage[] = [];
+      for (const seq of seqs) {
+        const u = this.unacked.take(seq, connId);
+        if (u) out.push(u.message);
+      }
+      return out;
+    };
+    const acked = taken(ack);
+    const back = taken(requeue);
+    const rejected = taken(reject);
     this.removeLater(acked);
     this.stats.counts.ack += acked.length;
     this.stats.touch();
-    this.store.requeue(back, true);
+    this.giveBack(back);
+    // Rejected or nacked without requeue: dead-lettered (or dropped when there is no DLX).
+    if (rejected.length > 0) void this.deadLetter(rejected, "rejected");
     this.dispatcher.kick();
+  }
+
+  /**
+   * Messages handed out come back (requeue, a channel or connection gone). Quorum queues count
+   * deliveries (x-delivery-count) and dead-letter a message past its x-delivery-limit.
+   */
+  private giveBack(messages: QueuedMessage[]): void {
+    const limit = this.settings.deliveryLimit;
+    if (this.settings.queueType !== "quorum" && limit === undefined) {
+      this.store.requeue(messages, true);
+      return;
+    }
+    const back: QueuedMessage[] = [];
+    const over: QueuedMessage[] = [];
+    for (const m of messages) {
+      m.deliveries = (m.deliveries ?? 0) + 1;
+      if (limit !== undefined && m.deliveries > limit) over.push(m);
+      else {
+        if (this.settings.queueType === "quorum") withDeliveryCount(m, m.deliveries);
+        back.push(m);
+      }
+    }
+    this.store.requeue(back, true);
+    if (over.length > 0) void this.deadLetter(over, "delivery_limit");
   }
 
   /** A channel closed: its consumers go and its unacked messages return to the queue. */
@@ -512,9 +578,114 @@ export class QueueDO extends DurableObject<Env> implements QueuePort {
   private release(match: (x: { connId: string; channel: number }) => boolean): void {
     const removed = this.consumers.removeWhere(match);
     if (this.decl) this.attachments.consumersRemoved(removed);
-    const back = this.unacked.takeWhere(match);
-    this.store.requeue(back, true);
+    this.giveBack(this.unacked.takeWhere(match));
     this.dispatcher.kick();
+  }
+
+  /** When a message expires: x-message-ttl and its expiration property, the lower (RabbitMQ). */
+  private expiryOf(m: { header: Uint8Array }, publishedAt: number): number | undefined {
+    let ttl = this.settings.messageTtl;
+    // Property flags: bit 8 of the first word is "expiration" (amqp/properties.ts).
+    if ((m.header[12] ?? 0) & 0x01) {
+      const expiration = peekPriorityAndExpiration(m.header).expiration;
+      const n = expiration === undefined ? Number.NaN : Number(expiration);
+      if (Number.isInteger(n) && n >= 0) {
+        this.sawExpiration = true;
+        ttl = ttl === undefined ? n : Math.min(ttl, n);
+      }
+    }
+    return ttl === undefined ? undefined : publishedAt + ttl;
+  }
+
+  /** The indexes of messages refused because the queue is full (x-overflow reject-publish*). */
+  private overLimit(messages: readonly { body: Uint8Array }[]): number[] {
+    const { maxLength, maxLengthBytes, overflow } = this.settings;
+    if (overflow === "drop-head" || (maxLength === undefined && maxLengthBytes === undefined)) return [];
+    let count = this.store.readyCount;
+    let bytes = this.store.readyBodyBytes;
+    const refused: number[] = [];
+    messages.forEach((m, i) => {
+      if ((maxLength !== undefined && count + 1 > maxLength) || (maxLengthBytes !== undefined && bytes + m.body.length > maxLengthBytes)) {
+        refused.push(i);
+        return;
+      }
+      count++;
+      bytes += m.body.length;
+    });
+    return refused;
+  }
+
+  /** x-overflow drop-head: the oldest ready messages go (dead-lettered, reason maxlen) while over. */
+  private dropHead(): void {
+    const { maxLength, maxLengthBytes, overflow } = this.settings;
+    if (overflow !== "drop-head" || (maxLength === undefined && maxLengthBytes === undefined)) return;
+    const dropped: QueuedMessage[] = [];
+    while (
+      (maxLength !== undefined && this.store.readyCount > maxLength) ||
+      (maxLengthBytes !== undefined && this.store.readyBodyBytes > maxLengthBytes)
+    ) {
+      const m = this.store.shift();
+      if (!m) break;
+      dropped.push(m);
+    }
+    if (dropped.length > 0) void this.deadLetter(dropped, "maxlen");
+  }
+
+  /**
+   * Messages the store found expired at the head go to the dead-letter exchange (or away), and
+   * the alarm is set for the next head to expire. Cheap when nothing can expire.
+   */
+  private reap(): void {
+    if (this.settings.messageTtl === undefined && !this.sawExpiration) return;
+    const at = this.store.peek()?.expiresAt;
+    const expired = this.store.takeExpired();
+    if (expired.length > 0) {
+      void this.deadLetter(expired, "expired");
+      this.dispatcher.kick();
+    }
+    if (at !== undefined && this.decl) void this.schedule.at(EXPIRE, at + 1, false);
+  }
+
+  /**
+   * Messages leave the queue for its dead-letter exchange, routed as a publish there would be
+   * (core/publisher.ts). They stay stored here until the target queues have them, so a crash
+   * midway loses nothing (at-least-once); without a DLX, or when it does not exist, they are
+   * dropped as RabbitMQ drops them. `stored`: false for messages that never entered the queue
+   * (reject-publish-dlx).
+   */
+  private async deadLetter(messages: QueuedMessage[], reason: DeathReason, stored = true): Promise<void> {
+    const decl = this.decl;
+    if (!decl || messages.length === 0) return;
+    const settings = this.settings;
+    const settle = (ms: QueuedMessage[]) => {
+      if (stored) this.removeLater(ms);
+    };
+    if (settings.deadLetterExchange === undefined) {
+      settle(messages);
+      return;
+    }
+    const now = Date.now();
+    const routes = new RouteTable(this.broker, () => decl.vhost, null);
+    const publisher = new Publisher(this.broker, () => decl.vhost, routes);
+    const batch: RoutedPublish[] = [];
+    try {
+      for (const m of messages) {
+        const letter = deadLettered(m, decl.name, reason, settings, now);
+        const queues = await publisher.route(letter.message.exchange, letter.message.routingKey, letter.headers);
+        batch.push({ message: letter.message, queues: queues.filter((q) => !isCycle(letter.headers, q)) });
+      }
+    } catch (err) {
+      this.broker.log(`${describeQueue(decl.vhost, decl.name)}: ${messages.length} dead-lettered message(s) dropped: ${String(err)}`);
+      settle(messages);
+      return;
+    }
+    const { failed } = await publisher.store(batch);
+    settle(messages.filter((_, i) => !failed[i]));
+    const retry = messages.filter((_, i) => failed[i]);
+    if (retry.length === 0 || !stored || this.decl !== decl) return;
+    // Not stored at the target: back to the head, tried again later (logged by the publisher).
+    this.store.requeue(retry, false);
+    void this.schedule.at(EXPIRE, Date.now() + DEAD_LETTER_RETRY_MS, false);
   }
 
   /**
@@ -543,8 +714,11 @@ export class QueueDO extends DurableObject<Env> implements QueuePort {
           this.store.flushRemovals();
           this.store.tightenWatermark();
         });
-      } else this.broker.log(`${describeQueue(this.decl.vhost, this.decl.name)}: unknown scheduled task '${task}' dropped`);
+      } else if (task === EXPIRE) this.dispatcher.kick();
+      else this.broker.log(`${describeQueue(this.decl.vhost, this.decl.name)}: unknown scheduled task '${task}' dropped`);
     }
+    // Also after an eviction, when the task list in memory is gone but the alarm was not.
+    this.reap();
     await this.schedule.rearm();
   }
 

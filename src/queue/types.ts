@@ -17,6 +17,12 @@ export interface QueuedMessage extends IncomingMessage {
   redelivered: boolean;
   /** Not written yet: on its way straight to a no-ack consumer (MessageStore.appendPending). */
   pending?: boolean;
+  /** When it was enqueued (epoch ms). */
+  publishedAt?: number;
+  /** When it expires (epoch ms): x-message-ttl or its expiration property, the lower. */
+  expiresAt?: number;
+  /** Times it was handed out and given back (quorum queues: x-delivery-count). */
+  deliveries?: number;
 }
 
 /** A message handed to a consumer; the connection turns it into basic.deliver. */

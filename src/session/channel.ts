@@ -30,7 +30,12 @@ interface ChannelConsumer {
 interface Settlements {
   ack: number[];
   requeue: number[];
+  /** Rejected or nacked without requeue: the queue dead-letters them. */
+  reject: number[];
 }
+
+/** What a basic.ack / nack / reject asks of the queue. */
+export type SettleKind = "ack" | "requeue" | "reject";
 
 /** What a channel remembers about a delivery tag it handed out. */
 interface Outstanding {
@@ -71,7 +76,7 @@ export class Channel {
   private settleError: unknown = null;
   private txPublishes: PendingPublish[] = [];
   /** Acks inside a transaction, with their tags so a rollback can restore them. */
-  private txSettles: { tag: number; o: Outstanding; requeue: boolean }[] = [];
+  private txSettles: { tag: number; o: Outstanding; kind: SettleKind }[] = [];
   private readonly paused = new Map<string, Set<string>>();
   /** Set by closeByServer: done once the queues have taken back what the channel held. */
   private releasing: Promise<void> | undefined;
@@ -179,7 +184,7 @@ export class Channel {
   }
 
   private async storePublishes(batch: PendingPublish[]): Promise<void> {
-    const { routed, failed } = await this.connection.publisher.store(batch);
+    const { routed, failed, rejected } = await this.connection.publisher.store(batch);
     this.count(batch, routed);
     const lost = failed.reduce((n, f) => n + f, 0);
     // A message that could not be stored is never lost without a word: a confirm channel that is
@@ -202,14 +207,16 @@ export class Channel {
     });
     if (!this.confirm) return;
     const last = batch[batch.length - 1]!;
-    if (!failed.includes(1)) {
+    if (!failed.includes(1) && !rejected.includes(1)) {
       // Batches are confirmed in order, so one multiple-ack covers the whole batch.
       this.connection.send(this.id, { name: "basic.ack", args: { deliveryTag: last.seq, multiple: true } });
       return;
     }
     batch.forEach((p, i) => {
       const args = { deliveryTag: p.seq, multiple: false };
-      this.connection.send(this.id, failed[i] ? { name: "basic.nack", args: { ...args, requeue: false } } : { name: "basic.ack", args });
+      // A full queue that refused it (x-overflow reject-publish) nacks it too, as RabbitMQ.
+      const nack = failed[i] || rejected[i];
+      this.connection.send(this.id, nack ? { name: "basic.nack", args: { ...args, requeue: false } } : { name: "basic.ack", args });
     });
   }
 
@@ -245,7 +252,7 @@ export class Channel {
   // ---- acknowledgements
 
   /** basic.ack / nack / reject: validates tags now, settles at the end of the batch (or commit). Returns how many. */
-  settle(deliveryTag: number, multiple: boolean, requeue: boolean): number {
+  settle(deliveryTag: number, multiple: boolean, kind: SettleKind): number {
     // As RabbitMQ: the tag itself must be outstanding, even with multiple (only 0 means "all").
     if (!(multiple && deliveryTag === 0) && !this.outstanding.has(deliveryTag)) {
       throw preconditionFailed(`unknown delivery tag ${deliveryTag}`);
@@ -262,15 +269,15 @@ export class Channel {
     for (const tag of tags) {
       const o = this.outstanding.get(tag)!;
       this.outstanding.delete(tag);
-      if (this.transactional) this.txSettles.push({ tag, o, requeue });
-      else addSettlement(this.settles, o, requeue);
+      if (this.transactional) this.txSettles.push({ tag, o, kind });
+      else addSettlement(this.settles, o, kind);
     }
     return tags.length;
   }
 
   /** basic.recover: everything unacked goes back to its queue, redelivered (not part of a transaction). */
   recover(): void {
-    for (const o of this.outstanding.values()) addSettlement(this.settles, o, true);
+    for (const o of this.outstanding.values()) addSettlement(this.settles, o, "requeue");
     this.outstanding.clear();
   }
 
@@ -292,7 +299,7 @@ export class Channel {
 
   private async sendSettles(settles: Map<string, Settlements>): Promise<void> {
     const { broker, vhost, id } = this.connection;
-    await Promise.all([...settles].map(([queue, s]) => broker.queue(vhost, queue).settle(id, s.ack, s.requeue)));
+    await Promise.all([...settles].map(([queue, s]) => broker.queue(vhost, queue).settle(id, s.ack, s.requeue, s.reject)));
     await this.resumePaused();
   }
 
@@ -301,7 +308,7 @@ export class Channel {
   async commit(): Promise<void> {
     const publishes = this.txPublishes;
     const settles = new Map<string, Settlements>();
-    for (const t of this.txSettles) addSettlement(settles, t.o, t.requeue);
+    for (const t of this.txSettles) addSettlement(settles, t.o, t.kind);
     this.txPublishes = [];
     this.txSettles = [];
     if (publishes.length > 0) await this.storePublishes(publishes);
@@ -398,8 +405,8 @@ export class Channel {
   }
 }
 
-function addSettlement(settles: Map<string, Settlements>, o: Outstanding, requeue: boolean): void {
+function addSettlement(settles: Map<string, Settlements>, o: Outstanding, kind: SettleKind): void {
   let s = settles.get(o.queue);
-  if (!s) settles.set(o.queue, (s = { ack: [], requeue: [] }));
-  (requeue ? s.requeue : s.ack).push(o.seq);
+  if (!s) settles.set(o.queue, (s = { ack: [], requeue: [], reject: [] }));
+  s[kind].push(o.seq);
 }

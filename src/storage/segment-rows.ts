@@ -24,13 +24,18 @@ export interface SegmentIndex {
    * (0: none), so the delivery watermark needs no row of its own for them (message-store.ts).
    */
   delivered: number;
+  /** When its messages were enqueued (epoch ms): per-message TTL counts from here. */
+  publishedAt: number;
+  /** The total of its messages' body sizes (x-max-length-bytes counts bodies). */
+  bodyBytes: number;
 }
 
 export function createSegmentTables(sql: SqlStorage): void {
   // Index columns first: loading a queue reads them without reading the records behind.
   sql.exec(`CREATE TABLE IF NOT EXISTS segments (
       id INTEGER PRIMARY KEY, count INTEGER NOT NULL, bytes INTEGER NOT NULL, transient BLOB,
-      delivered INTEGER NOT NULL DEFAULT 0, data BLOB NOT NULL)`);
+      delivered INTEGER NOT NULL DEFAULT 0, published_at INTEGER NOT NULL DEFAULT 0,
+      body_bytes INTEGER NOT NULL DEFAULT 0, data BLOB NOT NULL)`);
   sql.exec(`CREATE TABLE IF NOT EXISTS segment_chunks (
       id INTEGER NOT NULL, idx INTEGER NOT NULL, data BLOB NOT NULL, PRIMARY KEY (id, idx))`);
   sql.exec("CREATE TABLE IF NOT EXISTS segment_acks (id INTEGER PRIMARY KEY, settled BLOB NOT NULL)");
@@ -39,12 +44,14 @@ export function createSegmentTables(sql: SqlStorage): void {
 /** Writes one segment: its row, and its chunk rows when its records pass RECORD_CHUNK. */
 export function writeSegmentRow(sql: SqlStorage, seg: SegmentIndex, data: Uint8Array): void {
   sql.exec(
-    "INSERT INTO segments (id, count, bytes, transient, delivered, data) VALUES (?, ?, ?, ?, ?, ?)",
+    "INSERT INTO segments (id, count, bytes, transient, delivered, published_at, body_bytes, data) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
     seg.id,
     seg.count,
     data.length,
     seg.transient,
     seg.delivered,
+    seg.publishedAt,
+    seg.bodyBytes,
     data.subarray(0, RECORD_CHUNK),
   );
   for (let off = RECORD_CHUNK, idx = 1; off < data.length; off += RECORD_CHUNK, idx++) {

@@ -113,7 +113,8 @@ describe("batching: one RPC per queue per inbound batch", () => {
         .queue("/", "q2")
         .calls("settle")
         .map((x) => x.args),
-    ).toEqual([["conn-1", [21, 22], []]]);
+      // The reject without requeue goes as a reject: the queue dead-letters it.
+    ).toEqual([["conn-1", [21], [], [22]]]);
   });
 
   it("ack multiple=true settles every outstanding tag up to it in one call", async () => {

@@ -138,7 +138,7 @@ export class FakeQueue extends FakePort implements QueuePort {
     return this.exists ? ok(undefined) : this.missing();
   }
 
-  async publish(batch: Uint8Array): Promise<boolean> {
+  async publish(batch: Uint8Array): Promise<boolean | { rejected: number[] }> {
     const messages = decodePublishBatch(batch);
     this.record("publish", [messages]);
     if (this.script.publish) return this.script.publish(batch);
@@ -187,8 +187,9 @@ export class FakeQueue extends FakePort implements QueuePort {
     return ok({ delivery, messageCount: this.messages.length });
   }
 
-  async settle(connId: string, ack: number[], requeue: number[]): Promise<void> {
-    this.record("settle", [connId, ack, requeue]);
+  async settle(connId: string, ack: number[], requeue: number[], reject: number[] = []): Promise<void> {
+    // Recorded as before when nothing was rejected, so older expectations read the same.
+    this.record("settle", reject.length > 0 ? [connId, ack, requeue, reject] : [connId, ack, requeue]);
     if (this.script.settle) return this.script.settle(connId, ack, requeue);
   }
 

@@ -93,16 +93,16 @@ export async function basicGet(ch: Channel, m: Method<"basic.get">): Promise<voi
 }
 
 export function basicAck(ch: Channel, m: Method<"basic.ack">): void {
-  ch.stats.ack += ch.settle(m.args.deliveryTag, m.args.multiple, false);
+  ch.stats.ack += ch.settle(m.args.deliveryTag, m.args.multiple, "ack");
 }
 
-// Without dead-lettering yet, a message nacked or rejected without requeue is dropped.
+// Nacked or rejected without requeue: the queue dead-letters the message (or drops it).
 export function basicNack(ch: Channel, m: Method<"basic.nack">): void {
-  ch.settle(m.args.deliveryTag, m.args.multiple, m.args.requeue);
+  ch.settle(m.args.deliveryTag, m.args.multiple, m.args.requeue ? "requeue" : "reject");
 }
 
 export function basicReject(ch: Channel, m: Method<"basic.reject">): void {
-  ch.settle(m.args.deliveryTag, false, m.args.requeue);
+  ch.settle(m.args.deliveryTag, false, m.args.requeue ? "requeue" : "reject");
 }
 
 export async function basicQos(ch: Channel, m: Method<"basic.qos">): Promise<void> {

@@ -1,10 +1,12 @@
 import { concatBytes } from "../../amqp/buffer";
-import { encodeRecord } from "../message-record";
+import { decodeRecord, encodeRecord } from "../message-record";
 import { createBindingTable } from "../binding-rows";
 import { baseline, type Migration, tableExists } from "../migrate";
 import { readChunks, writeRecordRow } from "../record-rows";
 import { createScheduleTable } from "../schedule";
-import { bitmap, createSegmentTables, SEGMENT_BYTES, SEGMENT_COUNT, setBit, writeSegmentRow } from "../segment-rows";
+import { Reader } from "../../amqp/buffer";
+import { readRecord } from "../message-record";
+import { bitmap, createSegmentTables, readSegmentData, SEGMENT_BYTES, SEGMENT_COUNT, setBit, writeSegmentRow } from "../segment-rows";
 
 /** QueueDO's schema, one numbered step at a time. Append; never edit a step that has shipped. */
 export const QUEUE_MIGRATIONS: readonly Migration[] = [
@@ -115,7 +117,15 @@ export const QUEUE_MIGRATIONS: readonly Migration[] = [
         const data = concatBytes(run.map((m) => m.record));
         writeSegmentRow(
           sql,
-          { id: run[0]!.seq, count: run.length, bytes: data.length, transient: anyTransient ? transient : null, delivered: 0 },
+          {
+            id: run[0]!.seq,
+            count: run.length,
+            bytes: data.length,
+            transient: anyTransient ? transient : null,
+            delivered: 0,
+            publishedAt: Date.now(),
+            bodyBytes: run.reduce((n, m) => n + decodeRecord(m.record).body.length, 0),
+          },
           data,
         );
         run = [];
@@ -157,6 +167,31 @@ export const QUEUE_MIGRATIONS: readonly Migration[] = [
     // What the queue must do later, behind its one alarm (storage/schedule.ts).
     up(sql) {
       createScheduleTable(sql);
+    },
+  },
+  {
+    version: 9,
+    name: "segments know when they were published and their body bytes",
+    // Tables made by migration 7 before these columns existed get them (appended after the
+    // records: read only for such early segments), filled from the records.
+    up(sql) {
+      const columns = new Set(
+        sql
+          .exec<{ name: string }>("SELECT name FROM pragma_table_info('segments')")
+          .toArray()
+          .map((c) => c.name),
+      );
+      if (columns.has("body_bytes")) return;
+      sql.exec("ALTER TABLE segments ADD COLUMN published_at INTEGER NOT NULL DEFAULT 0");
+      sql.exec("ALTER TABLE segments ADD COLUMN body_bytes INTEGER NOT NULL DEFAULT 0");
+      const now = Date.now();
+      for (const { id } of sql.exec<{ id: number }>("SELECT id FROM segments").toArray()) {
+        const data = readSegmentData(sql, [id]).get(id)!;
+        const r = new Reader(data);
+        let bytes = 0;
+        while (!r.atEnd()) bytes += readRecord(r).body.length;
+        sql.exec("UPDATE segments SET published_at = ?, body_bytes = ? WHERE id = ?", now, bytes, id);
+      }
     },
   },
 ];

@@ -1,0 +1,107 @@
+import { decodeContentHeader, encodeContentHeader, type FieldTable, type FieldValue } from "../amqp";
+import type { IncomingMessage } from "../storage/message-record";
+import type { QueueSettings } from "./settings";
+
+/** Why a message left its queue for its dead-letter exchange (RabbitMQ's reasons). */
+export type DeathReason = "rejected" | "expired" | "maxlen" | "delivery_limit";
+
+/** A message on its way to the dead-letter exchange, and the headers its routing sees. */
+export interface DeadLetter {
+  message: IncomingMessage;
+  headers: FieldTable;
+}
+
+const longstr = (value: string): FieldValue => ({ type: "S", value });
+
+function stringsOf(v: FieldValue | undefined): string[] {
+  if (!v) return [];
+  if (v.type === "S") return [v.value];
+  if (v.type === "A") return v.value.flatMap((x) => (x.type === "S" ? [x.value] : []));
+  return [];
+}
+
+/**
+ * The message as its queue dead-letters it (RabbitMQ's rabbit_dead_letter): published to the
+ * dead-letter exchange with the dead-letter routing key (or its own routing keys), its
+ * expiration removed, and its `x-death` header updated: one entry per queue and reason, the
+ * latest first, with a count; `x-first-death-*` set once, `x-last-death-*` each time.
+ */
+export function deadLettered(m: IncomingMessage, queue: string, reason: DeathReason, settings: QueueSettings, now: number): DeadLetter {
+  const { classId, bodySize, properties } = decodeContentHeader(m.header);
+  const headers: FieldTable = { ...(properties.headers ?? {}) };
+  const routingKeys = [m.routingKey, ...stringsOf(headers.CC)];
+  const deaths = headers["x-death"]?.type === "A" ? [...headers["x-death"].value] : [];
+  const same = deaths.findIndex((d) => {
+    if (d.type !== "F") return false;
+    const q = d.value.queue;
+    const r = d.value.reason;
+    return q?.type === "S" && q.value === queue && r?.type === "S" && r.value === reason;
+  });
+  let entry: FieldTable;
+  if (same >= 0) {
+    const old = deaths.splice(same, 1)[0]!.value as FieldTable;
+    const count = old.count;
+    const n = count && (count.type === "l" || count.type === "L" || count.type === "T") ? count.value : 0n;
+    entry = { ...old, count: { type: "l", value: n + 1n } };
+  } else {
+    entry = {
+      count: { type: "l", value: 1n },
+      reason: longstr(reason),
+      queue: longstr(queue),
+      time: { type: "T", value: BigInt(Math.floor(now / 1000)) },
+      exchange: longstr(m.exchange),
+      "routing-keys": { type: "A", value: routingKeys.map(longstr) },
+    };
+    if (properties.expiration !== undefined) entry["original-expiration"] = longstr(properties.expiration);
+  }
+  headers["x-death"] = { type: "A", value: [{ type: "F", value: entry }, ...deaths] };
+  if (!headers["x-first-death-reason"]) {
+    headers["x-first-death-reason"] = longstr(reason);
+    headers["x-first-death-queue"] = longstr(queue);
+    headers["x-first-death-exchange"] = longstr(m.exchange);
+  }
+  headers["x-last-death-reason"] = longstr(reason);
+  headers["x-last-death-queue"] = longstr(queue);
+  headers["x-last-death-exchange"] = longstr(m.exchange);
+  // The BCC header never travels on (RabbitMQ removes it at publish already).
+  delete headers.BCC;
+  const { expiration: _gone, ...rest } = properties;
+  const header = encodeContentHeader(classId, bodySize, { ...rest, headers });
+  const message: IncomingMessage = {
+    exchange: settings.deadLetterExchange ?? "",
+    routingKey: settings.deadLetterRoutingKey ?? m.routingKey,
+    header,
+    body: m.body,
+    persistent: m.persistent,
+  };
+  return { message, headers };
+}
+
+/**
+ * RabbitMQ drops a dead-lettered message that would reach a queue it already died in, unless
+ * one of its deaths was a rejection (a consumer chose that, so the loop is not automatic).
+ */
+export function isCycle(headers: FieldTable, target: string): boolean {
+  const deaths = headers["x-death"];
+  if (deaths?.type !== "A") return false;
+  let seen = false;
+  for (const d of deaths.value) {
+    if (d.type !== "F") continue;
+    const r = d.value.reason;
+    if (r?.type === "S" && r.value === "rejected") return false;
+    const q = d.value.queue;
+    if (q?.type === "S" && q.value === target) seen = true;
+  }
+  return seen;
+}
+
+/**
+ * Quorum queues tell a consumer how often a message was handed out before (RabbitMQ 4's
+ * `x-delivery-count` header): the message's content header is rewritten in memory.
+ */
+export function withDeliveryCount(m: IncomingMessage, count: number): void {
+  const { classId, bodySize, properties } = decodeContentHeader(m.header);
+  const headers: FieldTable = { ...(properties.headers ?? {}), "x-delivery-count": { type: "l", value: BigInt(count) } };
+  m.header = encodeContentHeader(classId, bodySize, { ...properties, headers });
+  delete m.record;
+}
