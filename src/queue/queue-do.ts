@@ -51,6 +51,8 @@ const SETTLE_FLUSH_MS = 100;
 const FLUSH_SETTLES = "flush-settles";
 /** The head of the queue expires (x-message-ttl, expiration): a volatile task, re-armed at wake-up. */
 const EXPIRE = "expire";
+/** x-expires: the queue deletes itself when unused this long; a durable task, so restarts keep it. */
+const QUEUE_EXPIRES = "queue-expires";
 /** Dead-lettering of messages that could not be stored at their exchange's queues is retried. */
 const DEAD_LETTER_RETRY_MS = 1000;
 
@@ -72,6 +74,9 @@ export class QueueDO extends DurableObject<Env> implements QueuePort {
   private settings: QueueSettings = settingsOf({});
   /** Some message carried an expiration property (so the head may expire without x-message-ttl). */
   private sawExpiration = false;
+  /** x-expires: when the queue was last used (declare, consume, get, a consumer leaving). */
+  private lastUsed = 0;
+  private expiryScheduled = false;
   /** False after a delete wiped the object's storage: the next declare builds the schema again. */
   private schemaReady = true;
   /** What must happen later, behind the object's alarm. */
@@ -136,6 +141,8 @@ export class QueueDO extends DurableObject<Env> implements QueuePort {
         await this.reattach(this.decl);
         // Messages that expired while the object was away go now; the next expiry gets its alarm.
         this.reap();
+        this.expiryScheduled = this.schedule.has(QUEUE_EXPIRES, true);
+        if (!this.expiryScheduled) this.used();
         if (catalogPending(this.sql)) {
           void this.catalogLate(this.decl);
         }
@@ -214,6 +221,7 @@ export class QueueDO extends DurableObject<Env> implements QueuePort {
         await this.destroy();
         return fail(ReplyCode.INTERNAL_ERROR, `${describeQueue(vhost, name)} could not be recorded`);
       }
+      this.used();
       return ok({ messageCount: 0, consumerCount: 0 });
     }
     const locked = this.checkOwner(connId);
@@ -222,6 +230,8 @@ export class QueueDO extends DurableObject<Env> implements QueuePort {
       if (wanted.exclusive !== current.exclusive) return fail(ReplyCode.RESOURCE_LOCKED, lockedText(vhost, name));
       const mismatch = checkEquivalent(current, wanted);
       if (mismatch) return fail(ReplyCode.PRECONDITION_FAILED, mismatch);
+      // A redeclare renews the lease (x-expires); a passive declare only looks.
+      this.used();
     }
     return ok({ messageCount: this.store.readyCount, consumerCount: this.consumers.size });
   }
@@ -340,6 +350,7 @@ export class QueueDO extends DurableObject<Env> implements QueuePort {
       if (!options.noAck) this.attachments.peer(connId);
     });
     this.hadConsumer = true;
+    this.lastUsed = Date.now();
     this.dispatcher.kick();
     return ok(undefined);
   }
@@ -383,6 +394,7 @@ export class QueueDO extends DurableObject<Env> implements QueuePort {
     if (!decl) return fail(ReplyCode.NOT_FOUND, "no queue");
     const locked = this.checkOwner(connId);
     if (locked) return locked;
+    this.used();
     const message = this.store.shift();
     this.reap();
     if (!message) return ok({ delivery: null, messageCount: this.store.readyCount });
@@ -715,6 +727,7 @@ export class QueueDO extends DurableObject<Env> implements QueuePort {
           this.store.tightenWatermark();
         });
       } else if (task === EXPIRE) this.dispatcher.kick();
+      else if (task === QUEUE_EXPIRES) await this.expireQueue();
       else this.broker.log(`${describeQueue(this.decl.vhost, this.decl.name)}: unknown scheduled task '${task}' dropped`);
     }
     // Also after an eviction, when the task list in memory is gone but the alarm was not.
@@ -737,6 +750,36 @@ export class QueueDO extends DurableObject<Env> implements QueuePort {
 
   private async autoDeleteCheck(): Promise<void> {
     if (this.decl?.autoDelete && this.hadConsumer && this.consumers.size === 0) await this.destroy();
+    else if (this.consumers.size === 0) this.used();
+  }
+
+  /**
+   * x-expires: the queue was used now. While it has consumers it cannot expire; without, a
+   * durable task fires `expires` after the last use (a row written when it becomes unused, not
+   * per use: a later use only moves the time in memory, and the task checks it when it fires).
+   */
+  private used(): void {
+    const expires = this.settings.expires;
+    if (expires === undefined || !this.decl) return;
+    this.lastUsed = Date.now();
+    if (this.consumers.size > 0 || this.expiryScheduled) return;
+    this.expiryScheduled = true;
+    void this.schedule.at(QUEUE_EXPIRES, this.lastUsed + expires, true);
+  }
+
+  private async expireQueue(): Promise<void> {
+    this.expiryScheduled = false;
+    const expires = this.settings.expires;
+    const decl = this.decl;
+    if (expires === undefined || !decl || this.consumers.size > 0) return;
+    const due = this.lastUsed + expires;
+    if (due > Date.now()) {
+      this.expiryScheduled = true;
+      await this.schedule.at(QUEUE_EXPIRES, due, true);
+      return;
+    }
+    this.broker.log(`${describeQueue(decl.vhost, decl.name)}: unused for ${expires} ms (x-expires), deleted`);
+    await this.destroy();
   }
 
   /** Deletes the queue: consumers are told (basic.cancel), bindings removed from their exchanges. */

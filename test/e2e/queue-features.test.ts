@@ -278,3 +278,39 @@ describe("quorum queues: delivery count and limit", () => {
     await ch.deleteQueue(q);
   });
 });
+
+describe("queue expiry (x-expires)", () => {
+  it("an unused queue is deleted after x-expires; consumers, basic.get and redeclares keep it", async () => {
+    const q = name("expires");
+    const other = await conn.createChannel();
+    await other.assertQueue(q, { arguments: { "x-expires": 300 } });
+    // Used every 100 ms for 600 ms (get, redeclare): it stays.
+    for (let i = 0; i < 3; i++) {
+      await new Promise((r) => setTimeout(r, 100));
+      await other.get(q);
+      await new Promise((r) => setTimeout(r, 100));
+      await other.assertQueue(q, { arguments: { "x-expires": 300 } });
+    }
+    // A consumer keeps it however long; it leaves, and the queue goes 300 ms later.
+    const { consumerTag } = await other.consume(q, () => undefined);
+    await new Promise((r) => setTimeout(r, 400));
+    expect((await other.checkQueue(q)).consumerCount).toBe(1);
+    await other.cancel(consumerTag);
+    const deadline = Date.now() + 5000;
+    let gone = false;
+    while (!gone && Date.now() < deadline) {
+      const probe = await conn.createChannel();
+      probe.on("error", () => undefined);
+      try {
+        await probe.checkQueue(q);
+        await probe.close();
+        await new Promise((r) => setTimeout(r, 50));
+      } catch (err) {
+        expect(String(err)).toContain("404");
+        gone = true;
+      }
+    }
+    expect(gone).toBe(true);
+    await other.close();
+  });
+});

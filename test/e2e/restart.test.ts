@@ -145,6 +145,53 @@ describe("restart", () => {
     }
   });
 
+  it("message TTL and x-expires keep counting across a restart: the alarm fires in the new run, nobody touching the queues", async () => {
+    const options = await freshOptions();
+    const first = await startWarren(options);
+    const conn = await amqp.connect(first.amqpUrl!);
+    const ch = await conn.createConfirmChannel();
+    await ch.assertExchange("restart.dlx", "fanout", { durable: true });
+    await ch.assertQueue("restart.dead", { durable: true });
+    await ch.bindQueue("restart.dead", "restart.dlx", "");
+    await ch.assertQueue("restart.ttl", { durable: true, arguments: { "x-message-ttl": 1500, "x-dead-letter-exchange": "restart.dlx" } });
+    await ch.assertQueue("restart.expires", { durable: true, arguments: { "x-expires": 1500 } });
+    ch.sendToQueue("restart.ttl", Buffer.from("ttl"), { persistent: true });
+    await ch.waitForConfirms();
+    const stoppedAt = Date.now();
+    conn.on("error", () => undefined);
+    await first.close();
+
+    const second = await startWarren(options);
+    try {
+      const conn2 = await amqp.connect(second.amqpUrl!);
+      const ch2 = await conn2.createChannel();
+      const got: string[] = [];
+      // Consuming from the dead-letter queue only: the TTL queue's own alarm must move the message.
+      await ch2.consume("restart.dead", (m) => m && got.push(m.content.toString()), { noAck: true });
+      const deadline = Date.now() + 8000;
+      while (got.length === 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+      expect(got).toEqual(["ttl"]);
+      expect(Date.now() - stoppedAt).toBeGreaterThanOrEqual(1000);
+      // The unused queue went too (its alarm, not a declare, deleted it).
+      let missing = false;
+      while (!missing && Date.now() < deadline) {
+        const probe = await conn2.createChannel();
+        probe.on("error", () => undefined);
+        try {
+          await probe.checkQueue("restart.expires");
+          await probe.close();
+          await new Promise((r) => setTimeout(r, 100));
+        } catch {
+          missing = true;
+        }
+      }
+      expect(missing).toBe(true);
+      await conn2.close();
+    } finally {
+      await second.close();
+    }
+  });
+
   it("a restart (new boot epoch) is RabbitMQ's: non-durable and exclusive queues and non-durable exchanges are gone, durable queues keep only persistent messages", async () => {
     const options = await freshOptions();
     const first = await startWarren(options);
