@@ -1,3 +1,4 @@
+import type { FieldValue } from "../amqp";
 import type { ConsumeOptions } from "./types";
 
 export interface Consumer extends ConsumeOptions {
@@ -12,10 +13,26 @@ export interface Consumer extends ConsumeOptions {
   resumedAt: number;
 }
 
-/** A queue's consumers in round-robin order. */
+/** A consumer's x-priority argument (RabbitMQ: an integer, default 0). */
+function priorityOf(v: FieldValue | undefined): number {
+  if (!v) return 0;
+  if (v.type === "l" || v.type === "L" || v.type === "T") return Number(v.value);
+  return typeof v.value === "number" ? v.value : 0;
+}
+
+/**
+ * A queue's consumers in registration order. Deliveries go round-robin among the consumers of
+ * the highest priority (x-priority) that can take one; with a single active consumer
+ * (x-single-active-consumer) only the earliest registered one receives, and the next takes
+ * over when it goes.
+ */
 export class ConsumerList {
   private list: Consumer[] = [];
   private cursor = 0;
+  private readonly priorities = new Map<Consumer, number>();
+  /** Some consumer has a priority other than 0. */
+  private prioritized = false;
+  singleActive = false;
 
   get size(): number {
     return this.list.length;
@@ -27,6 +44,16 @@ export class ConsumerList {
 
   add(c: Consumer): void {
     this.list.push(c);
+    const p = priorityOf(c.arguments["x-priority"]);
+    if (p !== 0) {
+      this.priorities.set(c, p);
+      this.prioritized = true;
+    }
+  }
+
+  /** The consumer that receives when the queue has a single active consumer. */
+  active(): Consumer | undefined {
+    return this.singleActive ? this.list[0] : undefined;
   }
 
   hasExclusive(): boolean {
@@ -39,11 +66,14 @@ export class ConsumerList {
     if (removed.length > 0) {
       this.list = this.list.filter((c) => !pred(c));
       this.cursor = this.list.length === 0 ? 0 : this.cursor % this.list.length;
+      for (const c of removed) this.priorities.delete(c);
+      this.prioritized = this.priorities.size > 0;
     }
     return removed;
   }
 
   hasCapacity(): boolean {
+    if (this.singleActive) return this.list[0] !== undefined && canTake(this.list[0]);
     return this.list.some(canTake);
   }
 
@@ -54,10 +84,20 @@ export class ConsumerList {
 
   /** The next consumer after the last one served that can take a message, or undefined. */
   next(): Consumer | undefined {
+    if (this.singleActive) {
+      const c = this.list[0];
+      return c && canTake(c) ? c : undefined;
+    }
+    let best = 0;
+    if (this.prioritized) {
+      best = Number.NEGATIVE_INFINITY;
+      for (const c of this.list) if (canTake(c)) best = Math.max(best, this.priorities.get(c) ?? 0);
+      if (best === Number.NEGATIVE_INFINITY) return undefined;
+    }
     const n = this.list.length;
     for (let i = 0; i < n; i++) {
       const c = this.list[(this.cursor + i) % n];
-      if (c && canTake(c)) {
+      if (c && canTake(c) && (!this.prioritized || (this.priorities.get(c) ?? 0) === best)) {
         this.cursor = (this.cursor + i + 1) % n;
         return c;
       }

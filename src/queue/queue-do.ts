@@ -136,6 +136,7 @@ export class QueueDO extends DurableObject<Env> implements QueuePort {
         };
         this.owner = row.owner;
         this.settings = settingsOf(this.decl.arguments);
+        this.consumers.singleActive = this.settings.singleActiveConsumer;
         this.store.load();
         if (await this.afterRestart(this.decl)) return;
         await this.reattach(this.decl);
@@ -194,6 +195,7 @@ export class QueueDO extends DurableObject<Env> implements QueuePort {
       this.ensureSchema();
       this.decl = wanted;
       this.settings = settingsOf(wanted.arguments);
+      this.consumers.singleActive = this.settings.singleActiveConsumer;
       this.owner = wanted.exclusive ? connId : null;
       this.sql.exec(
         "INSERT OR REPLACE INTO queue (id, vhost, name, durable, exclusive, owner, auto_delete, arguments) VALUES (1, ?, ?, ?, ?, ?, ?, ?)",

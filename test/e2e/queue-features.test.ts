@@ -314,3 +314,61 @@ describe("queue expiry (x-expires)", () => {
     await other.close();
   });
 });
+
+describe("consumers", () => {
+  it("single active consumer: only the first registered receives; the next takes over on cancel, then on connection loss", async () => {
+    const q = name("sac");
+    await ch.assertQueue(q, { arguments: { "x-single-active-consumer": true } });
+    const c1 = await conn.createChannel();
+    const c2 = await conn.createChannel();
+    const otherConn = await amqp.connect(warren.server.amqpUrl!);
+    const c3 = await otherConn.createChannel();
+    const got: [string, string][] = [];
+    const tag1 = (await c1.consume(q, (m) => m && got.push(["c1", m.content.toString()]), { noAck: true })).consumerTag;
+    await c3.consume(q, (m) => m && got.push(["c3", m.content.toString()]), { noAck: true });
+    await c2.consume(q, (m) => m && got.push(["c2", m.content.toString()]), { noAck: true });
+    for (let i = 0; i < 5; i++) ch.sendToQueue(q, Buffer.from(`a${i}`));
+    await waitFor(() => got.length === 5, "the first five", 5000);
+    expect(new Set(got.map(([who]) => who))).toEqual(new Set(["c1"]));
+    await c1.cancel(tag1);
+    for (let i = 0; i < 5; i++) ch.sendToQueue(q, Buffer.from(`b${i}`));
+    await waitFor(() => got.length === 10, "the next five", 5000);
+    expect(new Set(got.slice(5).map(([who]) => who))).toEqual(new Set(["c3"]));
+    await otherConn.close();
+    for (let i = 0; i < 5; i++) ch.sendToQueue(q, Buffer.from(`c${i}`));
+    await waitFor(() => got.length === 15, "the last five", 5000);
+    expect(new Set(got.slice(10).map(([who]) => who))).toEqual(new Set(["c2"]));
+    await c1.close();
+    await c2.close();
+    await ch.deleteQueue(q);
+  });
+
+  it("consumer priorities: the higher priority gets messages while it has room; equals share round-robin", async () => {
+    const q = name("prio-consumers");
+    await ch.assertQueue(q, { exclusive: true });
+    const high = await conn.createChannel();
+    const low = await conn.createChannel();
+    await high.prefetch(3);
+    await low.prefetch(100);
+    const got: string[] = [];
+    const highHeld: ConsumeMessage[] = [];
+    await high.consume(
+      q,
+      (m) => {
+        if (!m) return;
+        got.push("high");
+        highHeld.push(m);
+      },
+      { arguments: { "x-priority": 10 } },
+    );
+    await low.consume(q, (m) => m && got.push("low"), { noAck: true });
+    for (let i = 0; i < 10; i++) ch.sendToQueue(q, Buffer.from(`m${i}`));
+    await waitFor(() => got.length === 10, "all ten", 5000);
+    // The high-priority consumer took what its prefetch allowed (3), the rest went to the other.
+    expect(got.filter((w) => w === "high")).toHaveLength(3);
+    expect(got.slice(0, 3)).toEqual(["high", "high", "high"]);
+    for (const m of highHeld) high.ack(m);
+    await high.close();
+    await low.close();
+  });
+});
