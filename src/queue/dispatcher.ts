@@ -1,6 +1,6 @@
 import { recordOf } from "../storage/message-record";
 import type { ConsumerList } from "./consumers";
-import type { MessageStore } from "./message-store";
+import type { QueueStore } from "./priority-store";
 import type { DeliverResult, Delivery, QueuedMessage } from "./types";
 import type { UnackedTable } from "./unacked";
 import { encodeDeliveries } from "./wire";
@@ -16,7 +16,8 @@ const DELIVERY_BATCH_BYTES = 8 << 20;
 export interface DispatchHost {
   /** The queue's name, or null once it is deleted. */
   queueName(): string | null;
-  readonly store: MessageStore;
+  /** The queue's store (a function: the queue makes a new one when its settings change). */
+  store(): QueueStore;
   readonly consumers: ConsumerList;
   readonly unacked: UnackedTable;
   transaction(fn: () => void): void;
@@ -79,7 +80,8 @@ export class Dispatcher {
       return;
     }
     this.running = true;
-    const { store, consumers, unacked } = this.host;
+    const { consumers, unacked } = this.host;
+    const store = this.host.store();
     try {
       do {
         this.again = false;
@@ -177,7 +179,7 @@ export class Dispatcher {
         back.push(m);
       }
     });
-    this.host.store.requeue(back, false);
+    this.host.store().requeue(back, false);
   }
 }
 

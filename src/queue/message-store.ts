@@ -13,6 +13,9 @@ import {
 } from "../storage/segment-rows";
 import { RECORD_CHUNK } from "../storage/record-rows";
 import { SeqHeap } from "./seq-heap";
+import { QueueSequence, WATERMARK_AHEAD } from "./sequence";
+
+export { WATERMARK_AHEAD };
 import type { IncomingMessage, QueuedMessage } from "./types";
 
 /**
@@ -33,14 +36,6 @@ export const WINDOW_BYTES = 8 << 20;
 export const PAGE_COUNT = 2000;
 const PAGE_BYTES = 4 << 20;
 export const DEFAULT_WINDOW: WindowLimits = { count: WINDOW_COUNT, bytes: WINDOW_BYTES, pageCount: PAGE_COUNT, pageBytes: PAGE_BYTES };
-
-/**
- * How far past the highest seq handed out the watermark is written. After a crash, messages up
- * to it come back redelivered even if they were not handed out: the flag means "may have been
- * delivered", and RabbitMQ 3.10 flags every message it recovers after a kill -9 (measured, both
- * classic queue index versions), so this is less than RabbitMQ marks.
- */
-export const WATERMARK_AHEAD = 1000;
 
 /** A segment in memory: its index, and which of its messages are settled. */
 interface Segment extends SegmentIndex {
@@ -85,17 +80,9 @@ export class MessageStore {
   private coldFrom = 0;
   private coldReady = 0;
   private readonly outside = new Set<number>();
-  private nextSeq = 1;
-  /**
-   * Every seq handed out in ack mode is at or below it, and so is, durably, the watermark row
-   * (storedWatermark) or the `delivered` mark of a segment written before they went out.
-   */
-  private deliveredThrough = 0;
-  private storedWatermark = 0;
-  /** The highest seq handed out in ack mode since load (no lead). */
-  private exactDelivered = 0;
-  /** The watermark found at load: stored messages up to it may have been seen before. */
-  private seenBefore = 0;
+  /** Seqs and the delivery watermark (shared by the stores of a priority queue). */
+  readonly seq: QueueSequence;
+  private readonly ownsSeq: boolean;
   /** Settled since the last flush: segments to delete, and partly settled ones to record. */
   private toDelete: Segment[] = [];
   private readonly dirty = new Set<Segment>();
@@ -115,7 +102,13 @@ export class MessageStore {
   constructor(
     private readonly sql: SqlStorage,
     private readonly window: WindowLimits = DEFAULT_WINDOW,
-  ) {}
+    shared?: QueueSequence,
+    /** A priority queue's lane (its priority): only its segments are its own. */
+    private readonly lane = 0,
+  ) {
+    this.seq = shared ?? new QueueSequence(sql);
+    this.ownsSeq = shared === undefined;
+  }
 
   /**
    * Rebuilds the store from SQLite after the object (re)started: the segment index and settled
@@ -123,9 +116,13 @@ export class MessageStore {
    * a time as the head of the queue needs them.
    */
   load(): void {
-    this.storedWatermark = this.sql.exec<{ d: number }>("SELECT delivered_through AS d FROM queue_state").toArray()[0]?.d ?? 0;
-    this.deliveredThrough = this.storedWatermark;
-    this.exactDelivered = 0;
+    if (this.ownsSeq) this.seq.loadWatermark();
+    this.loadSegments();
+    if (this.ownsSeq) this.seq.finishLoad();
+  }
+
+  /** This store's segments (a lane's, in a priority queue) and their settled bitmaps. */
+  loadSegments(): void {
     const settled = new Map<number, Uint8Array>();
     for (const r of this.sql.exec<{ id: number; settled: ArrayBuffer }>("SELECT id, settled FROM segment_acks")) {
       settled.set(r.id, new Uint8Array(r.settled));
@@ -139,7 +136,7 @@ export class MessageStore {
       delivered: number;
       published_at: number;
       body_bytes: number;
-    }>("SELECT id, count, bytes, transient, delivered, published_at, body_bytes FROM segments ORDER BY id")) {
+    }>("SELECT id, count, bytes, transient, delivered, published_at, body_bytes FROM segments WHERE lane = ? ORDER BY id", this.lane)) {
       const bits = settled.get(r.id) ?? null;
       const seg: Segment = {
         id: r.id,
@@ -149,6 +146,7 @@ export class MessageStore {
         delivered: r.delivered,
         publishedAt: r.published_at,
         bodyBytes: r.body_bytes,
+        lane: this.lane,
         live: r.count - bitCount(bits, r.count),
         settled: bits,
         dirty: false,
@@ -156,17 +154,13 @@ export class MessageStore {
         gone: false,
       };
       this.segs.push(seg);
-      this.deliveredThrough = Math.max(this.deliveredThrough, seg.delivered);
+      this.seq.noteSegment(seg.delivered, seg.id + seg.count - 1);
       this.coldReady += seg.live;
       // Fully settled but not yet deleted when the object stopped.
       if (seg.live === 0) this.toDelete.push(seg);
     }
-    this.seenBefore = this.deliveredThrough;
     this.coldFrom = this.segs[0]?.id ?? 0;
     this.bodyBytesReady = this.countBodyBytes(this.segs);
-    const last = this.segs[this.segs.length - 1];
-    // Seqs are never reused, not even those of messages already gone: the watermark stays true.
-    this.nextSeq = Math.max(last ? last.id + last.count - 1 : 0, this.deliveredThrough) + 1;
   }
 
   /**
@@ -250,15 +244,15 @@ export class MessageStore {
    * WATERMARK_AHEAD past `seq` so it costs a row per that many deliveries, not one per round.
    */
   markDelivered(seq: number): void {
-    this.exactDelivered = Math.max(this.exactDelivered, seq);
+    this.seq.exactDelivered = Math.max(this.seq.exactDelivered, seq);
     if (this.pendingBatches.length > 0) this.writePending(seq);
-    if (seq <= this.deliveredThrough) return;
-    this.writeWatermark(seq + WATERMARK_AHEAD);
+    if (seq <= this.seq.deliveredThrough) return;
+    this.seq.write(seq + WATERMARK_AHEAD);
   }
 
   /** The stored watermark is ahead of what was handed out: tightenWatermark() would write it. */
   get watermarkAhead(): boolean {
-    return this.storedWatermark > Math.max(this.exactDelivered, this.seenBefore);
+    return this.seq.ahead;
   }
 
   /**
@@ -267,24 +261,12 @@ export class MessageStore {
    * crash) then wakes with an exact watermark and flags nothing it did not hand out.
    */
   tightenWatermark(): void {
-    if (!this.watermarkAhead) return;
-    const exact = Math.max(this.exactDelivered, this.seenBefore);
-    this.writeWatermark(exact);
-    this.deliveredThrough = exact;
+    this.seq.tighten();
   }
 
   /** Whether markDelivered(seq) would write anything (so the caller may skip a transaction). */
   needsDeliveryMark(seq: number): boolean {
-    return this.pendingBatches.length > 0 || seq > this.deliveredThrough;
-  }
-
-  private writeWatermark(seq: number): void {
-    this.deliveredThrough = Math.max(this.deliveredThrough, seq);
-    this.storedWatermark = seq;
-    this.sql.exec(
-      "INSERT INTO queue_state (id, delivered_through) VALUES (1, ?) ON CONFLICT (id) DO UPDATE SET delivered_through = excluded.delivered_through",
-      seq,
-    );
+    return this.pendingBatches.length > 0 || seq > this.seq.deliveredThrough;
   }
 
   /**
@@ -293,8 +275,8 @@ export class MessageStore {
    */
   append(messages: readonly IncomingMessage[], now = Date.now()): void {
     if (messages.length === 0) return;
-    const first = this.nextSeq;
-    this.nextSeq += messages.length;
+    const first = this.seq.nextSeq;
+    this.seq.nextSeq += messages.length;
     this.writeSegments(messages, first, 0, now);
     for (const m of messages) this.bodyBytesReady += m.body.length;
     if (this.coldReady > 0) {
@@ -321,7 +303,7 @@ export class MessageStore {
     if (this.coldReady > 0) throw new Error("appendPending behind a cold backlog");
     const batch: QueuedMessage[] = new Array(messages.length);
     for (let i = 0; i < messages.length; i++) {
-      const q: QueuedMessage = { ...messages[i]!, seq: this.nextSeq++, redelivered: false, pending: true, publishedAt: now };
+      const q: QueuedMessage = { ...messages[i]!, seq: this.seq.nextSeq++, redelivered: false, pending: true, publishedAt: now };
       const expiresAt = this.expiryOf?.(q, now);
       if (expiresAt !== undefined) q.expiresAt = expiresAt;
       this.bodyBytesReady += q.body.length;
@@ -401,6 +383,7 @@ export class MessageStore {
       delivered: delivered >= id ? Math.min(delivered, id + count - 1) : 0,
       publishedAt: now,
       bodyBytes,
+      lane: this.lane,
       live: count,
       settled: null,
       dirty: false,
@@ -408,7 +391,7 @@ export class MessageStore {
       gone: false,
     };
     writeSegmentRow(this.sql, seg, data);
-    this.deliveredThrough = Math.max(this.deliveredThrough, seg.delivered);
+    this.seq.deliveredThrough = Math.max(this.seq.deliveredThrough, seg.delivered);
     // Mostly at the end; messages written late (writePending) go where their seqs belong.
     const at = this.segIndexFrom(id);
     const next = this.segs[at];
@@ -460,7 +443,7 @@ export class MessageStore {
         const m = readRecord(r);
         const seq = seg.id + k;
         if (seq < this.coldFrom || hasBit(seg.settled, k) || this.outside.has(seq)) continue;
-        const q: QueuedMessage = { ...m, seq, redelivered: seq <= this.seenBefore, publishedAt: seg.publishedAt };
+        const q: QueuedMessage = { ...m, seq, redelivered: seq <= this.seq.seenBefore, publishedAt: seg.publishedAt };
         const expiresAt = this.expiryOf?.(q, seg.publishedAt);
         if (expiresAt !== undefined) q.expiresAt = expiresAt;
         this.hot.push(q);
@@ -616,7 +599,8 @@ export class MessageStore {
     }
     this.toDelete = [];
     const firstLive = this.segs[this.segIndexFirstLive()];
-    if (mark > this.storedWatermark && firstLive && firstLive.id <= mark) this.writeWatermark(mark);
+    // (In a priority queue other lanes may hold older messages: then always.)
+    if (mark > this.seq.storedWatermark && ((firstLive && firstLive.id <= mark) || !this.ownsSeq)) this.seq.write(mark);
     // Runs of gone neighbours (earlier gone ones included: deleting them again deletes nothing).
     for (let i = lo; i <= hi; ) {
       if (!this.segs[i]!.gone) {
@@ -690,7 +674,7 @@ export class MessageStore {
         const m = readRecord(r);
         const seq = seg.id + k;
         if (!want.has(seq)) continue;
-        taken.push({ ...m, seq, redelivered: seq <= this.seenBefore });
+        taken.push({ ...m, seq, redelivered: seq <= this.seq.seenBefore });
         this.coldReady--;
       }
     }

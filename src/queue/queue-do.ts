@@ -23,6 +23,7 @@ import { type DeathReason, deadLettered, isCycle, withDeliveryCount } from "./de
 import { type QueueSettings, settingsOf } from "./settings";
 import { checkEquivalent, lockedText } from "./declaration";
 import { MessageStore } from "./message-store";
+import { PriorityStore, type QueueStore } from "./priority-store";
 import { Dispatcher, toDelivery } from "./dispatcher";
 import { Attachments } from "./attachments";
 import type { Consumer } from "./consumers";
@@ -64,7 +65,8 @@ export class QueueDO extends DurableObject<Env> implements QueuePort {
   private decl: QueueDecl | null = null;
   private owner: string | null = null;
   private readonly sql: SqlStorage;
-  private readonly store: MessageStore;
+  /** The messages: one store, or one per priority (x-max-priority); made anew with the settings. */
+  private store: QueueStore;
   private readonly broker: WorkerBroker;
   private readonly consumers = new ConsumerList();
   private readonly unacked = new UnackedTable();
@@ -90,14 +92,13 @@ export class QueueDO extends DurableObject<Env> implements QueuePort {
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
     this.sql = countingSql(ctx.storage.sql, this.cost);
-    this.store = new MessageStore(this.sql);
+    this.store = this.makeStore();
     this.attachments = new Attachments(this.sql);
-    this.store.expiryOf = (m, publishedAt) => this.expiryOf(m, publishedAt);
     this.schedule = new Schedule(this.sql, ctx.storage);
     this.broker = new WorkerBroker(env);
     this.dispatcher = new Dispatcher({
       queueName: () => this.decl?.name ?? null,
-      store: this.store,
+      store: () => this.store,
       consumers: this.consumers,
       unacked: this.unacked,
       transaction: (fn) => {
@@ -137,6 +138,7 @@ export class QueueDO extends DurableObject<Env> implements QueuePort {
         this.owner = row.owner;
         this.settings = settingsOf(this.decl.arguments);
         this.consumers.singleActive = this.settings.singleActiveConsumer;
+        this.store = this.makeStore();
         this.store.load();
         if (await this.afterRestart(this.decl)) return;
         await this.reattach(this.decl);
@@ -196,6 +198,7 @@ export class QueueDO extends DurableObject<Env> implements QueuePort {
       this.decl = wanted;
       this.settings = settingsOf(wanted.arguments);
       this.consumers.singleActive = this.settings.singleActiveConsumer;
+      this.store = this.makeStore();
       this.owner = wanted.exclusive ? connId : null;
       this.sql.exec(
         "INSERT OR REPLACE INTO queue (id, vhost, name, durable, exclusive, owner, auto_delete, arguments) VALUES (1, ?, ?, ?, ?, ?, ?, ?)",
@@ -594,6 +597,13 @@ export class QueueDO extends DurableObject<Env> implements QueuePort {
     if (this.decl) this.attachments.consumersRemoved(removed);
     this.giveBack(this.unacked.takeWhere(match));
     this.dispatcher.kick();
+  }
+
+  private makeStore(): QueueStore {
+    const max = this.settings.maxPriority;
+    const store = max !== undefined && max > 0 ? new PriorityStore(this.sql, Math.min(max, 255)) : new MessageStore(this.sql);
+    store.expiryOf = (m, publishedAt) => this.expiryOf(m, publishedAt);
+    return store;
   }
 
   /** When a message expires: x-message-ttl and its expiration property, the lower (RabbitMQ). */

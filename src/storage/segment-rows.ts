@@ -28,6 +28,8 @@ export interface SegmentIndex {
   publishedAt: number;
   /** The total of its messages' body sizes (x-max-length-bytes counts bodies). */
   bodyBytes: number;
+  /** Its priority queue lane (the messages' priority); 0 in other queues. */
+  lane: number;
 }
 
 export function createSegmentTables(sql: SqlStorage): void {
@@ -35,7 +37,7 @@ export function createSegmentTables(sql: SqlStorage): void {
   sql.exec(`CREATE TABLE IF NOT EXISTS segments (
       id INTEGER PRIMARY KEY, count INTEGER NOT NULL, bytes INTEGER NOT NULL, transient BLOB,
       delivered INTEGER NOT NULL DEFAULT 0, published_at INTEGER NOT NULL DEFAULT 0,
-      body_bytes INTEGER NOT NULL DEFAULT 0, data BLOB NOT NULL)`);
+      body_bytes INTEGER NOT NULL DEFAULT 0, lane INTEGER NOT NULL DEFAULT 0, data BLOB NOT NULL)`);
   sql.exec(`CREATE TABLE IF NOT EXISTS segment_chunks (
       id INTEGER NOT NULL, idx INTEGER NOT NULL, data BLOB NOT NULL, PRIMARY KEY (id, idx))`);
   sql.exec("CREATE TABLE IF NOT EXISTS segment_acks (id INTEGER PRIMARY KEY, settled BLOB NOT NULL)");
@@ -44,7 +46,7 @@ export function createSegmentTables(sql: SqlStorage): void {
 /** Writes one segment: its row, and its chunk rows when its records pass RECORD_CHUNK. */
 export function writeSegmentRow(sql: SqlStorage, seg: SegmentIndex, data: Uint8Array): void {
   sql.exec(
-    "INSERT INTO segments (id, count, bytes, transient, delivered, published_at, body_bytes, data) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+    "INSERT INTO segments (id, count, bytes, transient, delivered, published_at, body_bytes, lane, data) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
     seg.id,
     seg.count,
     data.length,
@@ -52,6 +54,7 @@ export function writeSegmentRow(sql: SqlStorage, seg: SegmentIndex, data: Uint8A
     seg.delivered,
     seg.publishedAt,
     seg.bodyBytes,
+    seg.lane,
     data.subarray(0, RECORD_CHUNK),
   );
   for (let off = RECORD_CHUNK, idx = 1; off < data.length; off += RECORD_CHUNK, idx++) {

@@ -372,3 +372,37 @@ describe("consumers", () => {
     await low.close();
   });
 });
+
+describe("priority queues (x-max-priority)", () => {
+  it("higher priority first, FIFO within a priority; a requeued message keeps its priority", async () => {
+    const q = name("priority");
+    await ch.assertQueue(q, { exclusive: true, arguments: { "x-max-priority": 10 } });
+    const sent: [string, number | undefined][] = [
+      ["low-1", 1],
+      ["none-1", undefined],
+      ["high-1", 9],
+      ["mid-1", 5],
+      ["high-2", 9],
+      ["over-max", 200],
+      ["low-2", 1],
+    ];
+    for (const [body, priority] of sent) ch.sendToQueue(q, Buffer.from(body), priority === undefined ? {} : { priority });
+    expect((await ch.checkQueue(q)).messageCount).toBe(7);
+    const worker = await conn.createChannel();
+    await worker.prefetch(1);
+    const order: string[] = [];
+    let requeued = false;
+    await worker.consume(q, (m) => {
+      if (!m) return;
+      order.push(`${m.content.toString()}${m.fields.redelivered ? "*" : ""}`);
+      // The first "mid" goes back once: it comes again before the lower priorities.
+      if (m.content.toString() === "mid-1" && !requeued) {
+        requeued = true;
+        worker.nack(m, false, true);
+      } else worker.ack(m);
+    });
+    await waitFor(() => order.length === 8, "all eight deliveries", 5000);
+    expect(order).toEqual(["over-max", "high-1", "high-2", "mid-1", "mid-1*", "low-1", "low-2", "none-1"]);
+    await worker.close();
+  });
+});

@@ -125,6 +125,7 @@ export const QUEUE_MIGRATIONS: readonly Migration[] = [
             delivered: 0,
             publishedAt: Date.now(),
             bodyBytes: run.reduce((n, m) => n + decodeRecord(m.record).body.length, 0),
+            lane: 0,
           },
           data,
         );
@@ -192,6 +193,16 @@ export const QUEUE_MIGRATIONS: readonly Migration[] = [
         while (!r.atEnd()) bytes += readRecord(r).body.length;
         sql.exec("UPDATE segments SET published_at = ?, body_bytes = ? WHERE id = ?", now, bytes, id);
       }
+    },
+  },
+  {
+    version: 10,
+    name: "segments belong to a priority lane",
+    // Priority queues keep one store per priority (queue/priority-store.ts); tables made before
+    // the column get it appended, 0 for all (they had one lane).
+    up(sql) {
+      const columns = new Set(sql.exec<{ name: string }>("SELECT name FROM pragma_table_info('segments')").toArray().map((c) => c.name));
+      if (!columns.has("lane")) sql.exec("ALTER TABLE segments ADD COLUMN lane INTEGER NOT NULL DEFAULT 0");
     },
   },
 ];
