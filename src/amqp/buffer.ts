@@ -147,6 +147,15 @@ function encodeEscapedInto(s: string, buf: Uint8Array, at: number): number {
 }
 
 /** Joins byte arrays; a single part is returned as it is, without copying. */
+/**
+ * The most bytes a string takes in UTF-8 here (escaped bytes count one): exact for ASCII, so
+ * buffers sized with it need no growing and no trimming copy.
+ */
+export function utf8Bound(s: string): number {
+  for (let i = 0; i < s.length; i++) if (s.charCodeAt(i) >= 0x80) return s.length * 3;
+  return s.length;
+}
+
 export function concatBytes(parts: readonly Uint8Array[]): Uint8Array {
   if (parts.length === 1) return parts[0]!;
   let size = 0;
@@ -308,7 +317,7 @@ export class Writer {
   shortstr(s: string): this {
     // A UTF-8 encoding is never shorter than its UTF-16 length.
     if (s.length > 255) throw encodeError(`shortstr longer than 255 bytes (${s.length} chars)`);
-    this.ensure(1 + s.length * 3);
+    this.ensure(1 + utf8Bound(s));
     const n = this.utf8At(s, this.pos + 1);
     if (n > 255) throw encodeError(`shortstr longer than 255 bytes (${n})`);
     this.buf[this.pos] = n;

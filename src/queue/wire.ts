@@ -1,4 +1,4 @@
-import { Reader, Writer } from "../amqp/buffer";
+import { Reader, utf8Bound, Writer } from "../amqp/buffer";
 import { readRecord, recordSize, writeRecord, type IncomingMessage } from "../storage/message-record";
 import type { Delivery } from "./types";
 
@@ -33,11 +33,11 @@ export function decodePublishBatch(bytes: Uint8Array): IncomingMessage[] {
  */
 export function encodeDeliveries(queue: string, deliveries: readonly Delivery[]): Uint8Array {
   const tags = new Map<string, number>();
-  let size = 2 + queue.length * 3 + 2 + 4;
+  let size = 1 + utf8Bound(queue) + 2 + 4;
   for (const d of deliveries) {
     if (!tags.has(d.consumerTag)) {
       tags.set(d.consumerTag, tags.size);
-      size += 1 + d.consumerTag.length * 3;
+      size += 1 + utf8Bound(d.consumerTag);
     }
     size += 8 + 2 + 1 + 2 + 4 + d.record.length;
   }

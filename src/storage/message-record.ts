@@ -1,4 +1,4 @@
-import { Reader, Writer } from "../amqp/buffer";
+import { Reader, utf8Bound, Writer } from "../amqp/buffer";
 
 /** A published message as it travels from a publisher to a queue and is stored there. */
 export interface IncomingMessage {
@@ -18,8 +18,12 @@ const PERSISTENT = 1;
 // A message record: flags, exchange, routing key, content header, body. A publish batch is a
 // count followed by records, and a queue stores each record as it arrived, as one SQLite value.
 
+/**
+ * The record's size: exact for ASCII names, so a batch of records fills its buffer exactly and
+ * needs no trimming copy (queue/wire.ts).
+ */
 export function recordSize(m: IncomingMessage): number {
-  return 1 + 2 + m.exchange.length * 3 + m.routingKey.length * 3 + 8 + m.header.length + m.body.length;
+  return 1 + 2 + utf8Bound(m.exchange) + utf8Bound(m.routingKey) + 8 + m.header.length + m.body.length;
 }
 
 export function writeRecord(w: Writer, m: IncomingMessage): void {

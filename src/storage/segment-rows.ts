@@ -62,6 +62,15 @@ export function writeSegmentRow(sql: SqlStorage, seg: SegmentIndex, data: Uint8A
   }
 }
 
+/**
+ * A row's bytes as a buffer of their own: workerd keeps the buffers it hands out alive until a
+ * full GC, which a queue's isolate seldom runs; a moved (transferred) buffer dies with its last
+ * view. No copy.
+ */
+function owned(data: ArrayBuffer): Uint8Array {
+  return new Uint8Array((data as ArrayBuffer & { transfer?(): ArrayBuffer }).transfer?.() ?? data);
+}
+
 /** The records of these segments (ids ascending, all between `from` and `to`), by id. */
 export function readSegmentData(sql: SqlStorage, ids: readonly number[]): Map<number, Uint8Array> {
   const out = new Map<number, Uint8Array>();
@@ -70,7 +79,7 @@ export function readSegmentData(sql: SqlStorage, ids: readonly number[]): Map<nu
   const from = ids[0]!;
   const to = ids[ids.length - 1]!;
   for (const r of sql.exec<{ id: number; data: ArrayBuffer }>("SELECT id, data FROM segments WHERE id BETWEEN ? AND ?", from, to)) {
-    if (wanted.has(r.id)) out.set(r.id, new Uint8Array(r.data));
+    if (wanted.has(r.id)) out.set(r.id, owned(r.data));
   }
   const pieces = new Map<number, Uint8Array[]>();
   for (const r of sql.exec<{ id: number; data: ArrayBuffer }>(
@@ -82,7 +91,7 @@ export function readSegmentData(sql: SqlStorage, ids: readonly number[]): Map<nu
     if (!first) continue;
     let list = pieces.get(r.id);
     if (!list) pieces.set(r.id, (list = [first]));
-    list.push(new Uint8Array(r.data));
+    list.push(owned(r.data));
   }
   for (const [id, list] of pieces) out.set(id, concatBytes(list));
   for (const id of ids) if (!out.has(id)) throw new Error(`segment ${id} is in the index but not in storage`);

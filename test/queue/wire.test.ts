@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { decodeDeliveries, decodePublishBatch, encodeDeliveries, encodePublishBatch } from "../../src/queue/wire";
-import { decodeRecord, encodeRecord, splitRecord } from "../../src/storage/message-record";
+import { decodeRecord, encodeRecord, recordSize, splitRecord } from "../../src/storage/message-record";
 import type { Delivery, IncomingMessage } from "../../src/queue/types";
 
 const bytes = (...b: number[]) => new Uint8Array(b);
@@ -41,6 +41,30 @@ describe("RPC batch wire format", () => {
     expect([...route]).toEqual([ex.length, ...ex, 3, ..."a.b".split("").map((c) => c.charCodeAt(0))]);
     expect([...header]).toEqual([5, 6]);
     expect([...body]).toEqual([7, 8, 9]);
+  });
+
+  it("ASCII names: a batch fills its buffer exactly (no trimming copy of every published and delivered byte)", () => {
+    const messages: IncomingMessage[] = Array.from({ length: 50 }, (_, i) => ({
+      exchange: i % 2 ? "amq.topic" : "",
+      routingKey: `a.fairly.long.routing.key.${i}`,
+      header: new Uint8Array(14),
+      body: new Uint8Array(i % 3 === 0 ? 0 : 100),
+      persistent: i % 2 === 0,
+    }));
+    // The size computed up front is the size written (else the batch is copied to trim it).
+    for (const m of messages) expect(recordSize(m)).toBe(encodeRecord(m).length);
+    const batch = encodePublishBatch(messages);
+    const deliveries: Delivery[] = decodePublishBatch(batch).map((m, i) => ({
+      queue: "q",
+      seq: i,
+      channel: 1,
+      consumerTag: `ctag-${i % 3}`,
+      noAck: false,
+      redelivered: false,
+      record: encodeRecord(m),
+    }));
+    const out = encodeDeliveries("a-queue", deliveries);
+    expect(decodeDeliveries(out).map((d) => d.consumerTag)).toEqual(deliveries.map((d) => d.consumerTag));
   });
 
   it("encodes an empty batch", () => {
