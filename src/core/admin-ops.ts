@@ -3,7 +3,7 @@ import type { PermissionRecord, PolicyRecord, UserWrite, VhostRecord } from "./c
 import { notFound, preconditionFailed } from "./errors";
 import { connectionsOfUser, inBatches } from "./inventory";
 import { invalidPermission, type Permissions } from "./permissions";
-import { invalidPolicyDefinition } from "./policies";
+import { effectivePolicy, invalidPolicyDefinition } from "./policies";
 import { unwrap } from "./rpc-result";
 
 export const VHOST_LIMITS = ["max-connections", "max-queues"];
@@ -100,10 +100,25 @@ export class AdminOps {
     const invalid = invalidPolicyDefinition(p.definition);
     if (invalid) throw preconditionFailed(invalid);
     unwrap(await this.control.putPolicy(p));
+    await this.applyPolicies(p.vhost);
   }
 
   async deletePolicy(vhost: string, name: string): Promise<void> {
     if (!(await this.control.deletePolicy(vhost, name))) throw notFound(`no policy '${name}' in vhost '${vhost}'`);
+    await this.applyPolicies(vhost);
+  }
+
+  /** Tells every queue of the vhost which policy applies to it now (queues that did not answer are logged). */
+  private async applyPolicies(vhost: string): Promise<void> {
+    const [policies, queues] = await Promise.all([this.control.policies(vhost), this.broker.catalog(vhost).queues()]);
+    const results = await inBatches(queues, (q) => {
+      const p = effectivePolicy(policies, q.name);
+      return this.broker.queue(vhost, q.name).applyPolicy(p ? { name: p.name, definition: p.definition } : null);
+    });
+    results.forEach((r, i) => {
+      if (r.status === "rejected")
+        this.broker.log(`policy: queue '${queues[i]!.name}' in vhost '${vhost}' not updated: ${String(r.reason)}`);
+    });
   }
 
   /** Ends every open connection of a user, in every vhost. */

@@ -151,6 +151,8 @@ export function addCounters(into: MessageCounters, from: Partial<MessageCounters
 /** A queue's live state for the management API. */
 export interface QueueInfo extends CatalogQueue {
   vhost: string;
+  /** The policy that applies to it, if any. */
+  policy: string | null;
   messagesReady: number;
   messagesUnacknowledged: number;
   consumers: { tag: string; connection: string; channel: number; ackRequired: boolean; exclusive: boolean; prefetch: number }[];

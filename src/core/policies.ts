@@ -50,3 +50,22 @@ export function invalidPolicyDefinition(definition: Record<string, unknown>): st
   }
   return null;
 }
+
+/** The policy that applies to a queue: the highest priority one whose pattern matches its name. */
+export function effectivePolicy<P extends { pattern: string; applyTo: string; priority: number; name: string }>(
+  policies: readonly P[],
+  queue: string,
+): P | null {
+  let best: P | null = null;
+  for (const p of policies) {
+    if (p.applyTo !== "queues" && p.applyTo !== "all") continue;
+    let matches = false;
+    try {
+      matches = new RegExp(p.pattern).test(queue);
+    } catch {
+      continue;
+    }
+    if (matches && (best === null || p.priority > best.priority)) best = p;
+  }
+  return best;
+}

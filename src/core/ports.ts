@@ -18,6 +18,12 @@ import type {
 import type { Permissions } from "./permissions";
 import type { RpcResult } from "./rpc-result";
 
+/** A policy as a queue keeps it: its name and definition. */
+export interface AppliedPolicy {
+  name: string;
+  definition: Record<string, unknown>;
+}
+
 // What each Durable Object class offers the rest of the broker. The DO classes `implements`
 // these, so changing a signature on either side fails compilation; callers get them from a
 // Broker (worker-broker.ts turns names into stubs).
@@ -40,6 +46,14 @@ export interface ExchangePort {
   /** Everything needed to route locally; `subscriber` (a subscriberKey) is told when it changes. */
   snapshot(vhost: string, name: string, subscriber: string | null): Promise<ExchangeSnapshot | null>;
   unsubscribe(subscriber: string): Promise<void>;
+  /**
+   * A delayed-message exchange takes a packed publish batch (queue/wire.ts) to hold until each
+   * message's x-delay has passed; it answers once they are stored. false: no such exchange, or
+   * not of that type.
+   */
+  hold(vhost: string, name: string, batch: Uint8Array): Promise<boolean>;
+  /** How many messages a delayed-message exchange holds; null: no such exchange, or not of that type. */
+  delayedCount(vhost: string, name: string): Promise<number | null>;
 }
 
 export interface QueuePort extends RouteSubscriberPort {
@@ -67,6 +81,8 @@ export interface QueuePort extends RouteSubscriberPort {
   /** Acks and requeues; unknown seqs are ignored. */
   /** Acks, requeues, and rejects without requeue (dead-lettered) of this connection's deliveries. */
   settle(connId: string, ack: number[], requeue: number[], reject?: number[]): Promise<void>;
+  /** The policy that applies to the queue now (null: none); its settings follow at once. */
+  applyPolicy(policy: AppliedPolicy | null): Promise<void>;
   releaseChannel(connId: string, channel: number): Promise<void>;
   releaseConnection(connId: string): Promise<void>;
   /** Live state for the management API; null when the queue does not exist. */

@@ -5,7 +5,8 @@ import { bootEpoch, restartedSince } from "../core/boot";
 import type { CatalogQueue, QueueInfo } from "../core/control";
 import { jsonTable } from "../core/json-table";
 import { describeQueue, destinationKey } from "../core/names";
-import type { QueuePort } from "../core/ports";
+import type { AppliedPolicy, QueuePort } from "../core/ports";
+import { effectivePolicy } from "../core/policies";
 import { Publisher, type RoutedPublish } from "../core/publisher";
 import { RouteTable } from "../core/route-table";
 import { fail, ok, type RpcResult } from "../core/rpc-result";
@@ -74,6 +75,8 @@ export class QueueDO extends DurableObject<Env> implements QueuePort {
   private hadConsumer = false;
   /** What the queue's arguments switch on (TTL, limits, dead-lettering…). */
   private settings: QueueSettings = settingsOf({});
+  /** The policy that applies to the queue (core/policies.ts), kept in its SQLite. */
+  private policy: AppliedPolicy | null = null;
   /** Some message carried an expiration property (so the head may expire without x-message-ttl). */
   private sawExpiration = false;
   /** x-expires: when the queue was last used (declare, consume, get, a consumer leaving). */
@@ -136,8 +139,8 @@ export class QueueDO extends DurableObject<Env> implements QueuePort {
           arguments: tableFromBytes(new Uint8Array(row.arguments)),
         };
         this.owner = row.owner;
-        this.settings = settingsOf(this.decl.arguments);
-        this.consumers.singleActive = this.settings.singleActiveConsumer;
+        this.policy = this.storedPolicy();
+        this.applySettings(this.decl);
         this.store = this.makeStore();
         this.store.load();
         if (await this.afterRestart(this.decl)) return;
@@ -196,8 +199,8 @@ export class QueueDO extends DurableObject<Env> implements QueuePort {
       if (!wanted) return fail(ReplyCode.NOT_FOUND, `no ${describeQueue(vhost, name)}`);
       this.ensureSchema();
       this.decl = wanted;
-      this.settings = settingsOf(wanted.arguments);
-      this.consumers.singleActive = this.settings.singleActiveConsumer;
+      this.policy = null;
+      this.applySettings(wanted);
       this.store = this.makeStore();
       this.owner = wanted.exclusive ? connId : null;
       this.sql.exec(
@@ -226,6 +229,7 @@ export class QueueDO extends DurableObject<Env> implements QueuePort {
         await this.destroy();
         return fail(ReplyCode.INTERNAL_ERROR, `${describeQueue(vhost, name)} could not be recorded`);
       }
+      await this.lookUpPolicy(wanted);
       this.used();
       return ok({ messageCount: 0, consumerCount: 0 });
     }
@@ -498,6 +502,7 @@ export class QueueDO extends DurableObject<Env> implements QueuePort {
     return {
       ...this.catalogEntry(decl),
       vhost: decl.vhost,
+      policy: this.policy?.name ?? null,
       messagesReady: this.store.readyCount,
       messagesUnacknowledged: this.unacked.size,
       consumers: this.consumers.all().map((c) => ({
@@ -596,6 +601,48 @@ export class QueueDO extends DurableObject<Env> implements QueuePort {
     const removed = this.consumers.removeWhere(match);
     if (this.decl) this.attachments.consumersRemoved(removed);
     this.giveBack(this.unacked.takeWhere(match));
+    this.dispatcher.kick();
+  }
+
+  private applySettings(decl: QueueDecl): void {
+    this.settings = settingsOf(decl.arguments, this.policy?.definition);
+    this.consumers.singleActive = this.settings.singleActiveConsumer;
+  }
+
+  private storedPolicy(): AppliedPolicy | null {
+    const row = this.sql.exec<{ name: string; definition: string }>("SELECT name, definition FROM queue_policy").toArray()[0];
+    return row ? { name: row.name, definition: JSON.parse(row.definition) as Record<string, unknown> } : null;
+  }
+
+  /** A new queue finds the policy that applies to it (later changes are pushed: applyPolicy). */
+  private async lookUpPolicy(decl: QueueDecl): Promise<void> {
+    try {
+      const p = effectivePolicy(await this.broker.control().policies(decl.vhost), decl.name);
+      if (p && this.decl === decl) await this.applyPolicy({ name: p.name, definition: p.definition });
+    } catch (err) {
+      this.broker.log(`${describeQueue(decl.vhost, decl.name)}: policies not read, none applied: ${String(err)}`);
+    }
+  }
+
+  /** The policy that applies now (null: none): kept, and its settings take effect at once. */
+  async applyPolicy(policy: AppliedPolicy | null): Promise<void> {
+    this.cost.rpcCalls++;
+    const decl = this.decl;
+    if (!decl || JSON.stringify(policy) === JSON.stringify(this.policy)) return;
+    this.policy = policy;
+    if (policy)
+      this.sql.exec(
+        "INSERT OR REPLACE INTO queue_policy (id, name, definition) VALUES (1, ?, ?)",
+        policy.name,
+        JSON.stringify(policy.definition),
+      );
+    else this.sql.exec("DELETE FROM queue_policy");
+    this.applySettings(decl);
+    // A lower limit or TTL applies to what is queued already.
+    this.dropHead();
+    this.reap();
+    this.expiryScheduled = false;
+    this.used();
     this.dispatcher.kick();
   }
 

@@ -1,5 +1,6 @@
 import amqp, { type Channel, type ConsumeMessage } from "amqplib";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { managementClient } from "./api-helpers";
 import { useWarren } from "./harness";
 import { waitFor } from "./messaging-helpers";
 
@@ -404,5 +405,49 @@ describe("priority queues (x-max-priority)", () => {
     await waitFor(() => order.length === 8, "all eight deliveries", 5000);
     expect(order).toEqual(["over-max", "high-1", "high-2", "mid-1", "mid-1*", "low-1", "low-2", "none-1"]);
     await worker.close();
+  });
+});
+
+describe("policies", () => {
+  const api = managementClient(() => warren.server);
+
+  it("a policy applies to existing and new queues at once; the lower of argument and policy limit wins; deleting it lifts it", async () => {
+    const prefix = name("pol");
+    const dlx = name("pol-dlx");
+    const dead = name("pol-dead");
+    await ch.assertExchange(dlx, "fanout", { durable: false, autoDelete: false });
+    await ch.assertQueue(dead, { exclusive: true });
+    await ch.bindQueue(dead, dlx, "");
+    const deadGot = await collect(ch, dead);
+    const existing = `${prefix}.existing`;
+    const limited = `${prefix}.limited`;
+    await ch.assertQueue(existing, { exclusive: true });
+    await ch.assertQueue(limited, { exclusive: true, arguments: { "x-max-length": 1 } });
+    for (let i = 0; i < 4; i++) ch.sendToQueue(existing, Buffer.from(`e${i}`));
+    for (let i = 0; i < 4; i++) ch.sendToQueue(limited, Buffer.from(`l${i}`));
+    expect((await ch.checkQueue(existing)).messageCount).toBe(4);
+    const policy = {
+      pattern: `^${prefix.replaceAll(".", "\\.")}\\.`,
+      definition: { "max-length": 2, "dead-letter-exchange": dlx },
+      priority: 5,
+      "apply-to": "queues",
+    };
+    expect((await api("PUT", `/policies/%2F/${prefix}`, policy)).status).toBe(201);
+    // The existing queue drops its two oldest to the policy's DLX; the argument's lower limit stays.
+    expect((await ch.checkQueue(existing)).messageCount).toBe(2);
+    expect((await ch.checkQueue(limited)).messageCount).toBe(1);
+    await waitFor(() => deadGot.length === 2, "the two dropped by the policy", 5000);
+    expect(deadGot.map((m) => m.content.toString())).toEqual(["e0", "e1"]);
+    const shown = (await api("GET", `/queues/%2F/${encodeURIComponent(existing)}`)).body as { policy: string | null };
+    expect(shown.policy).toBe(prefix);
+    // A queue declared afterwards gets it too.
+    const later = `${prefix}.later`;
+    await ch.assertQueue(later, { exclusive: true });
+    for (let i = 0; i < 3; i++) ch.sendToQueue(later, Buffer.from(`n${i}`));
+    expect((await ch.checkQueue(later)).messageCount).toBe(2);
+    // Deleted: no limit any more.
+    expect((await api("DELETE", `/policies/%2F/${prefix}`)).status).toBe(204);
+    for (let i = 0; i < 3; i++) ch.sendToQueue(existing, Buffer.from(`x${i}`));
+    expect((await ch.checkQueue(existing)).messageCount).toBe(5);
   });
 });

@@ -4,7 +4,16 @@
 import { ReplyCode } from "../../src/amqp";
 import type { Broker } from "../../src/core/broker";
 import { describeExchange, describeQueue, entityKey, type SubscriberAddress } from "../../src/core/names";
-import type { CatalogPort, ConnectionPort, ControlPort, ExchangePort, HeldOf, QueuePort, RouteSubscriberPort } from "../../src/core/ports";
+import type {
+  AppliedPolicy,
+  CatalogPort,
+  ConnectionPort,
+  ControlPort,
+  ExchangePort,
+  HeldOf,
+  QueuePort,
+  RouteSubscriberPort,
+} from "../../src/core/ports";
 import { fail, ok, type RpcResult } from "../../src/core/rpc-result";
 import type { ConnectionInfo, QueueInfo } from "../../src/core/control";
 import type { Permissions } from "../../src/core/permissions";
@@ -187,6 +196,13 @@ export class FakeQueue extends FakePort implements QueuePort {
     return ok({ delivery, messageCount: this.messages.length });
   }
 
+  readonly policies: (AppliedPolicy | null)[] = [];
+
+  async applyPolicy(policy: AppliedPolicy | null): Promise<void> {
+    this.record("applyPolicy", [policy]);
+    this.policies.push(policy);
+  }
+
   async settle(connId: string, ack: number[], requeue: number[], reject: number[] = []): Promise<void> {
     // Recorded as before when nothing was rejected, so older expectations read the same.
     this.record("settle", reject.length > 0 ? [connId, ack, requeue, reject] : [connId, ack, requeue]);
@@ -297,6 +313,24 @@ export class FakeExchange extends FakePort implements ExchangePort {
   async unsubscribe(subscriber: string): Promise<void> {
     this.record("unsubscribe", [subscriber]);
     if (this.script.unsubscribe) return this.script.unsubscribe(subscriber);
+  }
+
+  /** Messages held as a delayed-message exchange, decoded: one array per hold RPC. */
+  readonly held: IncomingMessage[][] = [];
+
+  async hold(vhost: string, name: string, batch: Uint8Array): Promise<boolean> {
+    const messages = decodePublishBatch(batch);
+    this.record("hold", [vhost, name, messages]);
+    if (this.script.hold) return this.script.hold(vhost, name, batch);
+    if (this.decl?.type !== "x-delayed-message") return false;
+    this.held.push(messages);
+    return true;
+  }
+
+  async delayedCount(vhost: string, name: string): Promise<number | null> {
+    this.record("delayedCount", [vhost, name]);
+    if (this.script.delayedCount) return this.script.delayedCount(vhost, name);
+    return this.decl?.type === "x-delayed-message" ? this.held.reduce((n, b) => n + b.length, 0) : null;
   }
 }
 

@@ -53,7 +53,7 @@ export function queueJson(q: QueueInfo): Record<string, unknown> {
     node: NODE,
     type: "classic",
     state: "running",
-    policy: null,
+    policy: q.policy,
     owner_pid_details: q.owner ? { name: q.owner } : undefined,
     exclusive_consumer_tag: q.consumers.find((c) => c.exclusive)?.tag ?? null,
     messages,
@@ -81,10 +81,12 @@ export function exchangeDefinition(vhost: string, x: CatalogExchange): Record<st
   };
 }
 
-export function exchangeJson(vhost: string, x: CatalogExchange, stats?: ExchangeCounts): Record<string, unknown> {
+/** `delayed`: the messages a delayed-message exchange holds (the plugin's messages_delayed). */
+export function exchangeJson(vhost: string, x: CatalogExchange, stats?: ExchangeCounts, delayed?: number | null): Record<string, unknown> {
   return {
     ...exchangeDefinition(vhost, x),
     user_who_performed_action: "",
+    ...(delayed !== undefined && delayed !== null ? { messages_delayed: delayed } : {}),
     ...(stats
       ? {
           message_stats: {

@@ -201,8 +201,21 @@ export const QUEUE_MIGRATIONS: readonly Migration[] = [
     // Priority queues keep one store per priority (queue/priority-store.ts); tables made before
     // the column get it appended, 0 for all (they had one lane).
     up(sql) {
-      const columns = new Set(sql.exec<{ name: string }>("SELECT name FROM pragma_table_info('segments')").toArray().map((c) => c.name));
+      const columns = new Set(
+        sql
+          .exec<{ name: string }>("SELECT name FROM pragma_table_info('segments')")
+          .toArray()
+          .map((c) => c.name),
+      );
       if (!columns.has("lane")) sql.exec("ALTER TABLE segments ADD COLUMN lane INTEGER NOT NULL DEFAULT 0");
+    },
+  },
+  {
+    version: 11,
+    name: "the policy that applies to the queue",
+    // Pushed by the control plane when policies change (core/admin-ops.ts), read at wake-up.
+    up(sql) {
+      sql.exec("CREATE TABLE IF NOT EXISTS queue_policy (id INTEGER PRIMARY KEY CHECK (id = 1), name TEXT NOT NULL, definition TEXT NOT NULL)");
     },
   },
 ];
