@@ -520,7 +520,12 @@ export class MessageStore {
     this.hotHead++;
     this.hotBytes -= weight(m);
     this.outside.add(m.seq);
-    if (this.hotHead > 1024 && this.hotHead * 2 > this.hot.length) {
+    // Taken messages must not stay reachable from the array (with large bodies, a thousand of
+    // them would be 64 MB held for nothing): drop the taken prefix often.
+    if (this.hotHead === this.hot.length) {
+      this.hot = [];
+      this.hotHead = 0;
+    } else if (this.hotHead >= 64 && this.hotHead * 2 > this.hot.length) {
       this.hot = this.hot.slice(this.hotHead);
       this.hotHead = 0;
     }
