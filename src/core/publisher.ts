@@ -3,7 +3,8 @@ import { encodePublishBatch } from "../queue/wire";
 import type { IncomingMessage } from "../storage/message-record";
 import type { Broker } from "./broker";
 import { preconditionFailed } from "./errors";
-import type { RouteTable } from "./route-table";
+import { describeExchange } from "./names";
+import { delayedOf, type RouteTable } from "./route-table";
 
 /** Destination queues called at once before the publisher yields (see store). */
 const RPC_WAVE = 32;
@@ -80,6 +81,7 @@ export class Publisher {
     const failed = new Uint8Array(batch.length);
     const rejected = new Uint8Array(batch.length);
     const vhost = this.vhost();
+    const holding = this.hold(vhost, batch, failed);
     const all = [...groups];
     for (let start = 0; start < all.length; start += RPC_WAVE) {
       // workerd reads no socket while this object has calls to make: a batch fanning out to
@@ -87,6 +89,7 @@ export class Publisher {
       if (start > 0) await new Promise((resolve) => setTimeout(resolve, 0));
       await this.storeGroups(vhost, all.slice(start, start + RPC_WAVE), { routed, failed, rejected });
     }
+    await holding;
     return { routed, failed, rejected };
   }
 
@@ -110,6 +113,39 @@ export class Publisher {
           } catch (err) {
             this.broker.log(`publish to queue '${queue}' failed: ${String(err)}`);
             for (const i of owners) failed[i] = 1;
+          }
+        }
+      }),
+    );
+  }
+
+  /**
+   * Messages that delayed-message exchanges hold (core/route-table.ts, Routes.delayed): one RPC
+   * per exchange, answered once they are stored there. They are not routed yet (as with the
+   * plugin, whose routing finds no queue for them: a mandatory one comes back), but a failure
+   * is one (a confirm channel nacks).
+   */
+  private async hold(vhost: string, batch: readonly RoutedPublish[], failed: Uint8Array): Promise<void> {
+    const groups = new Map<string, { messages: IncomingMessage[]; owners: number[] }>();
+    batch.forEach((p, i) => {
+      const held = delayedOf(p.queues);
+      if (held === undefined) return;
+      for (const x of held) {
+        let g = groups.get(x);
+        if (!g) groups.set(x, (g = { messages: [], owners: [] }));
+        g.messages.push(p.message);
+        g.owners.push(i);
+      }
+    });
+    await Promise.all(
+      [...groups].map(async ([exchange, g]) => {
+        const stub = this.broker.exchange(vhost, exchange);
+        for (const [start, end] of rpcSlices(g.messages)) {
+          try {
+            await stub.hold(vhost, exchange, encodePublishBatch(g.messages.slice(start, end)));
+          } catch (err) {
+            this.broker.log(`holding messages in delayed ${describeExchange(vhost, exchange)} failed: ${String(err)}`);
+            for (const i of g.owners.slice(start, end)) failed[i] = 1;
           }
         }
       }),

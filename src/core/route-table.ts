@@ -1,5 +1,5 @@
 import { fieldString, type FieldTable } from "../amqp";
-import type { ExchangeDecl } from "../exchange/declaration";
+import type { ExchangeDecl, ExchangeSnapshot } from "../exchange/declaration";
 import { createRouter } from "../exchange/registry";
 import type { Router } from "../exchange/routing";
 import type { Broker } from "./broker";
@@ -7,6 +7,19 @@ import { accessRefused, notFound } from "./errors";
 import { describeExchange, parseDestination } from "./names";
 
 const NOTHING_LOADED: ReadonlyMap<string, CompiledExchange | null> = new Map();
+
+/**
+ * Where a message goes: the queues' names, and in `delayed` the delayed-message exchanges
+ * (exchange/delayed.ts) that hold it until it is due, if any. It travels as the array of queue
+ * names it always was (a publish's `queues`), so only the Publisher, which stores it, looks at
+ * `delayed` (delayedOf).
+ */
+export type Routes = string[] & { delayed?: string[] };
+
+/** The delayed-message exchanges holding a message routed to these queues (see Routes). */
+export function delayedOf(queues: readonly string[]): readonly string[] | undefined {
+  return (queues as Routes).delayed;
+}
 
 interface CompiledExchange {
   decl: ExchangeDecl;
@@ -24,6 +37,8 @@ export class RouteTable {
   private readonly loading = new Map<string, Promise<CompiledExchange | null>>();
   /** Bumped on invalidation so a snapshot fetched before it is not cached after it. */
   private generation = 0;
+  /** The delayed-message exchanges holding the message being walked (routeThrough; walks are synchronous). */
+  private held: string[] | null = null;
 
   constructor(
     private readonly broker: Broker,
@@ -48,18 +63,34 @@ export class RouteTable {
    * Answers synchronously when every exchange on the way is cached (the common case), so a
    * batch of publishes costs no promise per message.
    */
-  route(exchange: string, routingKey: string, headers: FieldTable | undefined): string[] | Promise<string[]> {
+  route(exchange: string, routingKey: string, headers: FieldTable | undefined): Routes | Promise<Routes> {
     if (exchange === "") return [routingKey];
     const found = this.tryRoute(exchange, routingKey, headers, NOTHING_LOADED);
-    return typeof found === "string" ? this.routeLoading(exchange, routingKey, headers, found) : found;
+    if (typeof found !== "string") return found;
+    return this.routeLoading((loaded) => this.tryRoute(exchange, routingKey, headers, loaded), found);
   }
 
-  private async routeLoading(exchange: string, key: string, headers: FieldTable | undefined, missing: string): Promise<string[]> {
+  /**
+   * Routes as the exchange of `snapshot` does, from that snapshot: for a delayed-message
+   * exchange routing its own due messages (so an internal one too). Other exchanges on the way
+   * are loaded as route() loads them.
+   */
+  routeFrom(snapshot: ExchangeSnapshot, routingKey: string, headers: FieldTable | undefined): Routes | Promise<Routes> {
+    const top = compile(snapshot);
+    const found = this.routeThrough(top, routingKey, headers, NOTHING_LOADED);
+    if (typeof found !== "string") return found;
+    return this.routeLoading((loaded) => this.routeThrough(top, routingKey, headers, loaded), found);
+  }
+
+  private async routeLoading(
+    step: (loaded: ReadonlyMap<string, CompiledExchange | null>) => Routes | string,
+    missing: string,
+  ): Promise<Routes> {
     // Loaded here, whether or not an invalidation kept them out of the shared cache meanwhile.
     const loaded = new Map<string, CompiledExchange | null>();
     for (;;) {
       loaded.set(missing, await this.get(missing));
-      const found = this.tryRoute(exchange, key, headers, loaded);
+      const found = step(loaded);
       if (typeof found !== "string") return found;
       missing = found;
     }
@@ -71,17 +102,35 @@ export class RouteTable {
     key: string,
     headers: FieldTable | undefined,
     loaded: ReadonlyMap<string, CompiledExchange | null>,
-  ): string[] | string {
+  ): Routes | string {
     const top = this.lookup(exchange, loaded);
     if (top === undefined) return exchange;
     if (top === null) throw notFound(`no ${describeExchange(this.vhost(), exchange)}`);
     if (top.decl.internal) throw accessRefused(`cannot publish to internal ${describeExchange(this.vhost(), exchange)}`);
+    return this.routeThrough(top, key, headers, loaded);
+  }
+
+  private routeThrough(
+    top: CompiledExchange,
+    key: string,
+    headers: FieldTable | undefined,
+    loaded: ReadonlyMap<string, CompiledExchange | null>,
+  ): Routes | string {
     const queues = new Set<string>();
+    this.held = null;
     const missing = this.walk(top, key, headers, queues, new Set(), loaded);
-    return missing ?? [...queues];
+    const held = this.held;
+    this.held = null;
+    if (missing !== undefined) return missing;
+    const routes: Routes = [...queues];
+    if (held) routes.delayed = held;
+    return routes;
   }
 
   // Exchange-to-exchange bindings form a graph that may have cycles: each exchange is visited once.
+  // A delayed-message exchange that holds the message ends its path there: the message is routed
+  // through its bindings when due, and its alternate exchange is not taken now (unlike the plugin,
+  // which hands every delayed message to it at once: rabbitmq-delayed-message-exchange#36).
   private walk(
     x: CompiledExchange,
     key: string,
@@ -91,6 +140,10 @@ export class RouteTable {
     loaded: ReadonlyMap<string, CompiledExchange | null>,
   ): string | undefined {
     visited.add(x.decl.name);
+    if (x.router.holds?.(headers)) {
+      (this.held ??= []).push(x.decl.name);
+      return undefined;
+    }
     const destinations = x.router.route(key, headers);
     const next: string[] = [];
     for (const d of destinations) {
@@ -134,10 +187,14 @@ export class RouteTable {
     const generation = this.generation;
     const snapshot = await this.broker.exchange(this.vhost(), name).snapshot(this.vhost(), name, this.subscriber);
     if (!snapshot) return null;
-    const router = createRouter(snapshot.decl.type);
-    for (const b of snapshot.bindings) router.add(b);
-    const compiled = { decl: snapshot.decl, router, alternate: fieldString(snapshot.decl.arguments["alternate-exchange"]) };
+    const compiled = compile(snapshot);
     if (generation === this.generation) this.compiled.set(name, compiled);
     return compiled;
   }
+}
+
+function compile(snapshot: ExchangeSnapshot): CompiledExchange {
+  const router = createRouter(snapshot.decl.type, snapshot.decl.arguments);
+  for (const b of snapshot.bindings) router.add(b);
+  return { decl: snapshot.decl, router, alternate: fieldString(snapshot.decl.arguments["alternate-exchange"]) };
 }

@@ -7,6 +7,12 @@ import { describeExchange, destinationKey, parseDestination, parseSubscriberKey 
 import type { ExchangePort } from "../core/ports";
 import { fail, ok, type RpcResult } from "../core/rpc-result";
 import { WorkerBroker } from "../core/worker-broker";
+import { Publisher, type RoutedPublish } from "../core/publisher";
+import { RouteTable } from "../core/route-table";
+import { decodeContentHeader } from "../amqp/properties";
+import { decodePublishBatch } from "../queue/wire";
+import { decodeRecord, recordOf } from "../storage/message-record";
+import { Schedule } from "../storage/schedule";
 import { recordBindingRow } from "../storage/binding-rows";
 import { migrate } from "../storage/migrate";
 import { catalogDone, catalogPending, recordEpoch, storedEpoch } from "../storage/wake-rows";
@@ -20,7 +26,9 @@ import {
   type ExchangeSnapshot,
   type StoredBinding,
 } from "./declaration";
-import { validateBinding } from "./registry";
+import { validateBinding, validateDeclaration } from "./registry";
+import { DELAYED_MESSAGE, delayOf, dueAt, releasedHeader } from "./delayed";
+import { DelayedStore, type HeldMessage } from "./delayed-store";
 
 interface DeclRow extends Record<string, SqlStorageValue> {
   vhost: string;
@@ -31,6 +39,17 @@ interface DeclRow extends Record<string, SqlStorageValue> {
   internal: number;
   arguments: ArrayBuffer;
 }
+
+/** The schedule's task that routes a delayed-message exchange's due messages. */
+const DELIVER_DUE = "deliver-due";
+/** Due messages routed per batch: one publish RPC per destination queue per batch. */
+const DUE_BATCH = 1000;
+const DUE_BATCH_BYTES = 8 << 20;
+/** Batches per alarm; more due than that goes on in the next alarm, set for now. */
+const DUE_ROUNDS = 10;
+/** After a batch some queue did not take: first retry, doubled per failure up to the most. */
+const RETRY_MS = 1000;
+const RETRY_MAX_MS = 60_000;
 
 interface BindingRow extends Record<string, SqlStorageValue> {
   routing_key: string;
@@ -50,11 +69,18 @@ export class ExchangeDO extends DurableObject<Env> implements ExchangePort {
   private schemaReady = true;
   private readonly sql: SqlStorage;
   private readonly broker: WorkerBroker;
+  /** A delayed-message exchange's held messages (exchange/delayed.ts) and the alarm that routes them when due. */
+  private readonly delayed: DelayedStore;
+  private readonly schedule: Schedule;
+  /** The wait before retrying after a due batch that some queue did not take. */
+  private retryMs = RETRY_MS;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
     this.sql = ctx.storage.sql;
     this.broker = new WorkerBroker(env);
+    this.delayed = new DelayedStore(this.sql);
+    this.schedule = new Schedule(this.sql, ctx.storage);
     ctx.blockConcurrencyWhile(async () => {
       migrate(ctx.storage, EXCHANGE_MIGRATIONS);
       const row = this.sql.exec<DeclRow>("SELECT * FROM exchange").toArray()[0];
@@ -69,6 +95,7 @@ export class ExchangeDO extends DurableObject<Env> implements ExchangePort {
           arguments: tableFromBytes(new Uint8Array(row.arguments)),
         };
         if (await this.afterRestart(this.decl)) return;
+        if (this.decl.type === DELAYED_MESSAGE) await this.wakeDelayed();
         if (catalogPending(this.sql)) void this.catalogLate(this.decl);
       }
     });
@@ -109,6 +136,8 @@ export class ExchangeDO extends DurableObject<Env> implements ExchangePort {
     if (isReservedName(name)) {
       return fail(ReplyCode.ACCESS_REFUSED, `exchange name '${name}' contains reserved prefix 'amq.*'`);
     }
+    const invalid = validateDeclaration(wanted.type, wanted.arguments);
+    if (invalid) return fail(invalid.code, invalid.text);
     this.store(wanted);
     // The vhost's catalog lists it from now on; an exchange the catalog cannot record does not exist.
     try {
@@ -162,7 +191,7 @@ export class ExchangeDO extends DurableObject<Env> implements ExchangePort {
     const decl = this.current(vhost, name);
     if (!decl) return fail(ReplyCode.NOT_FOUND, `no ${describeExchange(vhost, name)}`);
     // As RabbitMQ's validate_binding: the type decides what its binding arguments mean.
-    const invalid = validateBinding(decl.type, b.arguments);
+    const invalid = validateBinding(decl.type, b.arguments, decl.arguments);
     if (invalid) return fail(ReplyCode.PRECONDITION_FAILED, invalid);
     const key = tableKey(b.arguments);
     const exists =
@@ -235,6 +264,86 @@ export class ExchangeDO extends DurableObject<Env> implements ExchangePort {
     this.sql.exec("DELETE FROM subscribers WHERE id = ?", subscriber);
   }
 
+  // ---- delayed messages (exchange/delayed.ts)
+
+  async hold(vhost: string, name: string, batch: Uint8Array): Promise<boolean> {
+    const decl = this.current(vhost, name);
+    if (decl?.type !== DELAYED_MESSAGE) return false;
+    const now = Date.now();
+    const messages = decodePublishBatch(batch).map((m) => ({
+      due: dueAt(now, delayOf(decodeContentHeader(m.header).properties.headers)),
+      record: recordOf(m),
+    }));
+    if (messages.length === 0) return true;
+    this.ctx.storage.transactionSync(() => this.delayed.add(messages));
+    const first = messages.reduce((min, m) => Math.min(min, m.due), Number.POSITIVE_INFINITY);
+    await this.schedule.soonest(DELIVER_DUE, first, true);
+    return true;
+  }
+
+  async delayedCount(vhost: string, name: string): Promise<number | null> {
+    const decl = this.current(vhost, name);
+    return decl?.type === DELAYED_MESSAGE ? this.delayed.count() : null;
+  }
+
+  /** The object's one alarm: a delayed-message exchange's due messages. */
+  override async alarm(): Promise<void> {
+    const decl = this.decl;
+    if (decl?.type !== DELAYED_MESSAGE || !this.schemaReady) return;
+    this.schedule.takeDue(Date.now());
+    let retry = false;
+    try {
+      for (let round = 0; round < DUE_ROUNDS; round++) {
+        const due = this.delayed.due(Date.now(), DUE_BATCH, DUE_BATCH_BYTES);
+        if (due.length === 0) break;
+        const taken = await this.deliver(decl, due);
+        if (this.decl !== decl || !this.schemaReady) return;
+        this.ctx.storage.transactionSync(() => this.delayed.remove(taken));
+        if (taken.length < due.length) {
+          retry = true;
+          break;
+        }
+      }
+    } catch (err) {
+      this.broker.log(`${describeExchange(decl.vhost, decl.name)}: routing due messages failed: ${String(err)}`);
+      retry = true;
+    }
+    if (this.decl !== decl || !this.schemaReady) return;
+    const next = this.delayed.nextDue();
+    if (next === null) return;
+    const at = retry ? Math.max(next, Date.now() + this.retryMs) : next;
+    this.retryMs = retry ? Math.min(this.retryMs * 2, RETRY_MAX_MS) : RETRY_MS;
+    await this.schedule.at(DELIVER_DUE, at, true);
+  }
+
+  /**
+   * Routes due messages through this exchange's bindings as its x-delayed-type does (and on
+   * through exchange-to-exchange bindings and the alternate exchange), with x-delay made negative,
+   * and stores them with one publish RPC per destination queue. What reaches no queue is dropped,
+   * as the plugin does. Answers the ids of the messages every queue took: the others stay held
+   * and are tried again (at-least-once: a queue that took one may get it again).
+   */
+  private async deliver(decl: ExchangeDecl, due: HeldMessage[]): Promise<number[]> {
+    const snapshot: ExchangeSnapshot = { decl, bindings: this.bindings() };
+    const routes = new RouteTable(this.broker, () => decl.vhost, null);
+    const batch: RoutedPublish[] = [];
+    for (const held of due) {
+      const m = decodeRecord(held.record);
+      const { header, headers } = releasedHeader(m.header);
+      const message = { exchange: m.exchange, routingKey: m.routingKey, header, body: m.body, persistent: m.persistent };
+      batch.push({ queues: await routes.routeFrom(snapshot, m.routingKey, headers), message });
+    }
+    const { failed } = await new Publisher(this.broker, () => decl.vhost, routes).store(batch);
+    return due.filter((_, i) => !failed[i]).map((h) => h.id);
+  }
+
+  /** A delayed-message exchange woke up: its alarm is set for the earliest message it holds. */
+  private async wakeDelayed(): Promise<void> {
+    await this.schedule.restore();
+    const next = this.delayed.nextDue();
+    if (next !== null) await this.schedule.soonest(DELIVER_DUE, next, true);
+  }
+
   private current(vhost: string, name: string): ExchangeDecl | null {
     if (!this.decl) {
       const standard = standardExchange(vhost, name);
@@ -292,6 +401,12 @@ export class ExchangeDO extends DurableObject<Env> implements ExchangePort {
     const subscribers = this.subscriberIds();
     this.decl = null;
     this.bindingCache = null;
+    if (decl.type === DELAYED_MESSAGE) {
+      // Its held messages go with it, and so does the alarm that would have routed them.
+      this.schedule.clear();
+      this.delayed.reset();
+      await this.ctx.storage.deleteAlarm();
+    }
     // A deleted exchange leaves no storage behind; a later declare builds the schema again.
     await this.ctx.storage.deleteAll();
     this.schemaReady = false;

@@ -37,6 +37,27 @@ export class Schedule {
     await this.arm(due);
   }
 
+  /**
+   * Runs `task` at `due` unless it is already scheduled earlier: the task keeps the earlier of
+   * the two times. For work with many due times behind one task (the earliest of them).
+   */
+  async soonest(task: string, due: number, durable: boolean): Promise<void> {
+    let at = due;
+    if (durable) {
+      this.sql.exec(
+        "INSERT INTO schedule (task, due) VALUES (?, ?) ON CONFLICT (task) DO UPDATE SET due = excluded.due WHERE excluded.due < schedule.due",
+        task,
+        due,
+      );
+      at = this.sql.exec<{ due: number }>("SELECT due FROM schedule WHERE task = ?", task).toArray()[0]?.due ?? due;
+    } else {
+      const current = this.volatile.get(task);
+      if (current === undefined || due < current) this.volatile.set(task, due);
+      else at = current;
+    }
+    await this.arm(at);
+  }
+
   /** True when the task is scheduled (volatile ones are checked in memory, durable ones in SQLite). */
   has(task: string, durable: boolean): boolean {
     if (!durable) return this.volatile.has(task);

@@ -51,9 +51,9 @@ describe("VhostOps: exchanges", () => {
 
   it("an unknown exchange type → 503, checked before anything else (even the default exchange)", async () => {
     const { broker, ops } = setup();
-    expect(await refused(ops.declareExchange(exchange("x", "x-delayed-message"), false))).toEqual({
+    expect(await refused(ops.declareExchange(exchange("x", "x-consistent-hash"), false))).toEqual({
       code: ReplyCode.COMMAND_INVALID,
-      text: "unknown exchange type 'x-delayed-message'",
+      text: "unknown exchange type 'x-consistent-hash'",
     });
     expect((await refused(ops.declareExchange(exchange("", "bogus"), false))).code).toBe(503);
     expect(broker.calls).toEqual([]);

@@ -12,7 +12,8 @@ describe("isExchangeType", () => {
     ["topic", true],
     ["headers", true],
     ["Direct", false],
-    ["x-delayed-message", false],
+    ["x-delayed-message", true],
+    ["x-consistent-hash", false],
     ["", false],
   ] as const)("%s → %s", (s, want) => expect(isExchangeType(s)).toBe(want));
 });

@@ -16,4 +16,9 @@ export interface Router {
   route(routingKey: string, headers: FieldTable | undefined): Set<string>;
   readonly size: number;
   bindings(): Binding[];
+  /**
+   * Only a delayed-message exchange's (exchange/delayed.ts): true when the message is held by
+   * the exchange, to be routed when it is due, instead of routed now.
+   */
+  holds?(headers: FieldTable | undefined): boolean;
 }

@@ -1,6 +1,8 @@
 import type { Hono } from "hono";
 import { table } from "../../amqp";
-import type { ExchangeCounts } from "../../core/control";
+import type { CatalogExchange, ExchangeCounts } from "../../core/control";
+import { describeExchange } from "../../core/names";
+import { DELAYED_MESSAGE } from "../../exchange/delayed";
 import { Inventory } from "../../core/inventory";
 import { checkPublishable, Publisher } from "../../core/publisher";
 import { RouteTable } from "../../core/route-table";
@@ -39,12 +41,26 @@ async function exchangeStats(c: ApiContext, vhost: string): Promise<Map<string, 
   return stats;
 }
 
+/** How many messages a delayed-message exchange holds (asked of it; other types: undefined). */
+async function delayedCount(c: ApiContext, vhost: string, x: CatalogExchange): Promise<number | null | undefined> {
+  if (x.type !== DELAYED_MESSAGE) return undefined;
+  try {
+    return await c.var.broker.exchange(vhost, x.name).delayedCount(vhost, x.name);
+  } catch (err) {
+    c.var.broker.log(`list exchanges: ${describeExchange(vhost, x.name)} did not answer: ${String(err)}`);
+    return null;
+  }
+}
+
 async function exchangesOf(c: ApiContext, vhosts: string[]) {
   const inventory = new Inventory(c.var.broker);
   const out: Record<string, unknown>[] = [];
   for (const vhost of vhosts) {
     const [exchanges, stats] = await Promise.all([inventory.exchanges(vhost), exchangeStats(c, vhost)]);
-    for (const x of exchanges) out.push(exchangeJson(vhost, x, stats.get(x.name)));
+    const delayed = await Promise.all(exchanges.map((x) => delayedCount(c, vhost, x)));
+    exchanges.forEach((x, i) => {
+      out.push(exchangeJson(vhost, x, stats.get(x.name), delayed[i]));
+    });
   }
   return out;
 }
@@ -64,7 +80,8 @@ export function exchangeRoutes(api: Hono<ApiEnv>): void {
     const name = exchangeParam(c);
     const x = await new Inventory(c.var.broker).exchange(vhost, name);
     if (!x) throw notFoundError();
-    return c.json(exchangeJson(vhost, x, (await exchangeStats(c, vhost)).get(name)));
+    const [stats, delayed] = await Promise.all([exchangeStats(c, vhost), delayedCount(c, vhost, x)]);
+    return c.json(exchangeJson(vhost, x, stats.get(name), delayed));
   });
 
   api.put("/exchanges/:vhost/:exchange", async (c) => {

@@ -1,5 +1,6 @@
 import { createBindingTable } from "../binding-rows";
 import { baseline, type Migration } from "../migrate";
+import { createScheduleTable } from "../schedule";
 
 /** ExchangeDO's schema, one numbered step at a time. Append; never edit a step that has shipped. */
 export const EXCHANGE_MIGRATIONS: readonly Migration[] = [
@@ -34,6 +35,22 @@ export const EXCHANGE_MIGRATIONS: readonly Migration[] = [
     // The broker run (core/boot.ts) this exchange last ran in: a different one at wake-up is a restart.
     up(sql) {
       sql.exec("CREATE TABLE IF NOT EXISTS boot (id INTEGER PRIMARY KEY CHECK (id = 1), epoch TEXT NOT NULL)");
+    },
+  },
+  {
+    version: 5,
+    name: "delayed messages and the schedule",
+    // A delayed-message exchange holds messages until due (exchange/delayed-store.ts): a row per
+    // message, records over 1 MiB continued in delayed_chunks; its alarm runs storage/schedule.ts.
+    up(sql) {
+      sql.exec(
+        "CREATE TABLE IF NOT EXISTS delayed (id INTEGER PRIMARY KEY, due INTEGER NOT NULL, chunks INTEGER NOT NULL, data BLOB NOT NULL)",
+      );
+      sql.exec("CREATE INDEX IF NOT EXISTS delayed_by_due ON delayed (due, id)");
+      sql.exec(
+        "CREATE TABLE IF NOT EXISTS delayed_chunks (id INTEGER NOT NULL, idx INTEGER NOT NULL, data BLOB NOT NULL, PRIMARY KEY (id, idx))",
+      );
+      createScheduleTable(sql);
     },
   },
 ];
