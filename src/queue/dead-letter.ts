@@ -1,6 +1,11 @@
 import { decodeContentHeader, encodeContentHeader, type FieldTable, type FieldValue } from "../amqp";
+import type { Broker } from "../core/broker";
+import { describeQueue } from "../core/names";
+import { Publisher, type RoutedPublish } from "../core/publisher";
+import { RouteTable } from "../core/route-table";
 import type { IncomingMessage } from "../storage/message-record";
 import type { QueueSettings } from "./settings";
+import type { QueueDecl } from "./types";
 
 /** Why a message left its queue for its dead-letter exchange (RabbitMQ's reasons). */
 export type DeathReason = "rejected" | "expired" | "maxlen" | "delivery_limit";
@@ -104,4 +109,36 @@ export function withDeliveryCount(m: IncomingMessage, count: number): void {
   const headers: FieldTable = { ...(properties.headers ?? {}), "x-delivery-count": { type: "l", value: BigInt(count) } };
   m.header = encodeContentHeader(classId, bodySize, { ...properties, headers });
   delete m.record;
+}
+
+/**
+ * Dead-letters messages of a queue: routed as a publish to its dead-letter exchange would be
+ * (core/publisher.ts, so alternate exchanges apply), stored in the target queues, one RPC per
+ * target queue. Returns, per message, whether storing it failed somewhere (the caller keeps
+ * those and tries again). Without a dead-letter exchange, or when it does not exist, nothing is
+ * published and nothing failed: RabbitMQ drops such messages.
+ */
+export async function republish(
+  broker: Broker,
+  decl: QueueDecl,
+  settings: QueueSettings,
+  messages: readonly IncomingMessage[],
+  reason: DeathReason,
+): Promise<Uint8Array> {
+  const none = new Uint8Array(messages.length);
+  if (settings.deadLetterExchange === undefined) return none;
+  const now = Date.now();
+  const publisher = new Publisher(broker, () => decl.vhost, new RouteTable(broker, () => decl.vhost, null));
+  const batch: RoutedPublish[] = [];
+  try {
+    for (const m of messages) {
+      const letter = deadLettered(m, decl.name, reason, settings, now);
+      const queues = await publisher.route(letter.message.exchange, letter.message.routingKey, letter.headers);
+      batch.push({ message: letter.message, queues: queues.filter((q) => !isCycle(letter.headers, q)) });
+    }
+  } catch (err) {
+    broker.log(`${describeQueue(decl.vhost, decl.name)}: ${messages.length} dead-lettered message(s) dropped: ${String(err)}`);
+    return none;
+  }
+  return (await publisher.store(batch)).failed;
 }

@@ -1,5 +1,5 @@
 import { DurableObject } from "cloudflare:workers";
-import { peekPriorityAndExpiration, ReplyCode } from "../amqp";
+import { ReplyCode } from "../amqp";
 import type { Env } from "../env";
 import { bootEpoch, restartedSince } from "../core/boot";
 import type { CatalogQueue, QueueInfo } from "../core/control";
@@ -7,8 +7,6 @@ import { jsonTable } from "../core/json-table";
 import { describeQueue, destinationKey } from "../core/names";
 import type { AppliedPolicy, QueuePort } from "../core/ports";
 import { effectivePolicy } from "../core/policies";
-import { Publisher, type RoutedPublish } from "../core/publisher";
-import { RouteTable } from "../core/route-table";
 import { fail, ok, type RpcResult } from "../core/rpc-result";
 import { WorkerBroker } from "../core/worker-broker";
 import { recordBindingRow } from "../storage/binding-rows";
@@ -20,7 +18,8 @@ import { QUEUE_MIGRATIONS } from "../storage/migrations/queue";
 import { Schedule } from "../storage/schedule";
 import { tableFromBytes, tableToBytes } from "../storage/table-bytes";
 import { ConsumerList } from "./consumers";
-import { type DeathReason, deadLettered, isCycle, withDeliveryCount } from "./dead-letter";
+import { type DeathReason, republish, withDeliveryCount } from "./dead-letter";
+import { expiryOf, refusedByLimit, takeOverLimit } from "./limits";
 import { type QueueSettings, settingsOf } from "./settings";
 import { checkEquivalent, lockedText } from "./declaration";
 import { MessageStore } from "./message-store";
@@ -286,7 +285,7 @@ export class QueueDO extends DurableObject<Env> implements QueuePort {
     let messages = decodePublishBatch(batch);
     this.stats.counts.publish += messages.length;
     this.stats.touch();
-    const rejected = this.overLimit(messages);
+    const rejected = refusedByLimit(this.settings, this.store, messages);
     if (rejected.length > 0) {
       const refused = new Set(rejected);
       const dropped = messages.filter((_, i) => refused.has(i));
@@ -649,56 +648,17 @@ export class QueueDO extends DurableObject<Env> implements QueuePort {
   private makeStore(): QueueStore {
     const max = this.settings.maxPriority;
     const store = max !== undefined && max > 0 ? new PriorityStore(this.sql, Math.min(max, 255)) : new MessageStore(this.sql);
-    store.expiryOf = (m, publishedAt) => this.expiryOf(m, publishedAt);
+    store.expiryOf = (m, publishedAt) => {
+      const { expiresAt, hasExpiration } = expiryOf(this.settings, m.header, publishedAt);
+      if (hasExpiration) this.sawExpiration = true;
+      return expiresAt;
+    };
     return store;
-  }
-
-  /** When a message expires: x-message-ttl and its expiration property, the lower (RabbitMQ). */
-  private expiryOf(m: { header: Uint8Array }, publishedAt: number): number | undefined {
-    let ttl = this.settings.messageTtl;
-    // Property flags: bit 8 of the first word is "expiration" (amqp/properties.ts).
-    if ((m.header[12] ?? 0) & 0x01) {
-      const expiration = peekPriorityAndExpiration(m.header).expiration;
-      const n = expiration === undefined ? Number.NaN : Number(expiration);
-      if (Number.isInteger(n) && n >= 0) {
-        this.sawExpiration = true;
-        ttl = ttl === undefined ? n : Math.min(ttl, n);
-      }
-    }
-    return ttl === undefined ? undefined : publishedAt + ttl;
-  }
-
-  /** The indexes of messages refused because the queue is full (x-overflow reject-publish*). */
-  private overLimit(messages: readonly { body: Uint8Array }[]): number[] {
-    const { maxLength, maxLengthBytes, overflow } = this.settings;
-    if (overflow === "drop-head" || (maxLength === undefined && maxLengthBytes === undefined)) return [];
-    let count = this.store.readyCount;
-    let bytes = this.store.readyBodyBytes;
-    const refused: number[] = [];
-    messages.forEach((m, i) => {
-      if ((maxLength !== undefined && count + 1 > maxLength) || (maxLengthBytes !== undefined && bytes + m.body.length > maxLengthBytes)) {
-        refused.push(i);
-        return;
-      }
-      count++;
-      bytes += m.body.length;
-    });
-    return refused;
   }
 
   /** x-overflow drop-head: the oldest ready messages go (dead-lettered, reason maxlen) while over. */
   private dropHead(): void {
-    const { maxLength, maxLengthBytes, overflow } = this.settings;
-    if (overflow !== "drop-head" || (maxLength === undefined && maxLengthBytes === undefined)) return;
-    const dropped: QueuedMessage[] = [];
-    while (
-      (maxLength !== undefined && this.store.readyCount > maxLength) ||
-      (maxLengthBytes !== undefined && this.store.readyBodyBytes > maxLengthBytes)
-    ) {
-      const m = this.store.shift();
-      if (!m) break;
-      dropped.push(m);
-    }
+    const dropped = takeOverLimit(this.settings, this.store);
     if (dropped.length > 0) void this.deadLetter(dropped, "maxlen");
   }
 
@@ -727,30 +687,10 @@ export class QueueDO extends DurableObject<Env> implements QueuePort {
   private async deadLetter(messages: QueuedMessage[], reason: DeathReason, stored = true): Promise<void> {
     const decl = this.decl;
     if (!decl || messages.length === 0) return;
-    const settings = this.settings;
     const settle = (ms: QueuedMessage[]) => {
       if (stored) this.removeLater(ms);
     };
-    if (settings.deadLetterExchange === undefined) {
-      settle(messages);
-      return;
-    }
-    const now = Date.now();
-    const routes = new RouteTable(this.broker, () => decl.vhost, null);
-    const publisher = new Publisher(this.broker, () => decl.vhost, routes);
-    const batch: RoutedPublish[] = [];
-    try {
-      for (const m of messages) {
-        const letter = deadLettered(m, decl.name, reason, settings, now);
-        const queues = await publisher.route(letter.message.exchange, letter.message.routingKey, letter.headers);
-        batch.push({ message: letter.message, queues: queues.filter((q) => !isCycle(letter.headers, q)) });
-      }
-    } catch (err) {
-      this.broker.log(`${describeQueue(decl.vhost, decl.name)}: ${messages.length} dead-lettered message(s) dropped: ${String(err)}`);
-      settle(messages);
-      return;
-    }
-    const { failed } = await publisher.store(batch);
+    const failed = await republish(this.broker, decl, this.settings, messages, reason);
     settle(messages.filter((_, i) => !failed[i]));
     const retry = messages.filter((_, i) => failed[i]);
     if (retry.length === 0 || !stored || this.decl !== decl) return;
