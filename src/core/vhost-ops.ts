@@ -1,7 +1,13 @@
-import type { FieldTable } from "../amqp";
+import { ReplyCode, table, type FieldTable } from "../amqp";
 import { isReservedName, type ExchangeDecl, type StoredBinding } from "../exchange/declaration";
 import { isExchangeType } from "../exchange/registry";
-import { validateQueueArguments } from "../queue/arguments";
+import {
+  queueTypeOf,
+  validateConsumerArguments,
+  validateDeadLetterExchangeType,
+  validateQueueDeclaration,
+  validateServerNamed,
+} from "../queue/arguments";
 import type { QueueDecl } from "../queue/types";
 import type { Actor, Broker } from "./broker";
 import { accessRefused, commandInvalid, preconditionFailed } from "./errors";
@@ -95,6 +101,9 @@ export class VhostOps {
   /**
    * queue.declare; an empty name (not passive) gets a server-generated amq.gen-* name. As in
    * RabbitMQ, a client may never name a queue amq.*, not even an existing server-named one.
+   * A new queue's arguments and properties are checked as RabbitMQ checks them (queue/arguments.ts);
+   * an existing queue is compared with the declare instead (its object does that), so a bad
+   * argument for a queue that exists is reported as RabbitMQ does: inequivalent, or nothing.
    */
   async declareQueue(
     d: Omit<QueueDecl, "vhost">,
@@ -103,20 +112,59 @@ export class VhostOps {
     if (!passive && isReservedName(d.name)) {
       throw accessRefused(`queue name '${d.name}' contains reserved prefix 'amq.*'`);
     }
-    const name = d.name === "" && !passive ? generatedName("amq.gen-") : d.name;
+    const generated = d.name === "" && !passive;
+    if (generated) {
+      const refused = validateServerNamed(d.arguments);
+      if (refused) throw refused;
+    }
+    const name = generated ? generatedName("amq.gen-") : d.name;
+    const stub = this.broker.queue(this.vhost, name);
     if (!passive) {
       this.access.check("configure", "queue", name);
-      const dlx = d.arguments["x-dead-letter-exchange"];
-      if (dlx !== undefined) {
-        this.access.check("write", "exchange", String(dlx.value));
-        this.access.check("read", "queue", name);
+      const what = describeQueue(this.vhost, name);
+      let invalid = validateDeadLetterExchangeType(d.arguments, what);
+      if (!invalid) {
+        const dlx = d.arguments["x-dead-letter-exchange"];
+        if (dlx !== undefined) {
+          this.access.check("write", "exchange", String(dlx.value));
+          this.access.check("read", "queue", name);
+        }
+        invalid = validateQueueDeclaration(d, what);
       }
-      const invalid = validateQueueArguments(d.arguments, describeQueue(this.vhost, name));
-      if (invalid) throw invalid;
+      // Only a queue about to be created is refused for its arguments (one more RPC, on this path only).
+      if (invalid && (generated || !(await this.queueExists(name)))) throw invalid;
     }
     const decl: QueueDecl | null = passive ? null : { ...d, name, vhost: this.vhost };
-    const counts = unwrap(await this.broker.queue(this.vhost, name).declare(this.vhost, name, decl, this.connId));
+    const counts = unwrap(await stub.declare(this.vhost, name, decl, this.connId));
     return { name, ...counts };
+  }
+
+  /** Whether the queue exists (a passive declare: 404 when it does not; 405 still means it does). */
+  private async queueExists(name: string): Promise<boolean> {
+    const r = await this.broker.queue(this.vhost, name).declare(this.vhost, name, null, this.connId);
+    return r.ok || r.code !== ReplyCode.NOT_FOUND;
+  }
+
+  /**
+   * basic.consume's arguments, checked as RabbitMQ does once it has the queue
+   * (rabbit_amqqueue:check_consume_arguments). Classic and quorum queues take the same consumer
+   * arguments, so only a consume with a bad one costs RPCs: the queue must exist and be
+   * accessible first (404 and 405 come before 406, as in RabbitMQ), and its type names the
+   * arguments of other types it refuses.
+   */
+  checkConsumerArguments(queue: string, args: FieldTable): Promise<void> | undefined {
+    const what = describeQueue(this.vhost, queue);
+    if (!validateConsumerArguments(args, what, "classic") && !validateConsumerArguments(args, what, "quorum")) return;
+    return this.refuseConsumerArguments(queue, args, what);
+  }
+
+  private async refuseConsumerArguments(queue: string, args: FieldTable, what: string): Promise<void> {
+    const q = this.broker.queue(this.vhost, queue);
+    unwrap(await q.access(this.vhost, queue, this.connId));
+    const info = await q.info();
+    const type = queueTypeOf(table(info?.arguments ?? {}));
+    const invalid = validateConsumerArguments(args, what, type);
+    if (invalid) throw invalid;
   }
 
   async deleteQueue(name: string, ifUnused: boolean, ifEmpty: boolean): Promise<number> {

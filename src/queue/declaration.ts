@@ -1,12 +1,13 @@
 import { inequivalence } from "../core/equivalence";
 import { describeQueue } from "../core/names";
-import { equivalenceArguments } from "./arguments";
+import { equivalenceArguments, queueTypeOf } from "./arguments";
 import type { QueueDecl } from "./types";
 
-// The queue arguments RabbitMQ compares (rabbit_amqqueue:assert_args_equivalence).
-const CHECKED_ARGUMENTS = equivalenceArguments();
-
-/** RabbitMQ's 406 text for a redeclare that differs from what exists; null when equivalent. */
+/**
+ * RabbitMQ's 406 text for a redeclare that differs from what exists; null when equivalent. The
+ * arguments compared are those the existing queue's type takes (rabbit_amqqueue:assert_args_equivalence):
+ * a classic queue ignores x-delivery-limit, a quorum queue compares it.
+ */
 export function checkEquivalent(current: QueueDecl, wanted: QueueDecl): string | null {
   return inequivalence(
     describeQueue(current.vhost, current.name),
@@ -16,7 +17,7 @@ export function checkEquivalent(current: QueueDecl, wanted: QueueDecl): string |
     ],
     current.arguments,
     wanted.arguments,
-    CHECKED_ARGUMENTS,
+    equivalenceArguments(queueTypeOf(current.arguments)),
   );
 }
 
