@@ -1,7 +1,9 @@
 import type { FieldTable } from "../amqp";
+import { MAX_EXPIRY_MS } from "../queue/arguments";
 import { encodePublishBatch } from "../queue/wire";
 import type { IncomingMessage } from "../storage/message-record";
 import type { Broker } from "./broker";
+import { atom, byteString, type ErlTerm, int, pretty, str, text, tuple } from "./erlang-terms";
 import { preconditionFailed } from "./errors";
 import { describeExchange } from "./names";
 import { delayedOf, type RouteTable } from "./route-table";
@@ -40,13 +42,42 @@ export function checkPublishable(
   maxMessageSize: number,
   /** The user has the impersonator tag: RabbitMQ lets them set any user_id. */
   impersonator = false,
+  /** The expiration property, checked as RabbitMQ does (expirationProblem). */
+  expiration?: string,
 ): void {
   if (bodySize > maxMessageSize) {
     throw preconditionFailed(`message size ${bodySize} is larger than configured max size ${maxMessageSize}`);
   }
+  const badExpiration = expiration === undefined ? null : expirationProblem(expiration);
+  if (badExpiration) throw preconditionFailed(badExpiration);
   if (userId !== undefined && userId !== user && !impersonator) {
     throw preconditionFailed(`user_id property set to '${userId}' but authenticated user was '${user}'`);
   }
+}
+
+/** The expiration property's value in ms, or why RabbitMQ refuses it (rabbit_basic:parse_expiration). */
+export function parseExpiration(expiration: string): { ms: number } | { reason: ErlTerm } {
+  // Erlang's string:to_integer: a sign, digits, and nothing after them.
+  const m = /^([+-]?[0-9]+)(.*)$/s.exec(expiration);
+  if (!m) return { reason: atom("no_integer") };
+  if (m[2]) return { reason: tuple(atom("leftover_string"), str(m[2])) };
+  const n = BigInt(m[1]!);
+  if (n < 0n) return { reason: tuple(atom("value_negative"), int(n)) };
+  if (n > MAX_EXPIRY_MS) return { reason: tuple(atom("value_too_large"), int(n)) };
+  return { ms: Number(n) };
+}
+
+/**
+ * RabbitMQ's 406 text for an expiration property that is not a number of milliseconds (a
+ * string of digits, at most 10 years), or null. RabbitMQ closes the channel with it at publish:
+ * "invalid expiration 'abc': no_integer".
+ */
+export function expirationProblem(expiration: string): string | null {
+  const parsed = parseExpiration(expiration);
+  if ("ms" in parsed) return null;
+  const prefix = `invalid expiration '${expiration}': `;
+  // RabbitMQ prints the reason with ~p, laid out for an 80-column line after the text before it.
+  return prefix + text(pretty(parsed.reason, byteString(prefix).length + 1, 80));
 }
 
 /**

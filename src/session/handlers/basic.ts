@@ -14,7 +14,14 @@ export function basicPublish(ch: Channel, m: Method<"basic.publish">, command: C
   const props = command.properties ?? {};
   const c = ch.connection;
   c.access.check("write", "exchange", exchange);
-  checkPublishable(command.oversize ?? command.body?.length ?? 0, props.userId, c.username, c.limits.maxMessageSize, c.impersonator);
+  checkPublishable(
+    command.oversize ?? command.body?.length ?? 0,
+    props.userId,
+    c.username,
+    c.limits.maxMessageSize,
+    c.impersonator,
+    props.expiration,
+  );
   const message = {
     exchange,
     routingKey,
@@ -33,6 +40,8 @@ export async function basicConsume(ch: Channel, m: Method<"basic.consume">): Pro
   const tag = a.consumerTag === "" ? generatedName("amq.ctag-") : a.consumerTag;
   ch.connection.access.check("read", "queue", queue);
   if (ch.consumers.has(tag)) throw notAllowed(`attempt to reuse consumer tag '${tag}'`);
+  const checking = ch.ops().checkConsumerArguments(queue, a.arguments);
+  if (checking) await checking;
   ch.consumers.set(tag, { queue, noAck: a.noAck, globalLimit: ch.consumerPrefetch === 0, ready: false, early: [] });
   ch.touched.add(queue);
   ch.connection.touchQueue(queue);
