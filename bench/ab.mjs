@@ -26,6 +26,7 @@ const wanted = (process.env.BENCH_AB ?? "transient,persistent").split(",");
 const SCENARIOS = {
   transient: (url) => scenarios.transient(url, { count: 100_000 }),
   persistent: (url) => scenarios.persistent(url, { count: 30_000 }),
+  batched: (url) => scenarios.persistent(url, { count: 30_000, batch: 100, label: "batched" }),
   fanout: (url) => scenarios.fanout(url, { count: 25_000 }),
   latency: async (url) => {
     const r = await scenarios.latency(url, { count: 1_000 });
@@ -33,7 +34,7 @@ const SCENARIOS = {
   },
 };
 /** @type {Record<string, string>} */
-const METRIC = { transient: "msgsPerSec", persistent: "msgsPerSec", fanout: "deliveriesPerSec", latency: "p50Ms" };
+const METRIC = { transient: "msgsPerSec", persistent: "msgsPerSec", batched: "msgsPerSec", fanout: "deliveriesPerSec", latency: "p50Ms" };
 
 /** A worktree of `ref` sharing this tree's node_modules. */
 function worktree(/** @type {string} */ ref) {
