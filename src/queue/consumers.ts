@@ -1,4 +1,4 @@
-import type { FieldValue } from "../amqp";
+import { consumerPriority } from "./arguments";
 import type { ConsumeOptions } from "./types";
 
 export interface Consumer extends ConsumeOptions {
@@ -11,13 +11,6 @@ export interface Consumer extends ConsumeOptions {
   paused: boolean;
   /** The queue's resume counter when this consumer was last resumed. */
   resumedAt: number;
-}
-
-/** A consumer's x-priority argument (RabbitMQ: an integer, default 0). */
-function priorityOf(v: FieldValue | undefined): number {
-  if (!v) return 0;
-  if (v.type === "l" || v.type === "L" || v.type === "T") return Number(v.value);
-  return typeof v.value === "number" ? v.value : 0;
 }
 
 /**
@@ -44,7 +37,7 @@ export class ConsumerList {
 
   add(c: Consumer): void {
     this.list.push(c);
-    const p = priorityOf(c.arguments["x-priority"]);
+    const p = consumerPriority(c.arguments);
     if (p !== 0) {
       this.priorities.set(c, p);
       this.prioritized = true;
