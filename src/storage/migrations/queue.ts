@@ -215,7 +215,9 @@ export const QUEUE_MIGRATIONS: readonly Migration[] = [
     name: "the policy that applies to the queue",
     // Pushed by the control plane when policies change (core/admin-ops.ts), read at wake-up.
     up(sql) {
-      sql.exec("CREATE TABLE IF NOT EXISTS queue_policy (id INTEGER PRIMARY KEY CHECK (id = 1), name TEXT NOT NULL, definition TEXT NOT NULL)");
+      sql.exec(
+        "CREATE TABLE IF NOT EXISTS queue_policy (id INTEGER PRIMARY KEY CHECK (id = 1), name TEXT NOT NULL, definition TEXT NOT NULL)",
+      );
     },
   },
 ];
