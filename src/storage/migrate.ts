@@ -53,3 +53,13 @@ export function migrate(storage: MigratableStorage, migrations: readonly Migrati
 export function tableExists(sql: SqlStorage, name: string): boolean {
   return sql.exec("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", name).toArray().length > 0;
 }
+
+/** The names of a table's columns (for a migration that adds one only where it is missing). */
+export function columnNames(sql: SqlStorage, table: string): Set<string> {
+  return new Set(
+    sql
+      .exec<{ name: string }>("SELECT name FROM pragma_table_info(?)", table)
+      .toArray()
+      .map((c) => c.name),
+  );
+}

@@ -1,7 +1,7 @@
 import { concatBytes } from "../../amqp/buffer";
 import { decodeRecord, encodeRecord } from "../message-record";
 import { createBindingTable } from "../binding-rows";
-import { baseline, type Migration, tableExists } from "../migrate";
+import { baseline, columnNames, type Migration, tableExists } from "../migrate";
 import { readChunks, writeRecordRow } from "../record-rows";
 import { createScheduleTable } from "../schedule";
 import { Reader } from "../../amqp/buffer";
@@ -176,12 +176,7 @@ export const QUEUE_MIGRATIONS: readonly Migration[] = [
     // Tables made by migration 7 before these columns existed get them (appended after the
     // records: read only for such early segments), filled from the records.
     up(sql) {
-      const columns = new Set(
-        sql
-          .exec<{ name: string }>("SELECT name FROM pragma_table_info('segments')")
-          .toArray()
-          .map((c) => c.name),
-      );
+      const columns = columnNames(sql, "segments");
       if (columns.has("body_bytes")) return;
       sql.exec("ALTER TABLE segments ADD COLUMN published_at INTEGER NOT NULL DEFAULT 0");
       sql.exec("ALTER TABLE segments ADD COLUMN body_bytes INTEGER NOT NULL DEFAULT 0");
@@ -201,12 +196,7 @@ export const QUEUE_MIGRATIONS: readonly Migration[] = [
     // Priority queues keep one store per priority (queue/priority-store.ts); tables made before
     // the column get it appended, 0 for all (they had one lane).
     up(sql) {
-      const columns = new Set(
-        sql
-          .exec<{ name: string }>("SELECT name FROM pragma_table_info('segments')")
-          .toArray()
-          .map((c) => c.name),
-      );
+      const columns = columnNames(sql, "segments");
       if (!columns.has("lane")) sql.exec("ALTER TABLE segments ADD COLUMN lane INTEGER NOT NULL DEFAULT 0");
     },
   },
