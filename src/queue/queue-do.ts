@@ -691,9 +691,11 @@ export class QueueDO extends DurableObject<Env> implements QueuePort {
       if (stored) this.removeLater(ms);
     };
     const failed = await republish(this.broker, decl, this.settings, messages, reason);
+    // Deleted (maybe declared again) meanwhile: these seqs are not this queue's any more.
+    if (this.decl !== decl) return;
     settle(messages.filter((_, i) => !failed[i]));
     const retry = messages.filter((_, i) => failed[i]);
-    if (retry.length === 0 || !stored || this.decl !== decl) return;
+    if (retry.length === 0 || !stored) return;
     // Not stored at the target: back to the head, tried again later (logged by the publisher).
     this.store.requeue(retry, false);
     void this.schedule.at(EXPIRE, Date.now() + DEAD_LETTER_RETRY_MS, false);
