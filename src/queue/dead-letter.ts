@@ -2,7 +2,7 @@ import { decodeContentHeader, encodeContentHeader, type FieldTable, type FieldVa
 import type { Broker } from "../core/broker";
 import { describeQueue } from "../core/names";
 import { Publisher, type RoutedPublish } from "../core/publisher";
-import { RouteTable } from "../core/route-table";
+import { delayedOf, RouteTable, type Routes } from "../core/route-table";
 import type { IncomingMessage } from "../storage/message-record";
 import type { QueueSettings } from "./settings";
 import type { QueueDecl } from "./types";
@@ -134,7 +134,11 @@ export async function republish(
     for (const m of messages) {
       const letter = deadLettered(m, decl.name, reason, settings, now);
       const queues = await publisher.route(letter.message.exchange, letter.message.routingKey, letter.headers);
-      batch.push({ message: letter.message, queues: queues.filter((q) => !isCycle(letter.headers, q)) });
+      const kept: Routes = queues.filter((q) => !isCycle(letter.headers, q));
+      // A delayed-message exchange on the way holds the message (core/route-table.ts Routes).
+      const held = delayedOf(queues);
+      if (held) kept.delayed = [...held];
+      batch.push({ message: letter.message, queues: kept });
     }
   } catch (err) {
     broker.log(`${describeQueue(decl.vhost, decl.name)}: ${messages.length} dead-lettered message(s) dropped: ${String(err)}`);

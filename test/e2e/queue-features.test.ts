@@ -451,3 +451,21 @@ describe("policies", () => {
     expect((await ch.checkQueue(existing)).messageCount).toBe(5);
   });
 });
+
+describe("dead-lettering into a delayed-message exchange", () => {
+  it("an expired message dead-lettered to an x-delayed-message exchange is held for its x-delay, then delivered", async () => {
+    const delayed = name("dl-delayed");
+    const target = name("dl-target");
+    const q = name("dl-source");
+    await ch.assertExchange(delayed, "x-delayed-message", { durable: false, autoDelete: false, arguments: { "x-delayed-type": "fanout" } });
+    await ch.assertQueue(target, { exclusive: true });
+    await ch.bindQueue(target, delayed, "");
+    await ch.assertQueue(q, { exclusive: true, arguments: { "x-message-ttl": 20, "x-dead-letter-exchange": delayed } });
+    const got = await collect(ch, target);
+    const sent = Date.now();
+    ch.sendToQueue(q, Buffer.from("later"), { headers: { "x-delay": 300 } });
+    await waitFor(() => got.length === 1, "the delayed dead letter", 5000);
+    expect(Date.now() - sent).toBeGreaterThanOrEqual(300);
+    expect(deaths(got[0]!)[0]).toMatchObject({ reason: "expired", queue: q });
+  });
+});
