@@ -96,6 +96,8 @@ export class MessageStore {
    * never. Set by the queue from its settings (x-message-ttl, the expiration property).
    */
   expiryOf: ((m: IncomingMessage, publishedAt: number) => number | undefined) | null = null;
+  /** Called for each message read back from disk (the queue restores what it keeps beside, e.g. delivery counts). */
+  restored: ((m: QueuedMessage) => void) | null = null;
   /** Batches appended without a write (appendPending): written by writePending if they wait. */
   private pendingBatches: QueuedMessage[][] = [];
 
@@ -446,6 +448,7 @@ export class MessageStore {
         const q: QueuedMessage = { ...m, seq, redelivered: seq <= this.seq.seenBefore, publishedAt: seg.publishedAt };
         const expiresAt = this.expiryOf?.(q, seg.publishedAt);
         if (expiresAt !== undefined) q.expiresAt = expiresAt;
+        this.restored?.(q);
         this.hot.push(q);
         this.hotBytes += weight(q);
         this.coldReady--;
@@ -679,7 +682,9 @@ export class MessageStore {
         const m = readRecord(r);
         const seq = seg.id + k;
         if (!want.has(seq)) continue;
-        taken.push({ ...m, seq, redelivered: seq <= this.seq.seenBefore });
+        const q: QueuedMessage = { ...m, seq, redelivered: seq <= this.seq.seenBefore };
+        this.restored?.(q);
+        taken.push(q);
         this.coldReady--;
       }
     }

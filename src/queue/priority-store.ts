@@ -15,6 +15,7 @@ export type QueueStore = Pick<
   | "hasPending"
   | "watermarkAhead"
   | "expiryOf"
+  | "restored"
   | "takeExpired"
   | "markDelivered"
   | "needsDeliveryMark"
@@ -75,6 +76,14 @@ export class PriorityStore implements QueueStore {
   set expiryOf(f: MessageStore["expiryOf"]) {
     this.expiry = f;
     for (const lane of this.lanes) lane.expiryOf = f;
+  }
+
+  get restored(): MessageStore["restored"] {
+    return this.lanes[0]!.restored;
+  }
+
+  set restored(f: MessageStore["restored"]) {
+    for (const lane of this.lanes) lane.restored = f;
   }
 
   load(): void {

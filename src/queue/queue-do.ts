@@ -19,6 +19,7 @@ import { Schedule } from "../storage/schedule";
 import { tableFromBytes, tableToBytes } from "../storage/table-bytes";
 import { ConsumerList } from "./consumers";
 import { type DeathReason, republish, withDeliveryCount } from "./dead-letter";
+import { DeliveryCounts } from "./delivery-counts";
 import { expiryOf, refusedByLimit, takeOverLimit } from "./limits";
 import { type QueueSettings, settingsOf } from "./settings";
 import { checkEquivalent, lockedText } from "./declaration";
@@ -88,6 +89,8 @@ export class QueueDO extends DurableObject<Env> implements QueuePort {
   private readonly stats = new QueueStats();
   /** Consumers and peers in SQLite, so a restarted object finds its connections again. */
   private readonly attachments: Attachments;
+  /** Given-back counts of queues with a delivery limit, kept across restarts. */
+  private readonly deliveryCounts: DeliveryCounts;
   /** Rows written and requests, for the cost report (storage/counting-sql.ts). */
   private readonly cost = emptyCost();
 
@@ -96,6 +99,7 @@ export class QueueDO extends DurableObject<Env> implements QueuePort {
     this.sql = countingSql(ctx.storage.sql, this.cost);
     this.store = this.makeStore();
     this.attachments = new Attachments(this.sql);
+    this.deliveryCounts = new DeliveryCounts(this.sql);
     this.schedule = new Schedule(this.sql, ctx.storage);
     this.broker = new WorkerBroker(env);
     this.dispatcher = new Dispatcher({
@@ -141,6 +145,7 @@ export class QueueDO extends DurableObject<Env> implements QueuePort {
         this.policy = this.storedPolicy();
         this.applySettings(this.decl);
         this.store = this.makeStore();
+        if (this.countsDeliveries) this.deliveryCounts.load();
         this.store.load();
         if (await this.afterRestart(this.decl)) return;
         await this.reattach(this.decl);
@@ -303,6 +308,7 @@ export class QueueDO extends DurableObject<Env> implements QueuePort {
       // Behind a backlog on disk: written and counted, nothing in memory.
       this.ctx.storage.transactionSync(() => {
         this.store.flushRemovals();
+        this.deliveryCounts.flush();
         this.store.append(messages);
       });
       this.dispatcher.kick();
@@ -324,6 +330,7 @@ export class QueueDO extends DurableObject<Env> implements QueuePort {
         // the last one go along.
         this.ctx.storage.transactionSync(() => {
           this.store.flushRemovals();
+          this.deliveryCounts.flush();
           this.store.writePending();
         });
       }
@@ -456,9 +463,14 @@ export class QueueDO extends DurableObject<Env> implements QueuePort {
    * Messages handed out come back (requeue, a channel or connection gone). Quorum queues count
    * deliveries (x-delivery-count) and dead-letter a message past its x-delivery-limit.
    */
+  /** Quorum queues and queues with a delivery limit count how often a message came back. */
+  private get countsDeliveries(): boolean {
+    return this.settings.queueType === "quorum" || this.settings.deliveryLimit !== undefined;
+  }
+
   private giveBack(messages: QueuedMessage[]): void {
     const limit = this.settings.deliveryLimit;
-    if (this.settings.queueType !== "quorum" && limit === undefined) {
+    if (!this.countsDeliveries) {
       this.store.requeue(messages, true);
       return;
     }
@@ -472,6 +484,8 @@ export class QueueDO extends DurableObject<Env> implements QueuePort {
         back.push(m);
       }
     }
+    // Kept across restarts: a row per message given back (not per delivery).
+    if (back.length > 0) this.ctx.storage.transactionSync(() => this.deliveryCounts.record(back));
     this.store.requeue(back, true);
     if (over.length > 0) void this.deadLetter(over, "delivery_limit");
   }
@@ -648,6 +662,13 @@ export class QueueDO extends DurableObject<Env> implements QueuePort {
   private makeStore(): QueueStore {
     const max = this.settings.maxPriority;
     const store = max !== undefined && max > 0 ? new PriorityStore(this.sql, Math.min(max, 255)) : new MessageStore(this.sql);
+    store.restored = (m) => {
+      if (!this.countsDeliveries) return;
+      const n = this.deliveryCounts.of(m.seq);
+      if (n === 0) return;
+      m.deliveries = n;
+      if (this.settings.queueType === "quorum") withDeliveryCount(m, n);
+    };
     store.expiryOf = (m, publishedAt) => {
       const { expiresAt, hasExpiration } = expiryOf(this.settings, m.header, publishedAt);
       if (hasExpiration) this.sawExpiration = true;
@@ -708,6 +729,7 @@ export class QueueDO extends DurableObject<Env> implements QueuePort {
    */
   private removeLater(messages: readonly QueuedMessage[]): void {
     this.store.remove(messages);
+    if (this.countsDeliveries) this.deliveryCounts.forget(messages);
     this.flushLater();
   }
 
@@ -725,6 +747,7 @@ export class QueueDO extends DurableObject<Env> implements QueuePort {
       if (task === FLUSH_SETTLES) {
         this.ctx.storage.transactionSync(() => {
           this.store.flushRemovals();
+          this.deliveryCounts.flush();
           this.store.tightenWatermark();
         });
       } else if (task === EXPIRE) this.dispatcher.kick();
@@ -798,6 +821,7 @@ export class QueueDO extends DurableObject<Env> implements QueuePort {
     const bindings = this.sql.exec<{ exchange: string; routing_key: string; arguments: ArrayBuffer }>("SELECT * FROM bindings").toArray();
     this.unacked.clear();
     this.store.clear();
+    this.deliveryCounts.clear();
     this.attachments.clear();
     // A deleted queue leaves no storage behind (on disk locally: no SQLite file per queue ever deleted).
     this.schedule.clear();

@@ -468,3 +468,23 @@ describe("MessageStore delivery watermark", () => {
     ).toEqual([numberOf(a), numberOf(b), numberOf(c)]);
   });
 });
+
+describe("DeliveryCounts", () => {
+  it("keeps a given-back message's count across a restart, and forgets it once settled", async () => {
+    const { DeliveryCounts } = await import("../../src/queue/delivery-counts");
+    const db = new DatabaseSync(":memory:");
+    migrate(doStorage(db), QUEUE_MIGRATIONS);
+    const counts = new DeliveryCounts(sqlStorage(db));
+    counts.load();
+    const m = { ...message(numbered(1)), seq: 7, redelivered: true, deliveries: 2 };
+    counts.record([m]);
+    const again = new DeliveryCounts(sqlStorage(db));
+    again.load();
+    expect(again.of(7)).toBe(2);
+    again.forget([m]);
+    again.flush();
+    const third = new DeliveryCounts(sqlStorage(db));
+    third.load();
+    expect(third.of(7)).toBe(0);
+  });
+});

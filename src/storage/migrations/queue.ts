@@ -210,4 +210,13 @@ export const QUEUE_MIGRATIONS: readonly Migration[] = [
       );
     },
   },
+  {
+    version: 12,
+    name: "delivery counts",
+    // Queues with a delivery limit (quorum queues) keep each given-back message's count
+    // (queue/delivery-counts.ts) so a restart does not reset it.
+    up(sql) {
+      sql.exec("CREATE TABLE IF NOT EXISTS delivery_counts (seq INTEGER PRIMARY KEY, count INTEGER NOT NULL)");
+    },
+  },
 ];
