@@ -155,6 +155,9 @@ export interface QueueInfo extends CatalogQueue {
   policy: string | null;
   messagesReady: number;
   messagesUnacknowledged: number;
+  /** Body bytes of the ready and of the unacked messages (RabbitMQ's message_bytes_*). */
+  messageBytesReady: number;
+  messageBytesUnacknowledged: number;
   consumers: { tag: string; connection: string; channel: number; ackRequired: boolean; exclusive: boolean; prefetch: number }[];
   stats: MessageCounters;
   rates: Rates;

@@ -518,6 +518,8 @@ export class QueueDO extends DurableObject<Env> implements QueuePort {
       policy: this.policy?.name ?? null,
       messagesReady: this.store.readyCount,
       messagesUnacknowledged: this.unacked.size,
+      messageBytesReady: this.store.readyBodyBytes,
+      messageBytesUnacknowledged: this.unacked.bodyBytes(),
       consumers: this.consumers.all().map((c) => ({
         tag: c.tag,
         connection: c.connId,

@@ -18,6 +18,13 @@ export class UnackedTable {
     return this.bySeq.size;
   }
 
+  /** Body bytes of the unacked messages (for the management API: walks them). */
+  bodyBytes(): number {
+    let n = 0;
+    for (const u of this.bySeq.values()) n += u.message.body.length;
+    return n;
+  }
+
   get(seq: number): Unacked | undefined {
     return this.bySeq.get(seq);
   }

@@ -206,6 +206,9 @@ describe("length limits", () => {
     for (let i = 0; i < 5; i++) ch.sendToQueue(q, Buffer.alloc(10, 65 + i));
     // The passive declare comes after the publishes on this channel, so they are in.
     expect((await ch.checkQueue(q)).messageCount).toBe(2);
+    const api = managementClient(() => warren.server);
+    const shown = (await api("GET", `/queues/%2F/${encodeURIComponent(q)}`)).body as Record<string, number>;
+    expect([shown.message_bytes_ready, shown.message_bytes_unacknowledged, shown.message_bytes]).toEqual([20, 0, 20]);
     const m = await ch.get(q, { noAck: true });
     expect(m && m.content.toString()).toBe("DDDDDDDDDD");
   });
