@@ -2,6 +2,7 @@ import { concatBytes, Reader } from "../amqp/buffer";
 import { readRecord, recordOf } from "../storage/message-record";
 import {
   bitCount,
+  byIds,
   bitmap,
   hasBit,
   readSegmentData,
@@ -598,7 +599,8 @@ export class MessageStore {
     for (const seg of this.toDelete) mark = Math.max(mark, seg.delivered);
     let lo = Number.POSITIVE_INFINITY;
     let hi = -1;
-    for (const seg of this.toDelete) {
+    const gone = this.toDelete;
+    for (const seg of gone) {
       seg.gone = true;
       const i = this.segIndexFrom(seg.id);
       lo = Math.min(lo, i);
@@ -609,7 +611,41 @@ export class MessageStore {
     const firstLive = this.segs[this.segIndexFirstLive()];
     // (In a priority queue other lanes may hold older messages: then always.)
     if (mark > this.seq.storedWatermark && ((firstLive && firstLive.id <= mark) || !this.ownsSeq)) this.seq.write(mark);
-    // Runs of gone neighbours (earlier gone ones included: deleting them again deletes nothing).
+    if (this.ownsSeq) this.deleteRuns(lo, hi);
+    else this.deleteEach(gone);
+    if (this.goneCount > 64 && this.goneCount * 2 > this.segs.length) {
+      this.segs = this.segs.filter((s) => !s.gone);
+      this.goneCount = 0;
+    }
+  }
+
+  /**
+   * A priority queue's lanes share the tables, so a run of this lane's segments may enclose
+   * another lane's: each goes by its own id.
+   */
+  private deleteEach(gone: readonly Segment[]): void {
+    const ids = (pick: (s: Segment) => boolean) => gone.filter(pick).map((s) => s.id);
+    byIds(
+      this.sql,
+      "DELETE FROM segments",
+      ids(() => true),
+    );
+    byIds(
+      this.sql,
+      "DELETE FROM segment_chunks",
+      ids((s) => s.bytes > RECORD_CHUNK),
+    );
+    byIds(
+      this.sql,
+      "DELETE FROM segment_acks",
+      ids((s) => s.acksStored),
+    );
+    for (const s of gone) s.acksStored = false;
+  }
+
+  /** A store alone in its tables deletes runs of gone neighbours in one statement each. */
+  private deleteRuns(lo: number, hi: number): void {
+    // Earlier gone ones are included: deleting them again deletes nothing.
     for (let i = lo; i <= hi; ) {
       if (!this.segs[i]!.gone) {
         i++;
@@ -631,10 +667,6 @@ export class MessageStore {
       if (chunked) this.sql.exec("DELETE FROM segment_chunks WHERE id BETWEEN ? AND ?", from, to);
       if (acks) this.sql.exec("DELETE FROM segment_acks WHERE id BETWEEN ? AND ?", from, to);
       i = j;
-    }
-    if (this.goneCount > 64 && this.goneCount * 2 > this.segs.length) {
-      this.segs = this.segs.filter((s) => !s.gone);
-      this.goneCount = 0;
     }
   }
 

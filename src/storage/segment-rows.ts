@@ -75,27 +75,42 @@ function owned(data: ArrayBuffer): Uint8Array {
 export function readSegmentData(sql: SqlStorage, ids: readonly number[]): Map<number, Uint8Array> {
   const out = new Map<number, Uint8Array>();
   if (ids.length === 0) return out;
-  const wanted = new Set(ids);
-  const from = ids[0]!;
-  const to = ids[ids.length - 1]!;
-  for (const r of sql.exec<{ id: number; data: ArrayBuffer }>("SELECT id, data FROM segments WHERE id BETWEEN ? AND ?", from, to)) {
-    if (wanted.has(r.id)) out.set(r.id, owned(r.data));
+  // By id, never by range: a priority queue's lanes interleave their segments in one table.
+  for (const part of chunksOf(ids)) {
+    for (const r of sql.exec<{ id: number; data: ArrayBuffer }>(`SELECT id, data FROM segments WHERE id IN (${marks(part)})`, ...part)) {
+      out.set(r.id, owned(r.data));
+    }
   }
   const pieces = new Map<number, Uint8Array[]>();
-  for (const r of sql.exec<{ id: number; data: ArrayBuffer }>(
-    "SELECT id, data FROM segment_chunks WHERE id BETWEEN ? AND ? ORDER BY id, idx",
-    from,
-    to,
-  )) {
-    const first = out.get(r.id);
-    if (!first) continue;
-    let list = pieces.get(r.id);
-    if (!list) pieces.set(r.id, (list = [first]));
-    list.push(owned(r.data));
+  for (const part of chunksOf(ids)) {
+    for (const r of sql.exec<{ id: number; data: ArrayBuffer }>(
+      `SELECT id, data FROM segment_chunks WHERE id IN (${marks(part)}) ORDER BY id, idx`,
+      ...part,
+    )) {
+      const first = out.get(r.id);
+      if (!first) continue;
+      let list = pieces.get(r.id);
+      if (!list) pieces.set(r.id, (list = [first]));
+      list.push(owned(r.data));
+    }
   }
   for (const [id, list] of pieces) out.set(id, concatBytes(list));
   for (const id of ids) if (!out.has(id)) throw new Error(`segment ${id} is in the index but not in storage`);
   return out;
+}
+
+/** DO SQLite takes at most 100 bound parameters a statement. */
+function chunksOf(ids: readonly number[]): number[][] {
+  const out: number[][] = [];
+  for (let i = 0; i < ids.length; i += 100) out.push(ids.slice(i, i + 100));
+  return out;
+}
+
+const marks = (ids: readonly number[]) => ids.map(() => "?").join(",");
+
+/** Runs `statement WHERE id IN (…)` for these ids, 100 at a time. */
+export function byIds(sql: SqlStorage, statement: string, ids: readonly number[]): void {
+  for (const part of chunksOf(ids)) sql.exec(`${statement} WHERE id IN (${marks(part)})`, ...part);
 }
 
 export function bitmap(count: number): Uint8Array {

@@ -67,4 +67,21 @@ describe("PriorityStore (x-max-priority)", () => {
     const seqs = [s.shift()!, s.shift()!, s.shift()!, s.shift()!].map((m) => m.seq);
     expect(new Set(seqs).size).toBe(4);
   });
+
+  it("settling one priority's segments never deletes another's stored between them (they share the tables)", () => {
+    const db = new DatabaseSync(":memory:");
+    const s = open(db);
+    s.append([message("a0"), message("b0")]); // priority 0: seqs 1-2
+    s.append([message("c5", 5)]); // priority 5: seq 3
+    s.append([message("d0"), message("e0")]); // priority 0: seqs 4-5
+    const high = s.shift()!;
+    expect(text(high)).toBe("c5");
+    s.requeue([high], false);
+    const low = [s.shift()!, s.shift()!, s.shift()!, s.shift()!, s.shift()!].filter((m) => text(m) !== "c5");
+    s.remove(low);
+    s.flushRemovals();
+    const restarted = open(db);
+    restarted.load();
+    expect(drain(restarted)).toEqual(["c5"]);
+  });
 });
