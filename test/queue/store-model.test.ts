@@ -131,12 +131,21 @@ function walk(seed: number, priorities: boolean): void {
     } else if (r < 97) {
       op = "restart";
       // What only memory knew comes back ready: unflushed settles and messages handed out.
+      // Some of what was handed out is still held by a live connection (the queue's reattach).
+      const held = [...model.out].filter(() => rng.chance(0.4));
+      const heldIds = new Set(held.map(([id]) => id));
       for (const id of model.settledUnflushed) model.ready.set(id, model.prio.get(id)!);
-      for (const id of model.out.keys()) model.ready.set(id, model.prio.get(id)!);
+      for (const id of model.out.keys()) if (!heldIds.has(id)) model.ready.set(id, model.prio.get(id)!);
       model.settledUnflushed.clear();
       model.out.clear();
       store = open();
       store.load();
+      const taken = store.takeSeqs(new Set(held.map(([, m]) => m.seq)));
+      expect(
+        taken.map(idOf).sort((a, b) => a - b),
+        where(step, "reattach"),
+      ).toEqual([...heldIds].sort((a, b) => a - b));
+      for (const m of taken) model.out.set(idOf(m), m);
     } else {
       op = "purge";
       const n = store.purge();
