@@ -1,4 +1,4 @@
-import { PROTOCOL_HEADER, plainTable, table, type AnyMethod, type Method } from "../amqp";
+import { PROTOCOL_HEADER, ReplyCode, connectionError, plainTable, table, type AnyMethod, type Method } from "../amqp";
 import { login } from "../core/auth";
 import { liveConnectionsOfUser } from "../core/inventory";
 import type { Broker } from "../core/broker";
@@ -131,6 +131,21 @@ export class Handshake {
     this.permissions = again.permissions;
     this.phase = "done";
     this.host.send(0, { name: "connection.open-ok", args: { knownHosts: "" } });
+  }
+
+  /**
+   * connection.update-secret (RabbitMQ's extension for refreshing credentials, e.g. an OAuth
+   * token, on a live connection): the new secret is checked as the connection user's password,
+   * through the same login (loopback rule and brake) as at start-ok. A refused one closes the
+   * connection as rabbit_reader does: 530 "New secret was refused by one of the backends",
+   * class and method 0 (RabbitMQ's protocol_error without a method).
+   */
+  async updateSecret(m: Method<"connection.update-secret">): Promise<void> {
+    const password = new TextDecoder().decode(bytesOf(m.args.newSecret));
+    const result = await login(this.host.broker, { username: this.username, password }, this.host.peer);
+    if (!result.ok) throw connectionError(ReplyCode.NOT_ALLOWED, "New secret was refused by one of the backends");
+    this.tags = result.tags;
+    this.host.send(0, { name: "connection.update-secret-ok", args: {} });
   }
 
   /** The client asked for consumer_cancel_notify (basic.cancel when a queue goes away). */

@@ -1,18 +1,67 @@
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
-import { afterAll, beforeAll } from "vitest";
+import { basename, join } from "node:path";
+import amqp from "amqplib";
+import { afterAll, beforeAll, beforeEach, expect } from "vitest";
 import { startWarren, type WarrenServer } from "../../scripts/warren-server.mjs";
 
 /**
- * Starts one Warren (workerd + bridge on free ports, fresh data dir) for the calling test
- * file and stops it afterwards. Read `.server` inside tests.
+ * The side-by-side mode: `WARREN_TEST_AGAINST=rabbitmq` runs the e2e files that opt in
+ * (`useWarren({ sideBySide: true })`) against the RabbitMQ at `RABBITMQ_URL` instead of a
+ * Warren, so each expectation is checked against RabbitMQ's real answer. Files that do not
+ * opt in still run against Warren. Tests of what only Warren does (its WebSocket, its product
+ * name, a documented difference) use `it.skipIf(againstRabbitmq)`.
  */
-export function useWarren(options: { heartbeat?: number; vars?: Record<string, string> } = {}): {
+export const againstRabbitmq = process.env.WARREN_TEST_AGAINST === "rabbitmq";
+export const RABBITMQ_URL = process.env.RABBITMQ_URL ?? "amqp://guest:guest@127.0.0.1:5672";
+
+/** The AMQP URL with the password replaced, for log lines. */
+function shown(url: string): string {
+  return url.replace(/\/\/([^:@/]*):[^@/]*@/, "//$1:***@");
+}
+
+/**
+ * Starts one Warren (workerd + bridge on free ports, fresh data dir) for the calling test
+ * file and stops it afterwards. Read `.server` inside tests. With `sideBySide` and
+ * `WARREN_TEST_AGAINST=rabbitmq`, `.server` is the RabbitMQ at `RABBITMQ_URL` (amqpUrl and
+ * amqpPort only); when none answers every test of the file is skipped, with a line saying so,
+ * and `.skipped` is true (for the file's own beforeAll hooks).
+ */
+export function useWarren(options: { heartbeat?: number; vars?: Record<string, string>; sideBySide?: boolean } = {}): {
   readonly server: WarrenServer;
   dataDir: string;
+  skipped: boolean;
 } {
-  const box = { server: undefined as unknown as WarrenServer, dataDir: "" };
+  const box = { server: undefined as unknown as WarrenServer, dataDir: "", skipped: false };
+  if (options.sideBySide && againstRabbitmq) {
+    beforeAll(async () => {
+      const file = basename(expect.getState().testPath ?? "this file");
+      const url = new URL(RABBITMQ_URL);
+      try {
+        const conn = await amqp.connect(RABBITMQ_URL, { timeout: 3000 });
+        await conn.close();
+      } catch (err) {
+        box.skipped = true;
+        console.log(
+          `[side-by-side] no RabbitMQ answers at ${shown(RABBITMQ_URL)} (${String(err)}): ${file} skipped. ` +
+            "Set RABBITMQ_URL to a running RabbitMQ, or unset WARREN_TEST_AGAINST to test Warren.",
+        );
+        return;
+      }
+      console.log(`[side-by-side] ${file} runs against RabbitMQ at ${shown(RABBITMQ_URL)}`);
+      box.server = {
+        httpUrl: "",
+        wsUrl: "",
+        amqpUrl: RABBITMQ_URL,
+        amqpPort: Number(url.port || 5672),
+        close: async () => undefined,
+      };
+    });
+    beforeEach((ctx) => {
+      if (box.skipped) ctx.skip();
+    });
+    return box;
+  }
   beforeAll(async () => {
     box.dataDir = await mkdtemp(join(tmpdir(), "warren-test-"));
     box.server = await startWarren({

@@ -311,11 +311,44 @@ describe("handshake", () => {
 
   // connection.update-secret is synchronous: RabbitMQ answers connection.update-secret-ok
   // (rabbit_reader handle_method0), and clients block until it comes.
-  it("connection.update-secret is answered with update-secret-ok", async () => {
-    const c = new Client();
+  it("connection.update-secret with the user's password is answered with update-secret-ok", async () => {
+    const broker = new FakeBroker();
+    const c = new Client(broker);
     await c.open();
-    const sent = await c.roundTrip(frame(0, "connection.update-secret", { newSecret: "token", reason: "refresh" }));
+    const sent = await c.roundTrip(frame(0, "connection.update-secret", { newSecret: "guest", reason: "refresh" }));
     expect(names(sent)).toEqual(["0:connection.update-secret-ok"]);
+    expect(c.connection.isRunning).toBe(true);
+    // The secret went through the login (counted by the brake like any attempt).
+    expect(broker.logins.at(-1)).toEqual({ peer: "127.0.0.1", user: "guest", ok: true });
+  });
+
+  it("a refused new secret closes the connection as RabbitMQ: 530, 'New secret was refused by one of the backends', ids 0/0", async () => {
+    const broker = new FakeBroker();
+    await broker.controlPort.putUser({ name: "alice", password: "s3cret", tags: [] });
+    await broker.controlPort.setPermissions({ user: "alice", vhost: "/", configure: ".*", write: ".*", read: ".*" });
+    const c = new Client(broker);
+    expect(names(await c.roundTrip(protocolHeader(), startOk("alice", "s3cret"), tuneOk(), open()))).toContain("0:connection.open-ok");
+    // guest's password is no secret of alice's.
+    const sent = await c.roundTrip(frame(0, "connection.update-secret", { newSecret: "guest", reason: "refresh" }));
+    expect(names(sent)).toEqual(["0:connection.close"]);
+    expect(only(sent, "connection.close")).toEqual({
+      replyCode: ReplyCode.NOT_ALLOWED,
+      replyText: "NOT_ALLOWED - New secret was refused by one of the backends",
+      classId: 0,
+      methodId: 0,
+    });
+    expect(broker.logins.at(-1)).toEqual({ peer: "127.0.0.1", user: "alice", ok: false });
+  });
+
+  it("connection.update-secret before connection.open → 503", async () => {
+    const c = new Client();
+    const sent = await c.roundTrip(
+      protocolHeader(),
+      startOk(),
+      tuneOk(),
+      frame(0, "connection.update-secret", { newSecret: "guest", reason: "r" }),
+    );
+    expect(only(sent, "connection.close")).toMatchObject({ replyCode: 503, classId: 10, methodId: 70 });
   });
 
   it("connection.close from the client → close-ok, socket closed, touched queues released", async () => {

@@ -30,9 +30,9 @@ export function connectionNotification(c: Connection, m: Method<"connection.bloc
 
 /**
  * RabbitMQ's extension for refreshing credentials (e.g. an OAuth token) on a live connection;
- * clients wait for the -ok. Only the built-in user exists, so there is nothing to re-check yet.
+ * clients wait for the -ok. The new secret is re-checked as the user's password (handshake.ts).
  */
-export function updateSecret(c: Connection, m: Method<"connection.update-secret">): void {
+export function updateSecret(c: Connection, m: Method<"connection.update-secret">): Promise<void> {
   if (!c.isRunning) throw commandInvalid(`unexpected ${m.name} on channel 0`);
-  c.send(0, { name: "connection.update-secret-ok", args: {} });
+  return c.handshake.updateSecret(m);
 }
