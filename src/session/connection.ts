@@ -9,6 +9,7 @@ import {
   FrameWriter,
   PROTOCOL_HEADER,
   closeArgs,
+  connectionError,
   type MethodName,
   ReplyCode,
 } from "../amqp";
@@ -583,10 +584,15 @@ export class Connection {
       return entry.handle(this, m);
     }
     if (this.state !== "running") throw commandInvalid(`unexpected ${m.name} before connection.open`);
-    if (command.channel > this.negotiatedChannelMax) {
-      throw channelErrorCode(`channel ${command.channel} exceeds channel_max ${this.negotiatedChannelMax}`);
-    }
     let channel = this.channels.get(command.channel);
+    // As rabbit_reader's create_channel: channel_max bounds how many channels are open, not
+    // their numbers; one more is a connection error (530, ids 0/0).
+    if (!channel && this.negotiatedChannelMax !== 0 && this.channels.size >= this.negotiatedChannelMax) {
+      throw connectionError(
+        ReplyCode.NOT_ALLOWED,
+        `number of channels opened (${this.channels.size}) has reached the negotiated channel_max (${this.negotiatedChannelMax})`,
+      );
+    }
     // A channel the server is closing drops everything but close and close-ok, channel.open too.
     if (channel && !channel.isOpen) return channel.whileClosing(m);
     if (m.name === "channel.open") {

@@ -1,4 +1,4 @@
-import { PROTOCOL_HEADER, ReplyCode, connectionError, plainTable, table, type AnyMethod, type Method } from "../amqp";
+import { FRAME_MIN_SIZE, PROTOCOL_HEADER, ReplyCode, connectionError, plainTable, table, type AnyMethod, type Method } from "../amqp";
 import { login } from "../core/auth";
 import { liveConnectionsOfUser } from "../core/inventory";
 import type { Broker } from "../core/broker";
@@ -8,6 +8,9 @@ import { accessRefused, commandInvalid, notAllowed } from "../core/errors";
 import { MECHANISMS, parseSaslResponse } from "./sasl";
 
 const SERVER_VERSION = "0.1.0";
+
+/** The AMQP 0-9 protocol header, which RabbitMQ answers as 0-9-1. */
+const AMQP_0_9_HEADER = new Uint8Array([0x41, 0x4d, 0x51, 0x50, 1, 1, 0, 9]);
 
 export type HandshakePhase = "header" | "start" | "tune" | "open" | "done";
 
@@ -56,7 +59,11 @@ export class Handshake {
     joined.set(this.headerBytes);
     joined.set(bytes.subarray(0, need), this.headerBytes.length);
     this.headerBytes = joined;
-    if (joined.some((b, i) => b !== PROTOCOL_HEADER[i])) return "refused";
+    // As rabbit_reader: "AMQP" 0 0 9 1, and the 0-9 header ("AMQP" 1 1 0 9) spoken as 0-9-1.
+    // Anything else (0-8, 0-10, 1.0, not AMQP) gets our header back and the socket closes;
+    // RabbitMQ also speaks 0-8, Warren does not.
+    const known = [PROTOCOL_HEADER, AMQP_0_9_HEADER];
+    if (!known.some((h) => joined.every((b, i) => b === h[i]))) return "refused";
     if (joined.length < PROTOCOL_HEADER.length) return "incomplete";
     this.phase = "start";
     this.host.send(0, {
@@ -82,8 +89,10 @@ export class Handshake {
     const credentials = parseSaslResponse(mechanism, bytesOf(m.args.response));
     const result = await login(this.host.broker, credentials, this.host.peer);
     if (!result.ok) {
-      // RabbitMQ names the loopback rule in the reply; a wrong password only in its log.
-      throw accessRefused(
+      // RabbitMQ names the loopback rule in the reply; a wrong password only in its log. Its
+      // close carries class and method 0 (the refusal is not stamped with start-ok's ids).
+      throw connectionError(
+        ReplyCode.ACCESS_REFUSED,
         result.loopbackOnly
           ? `${mechanism} login refused: ${result.text}`
           : `Login was refused using authentication mechanism ${mechanism}. For details see the broker logfile.`,
@@ -99,14 +108,13 @@ export class Handshake {
   tuneOk(m: Method<"connection.tune-ok">): void {
     if (this.phase !== "tune") throw commandInvalid("unexpected connection.tune-ok");
     const limits = this.host.limits;
-    const { channelMax, frameMax, heartbeat } = m.args;
-    if (frameMax !== 0 && frameMax < 4096) throw notAllowed(`frame_max=${frameMax} < 4096 min size`);
-    if (frameMax > limits.frameMax || (frameMax === 0 && limits.frameMax !== 0)) {
-      throw notAllowed(`frame_max=${frameMax} > ${limits.frameMax} max size`);
-    }
-    if (channelMax > limits.channelMax) throw notAllowed(`channel_max=${channelMax} > ${limits.channelMax}`);
+    const { heartbeat } = m.args;
+    // 0 is "no limit requested" (the spec): the server's value applies. RabbitMQ 3.10 refuses 0
+    // when it has a limit; Warren takes it (a documented difference). Refusals use its texts.
+    const frameMax = negotiate("frame_max", m.args.frameMax, FRAME_MIN_SIZE, limits.frameMax);
+    const channelMax = negotiate("channel_max", m.args.channelMax, 1, limits.channelMax);
     this.phase = "open";
-    this.host.tuned({ channelMax: channelMax === 0 ? limits.channelMax : channelMax, frameMax, heartbeat });
+    this.host.tuned({ channelMax, frameMax, heartbeat });
   }
 
   async open(m: Method<"connection.open">): Promise<void> {
@@ -184,6 +192,16 @@ function serverProperties() {
       direct_reply_to: false,
     },
   });
+}
+
+/** A tune-ok value against the server's bounds (rabbit_reader's validate_negotiated_integer_value). */
+function negotiate(field: string, client: number, min: number, server: number): number {
+  if (client === 0) return server;
+  if (client < min) throw notAllowed(`negotiated ${field} = ${client} is lower than the minimum allowed value (${min})`);
+  if (server !== 0 && client > server) {
+    throw notAllowed(`negotiated ${field} = ${client} is higher than the maximum allowed value (${server})`);
+  }
+  return client;
 }
 
 function bytesOf(v: string | Uint8Array): Uint8Array {

@@ -1,6 +1,6 @@
 import amqp from "amqplib";
 import { describe, expect, it } from "vitest";
-import { type Command, PROTOCOL_HEADER, ReplyCode, table } from "../../src/amqp";
+import { type AnyMethod, type Command, FrameType, PROTOCOL_HEADER, ReplyCode, encodeFrame, table } from "../../src/amqp";
 import { againstRabbitmq, useWarren } from "./harness";
 import { RawClient } from "./raw-client";
 
@@ -75,4 +75,87 @@ describe("connection.update-secret (RabbitMQ's extension)", () => {
       raw.close();
     },
   );
+});
+
+const channelOpen: AnyMethod = { name: "channel.open", args: { outOfBand: "" } };
+
+describe("connection negotiation", () => {
+  it("connection.start offers 'PLAIN AMQPLAIN' and en_US, AMQP 0-9", async () => {
+    const { raw, start } = await started();
+    expect(args(start)).toMatchObject({ versionMajor: 0, versionMinor: 9, mechanisms: "PLAIN AMQPLAIN", locales: "en_US" });
+    raw.close();
+  });
+
+  it("a refused login is connection.close 403 with class and method 0, then the socket closes", async () => {
+    const { raw } = await started("wrong");
+    expect(args(await raw.expect("connection.close"))).toEqual({
+      replyCode: ReplyCode.ACCESS_REFUSED,
+      replyText: "ACCESS_REFUSED - Login was refused using authentication mechanism PLAIN. For details see the broker logfile.",
+      classId: 0,
+      methodId: 0,
+    });
+    await raw.waitClosed();
+  });
+
+  it("channel_max bounds how many channels are open, not their numbers: one too many is 530, ids 0/0", async () => {
+    const raw = await opened({ channelMax: 2, frameMax: 131072 });
+    raw.send(1000, channelOpen);
+    raw.send(65535, channelOpen);
+    expect((await raw.expect("channel.open-ok")).channel).toBe(1000);
+    expect((await raw.expect("channel.open-ok")).channel).toBe(65535);
+    raw.send(1, channelOpen);
+    expect(args(await raw.expect("connection.close"))).toEqual({
+      replyCode: ReplyCode.NOT_ALLOWED,
+      replyText: "NOT_ALLOWED - number of channels opened (2) has reached the negotiated channel_max (2)",
+      classId: 0,
+      methodId: 0,
+    });
+    raw.close();
+  });
+
+  // RabbitMQ 3.10 refuses 0 when it has a limit ("negotiated channel_max = 0 (no limit) is
+  // higher than the maximum allowed value (2047)", then drops the socket); Warren takes 0 as
+  // the spec's "no limit requested" and applies its own values.
+  it.skipIf(againstRabbitmq)("tune-ok with channel_max = 0 and frame_max = 0 takes the server's values", async () => {
+    const raw = await opened({ channelMax: 0, frameMax: 0 });
+    raw.send(1, channelOpen);
+    await raw.expect("channel.open-ok");
+    // The server's frame_max (131072) still bounds what the client sends: a payload over it is
+    // 501 (payloads up to frame_max itself pass, as in RabbitMQ).
+    const payload = new Uint8Array(131072 + 1);
+    raw.write(encodeFrame(FrameType.Method, 1, payload));
+    expect(args(await raw.expect("connection.close"))).toMatchObject({ replyCode: ReplyCode.FRAME_ERROR });
+    raw.close();
+  });
+
+  it("the AMQP 0-9 header (1 1 0 9) is answered with connection.start, spoken as 0-9-1", async () => {
+    const raw = await RawClient.connect(port());
+    raw.write(new Uint8Array([0x41, 0x4d, 0x51, 0x50, 1, 1, 0, 9]));
+    expect(args(await raw.expect("connection.start"))).toMatchObject({ versionMajor: 0, versionMinor: 9 });
+    raw.close();
+  });
+
+  it.each([
+    ["AMQP 1.0", [0x41, 0x4d, 0x51, 0x50, 0, 1, 0, 0]],
+    ["AMQP 0-10", [0x41, 0x4d, 0x51, 0x50, 1, 1, 0, 10]],
+    ["HTTP", [...new TextEncoder().encode("GET / HTTP/1.1\r\n")]],
+  ])("an %s header gets the 0-9-1 header back and the socket closes", async (_label, header) => {
+    const raw = await RawClient.connect(port());
+    raw.write(new Uint8Array(header));
+    await raw.waitClosed();
+    expect([...raw.raw]).toEqual([...PROTOCOL_HEADER]);
+  });
+
+  // RabbitMQ also speaks AMQP 0-8 (connection.start 8-0); Warren speaks only 0-9-1.
+  it.skipIf(againstRabbitmq)("an AMQP 0-8 header gets the 0-9-1 header back and the socket closes", async () => {
+    for (const header of [
+      [0x41, 0x4d, 0x51, 0x50, 1, 1, 8, 0],
+      [0x41, 0x4d, 0x51, 0x50, 1, 1, 9, 1],
+    ]) {
+      const raw = await RawClient.connect(port());
+      raw.write(new Uint8Array(header));
+      await raw.waitClosed();
+      expect([...raw.raw]).toEqual([...PROTOCOL_HEADER]);
+    }
+  });
 });

@@ -100,7 +100,7 @@ describe("handshake", () => {
     await broker.controlPort.putUser({ name: "blank", password: "", tags: [] });
     const c = new Client(broker);
     const close = only(await c.roundTrip(protocolHeader(), startOk("blank", "")), "connection.close");
-    expect(close).toMatchObject({ replyCode: ReplyCode.ACCESS_REFUSED, classId: 10, methodId: 11 });
+    expect(close).toMatchObject({ replyCode: ReplyCode.ACCESS_REFUSED, classId: 0, methodId: 0 });
   });
 
   it("a user without permissions on the vhost → 530 'access to vhost refused' (10, 40), not listed", async () => {
@@ -153,7 +153,7 @@ describe("handshake", () => {
     const c = new Client(new FakeBroker(), { peer: "203.0.113.9" });
     const sent = await c.roundTrip(protocolHeader(), startOk("guest", "guest"));
     const close = only(sent, "connection.close");
-    expect(close).toMatchObject({ replyCode: ReplyCode.ACCESS_REFUSED, classId: 10, methodId: 11 });
+    expect(close).toMatchObject({ replyCode: ReplyCode.ACCESS_REFUSED, classId: 0, methodId: 0 });
     expect(close.replyText).toBe("ACCESS_REFUSED - PLAIN login refused: user 'guest' can only connect via localhost");
   });
 
@@ -165,13 +165,18 @@ describe("handshake", () => {
     expect(names(sent)).toContain("0:connection.open-ok");
   });
 
-  it("wrong password → connection.close 403 with the ids of connection.start-ok (10, 11)", async () => {
+  // RabbitMQ 3.10.8, observed: connection.close 403, class 0, method 0 (not start-ok's 10, 11).
+  it("wrong password → connection.close 403 with RabbitMQ's text and ids 0/0", async () => {
     const c = new Client();
     const sent = await c.roundTrip(protocolHeader(), startOk("guest", "wrong"));
     expect(names(sent)).toEqual(["0:connection.start", "0:connection.close"]);
     const close = only(sent, "connection.close");
-    expect(close).toMatchObject({ replyCode: ReplyCode.ACCESS_REFUSED, classId: 10, methodId: 11 });
-    expect(close.replyText).toMatch(/^ACCESS_REFUSED - Login was refused using authentication mechanism PLAIN/);
+    expect(close).toEqual({
+      replyCode: ReplyCode.ACCESS_REFUSED,
+      replyText: "ACCESS_REFUSED - Login was refused using authentication mechanism PLAIN. For details see the broker logfile.",
+      classId: 0,
+      methodId: 0,
+    });
     expect(c.connection.isRunning).toBe(false);
   });
 
@@ -202,7 +207,10 @@ describe("handshake", () => {
   });
 
   it.each([
-    ["AMQP 0-9 (old)", [0x41, 0x4d, 0x51, 0x50, 1, 1, 0, 9]],
+    ["AMQP 0-8", [0x41, 0x4d, 0x51, 0x50, 1, 1, 8, 0]],
+    ["AMQP 0-8 (as on the AMQP site)", [0x41, 0x4d, 0x51, 0x50, 1, 1, 9, 1]],
+    ["AMQP 0-10", [0x41, 0x4d, 0x51, 0x50, 1, 1, 0, 10]],
+    ["AMQP 0-9-2", [0x41, 0x4d, 0x51, 0x50, 0, 0, 9, 2]],
     ["AMQP 1.0", [0x41, 0x4d, 0x51, 0x50, 0, 1, 0, 0]],
     ["HTTP", [...new TextEncoder().encode("GET / HTTP/1.1\r\n")]],
   ])("wrong protocol header (%s) → server writes AMQP 0 0 9 1 and closes", async (_label, bytes) => {
@@ -212,6 +220,13 @@ describe("handshake", () => {
     expect(utf8(c.raw())).toBe("AMQP\x00\x00\x09\x01");
     expect(c.transport.closed).toBe(true);
     expect(c.connection.isClosed).toBe(true);
+  });
+
+  it("the AMQP 0-9 header (1 1 0 9) is spoken as 0-9-1, as RabbitMQ does", async () => {
+    const c = new Client();
+    const sent = await c.roundTrip(new Uint8Array([0x41, 0x4d, 0x51, 0x50, 1, 1, 0, 9]));
+    expect(names(sent)).toEqual(["0:connection.start"]);
+    expect(only(sent, "connection.start")).toMatchObject({ versionMajor: 0, versionMinor: 9 });
   });
 
   it("a wrong header is refused as soon as the first differing byte arrives", async () => {
@@ -245,27 +260,40 @@ describe("handshake", () => {
     const sent = await c.roundTrip(protocolHeader(), startOk(), tuneOk(4095));
     const close = only(sent, "connection.close");
     expect(close).toMatchObject({ replyCode: ReplyCode.NOT_ALLOWED, classId: 10, methodId: 31 });
-    expect(close.replyText).toBe("NOT_ALLOWED - frame_max=4095 < 4096 min size");
+    expect(close.replyText).toBe("NOT_ALLOWED - negotiated frame_max = 4095 is lower than the minimum allowed value (4096)");
   });
 
-  it("frame_max above the server's or 0 (unlimited) → 530; exactly 4096 is fine", async () => {
-    for (const [frameMax, code] of [
-      [131073, 530],
-      [0, 530],
-    ] as const) {
-      const c = new Client();
-      const sent = await c.roundTrip(protocolHeader(), startOk(), tuneOk(frameMax));
-      expect(only(sent, "connection.close").replyCode).toBe(code);
-    }
+  it("frame_max above the server's → 530 with RabbitMQ's text; exactly 4096 is fine", async () => {
     const c = new Client();
-    const sent = await c.roundTrip(protocolHeader(), startOk(), tuneOk(4096), open());
+    const close = only(await c.roundTrip(protocolHeader(), startOk(), tuneOk(131073)), "connection.close");
+    expect(close.replyText).toBe("NOT_ALLOWED - negotiated frame_max = 131073 is higher than the maximum allowed value (131072)");
+    const d = new Client();
+    const sent = await d.roundTrip(protocolHeader(), startOk(), tuneOk(4096), open());
     expect(names(sent)).toContain("0:connection.open-ok");
   });
 
-  it("channel_max above the server's → 530", async () => {
+  it("channel_max above the server's → 530 with RabbitMQ's text", async () => {
     const c = new Client();
     const sent = await c.roundTrip(protocolHeader(), startOk(), tuneOk(131072, DEFAULT_LIMITS.channelMax + 1));
-    expect(only(sent, "connection.close")).toMatchObject({ replyCode: 530, classId: 10, methodId: 31 });
+    expect(only(sent, "connection.close")).toEqual({
+      replyCode: 530,
+      replyText: `NOT_ALLOWED - negotiated channel_max = ${DEFAULT_LIMITS.channelMax + 1} is higher than the maximum allowed value (${DEFAULT_LIMITS.channelMax})`,
+      classId: 10,
+      methodId: 31,
+    });
+  });
+
+  it("frame_max = 0 and channel_max = 0 in tune-ok ask for no limit: the server's values apply", async () => {
+    const limits = { ...DEFAULT_LIMITS, frameMax: 8192, channelMax: 3 };
+    const c = new Client(new FakeBroker(), { limits });
+    expect(names(await c.roundTrip(protocolHeader(), startOk(), tuneOk(0, 0), open()))).toContain("0:connection.open-ok");
+    expect(c.connection.catalogEntry()).toMatchObject({ frameMax: 8192, channelMax: 3 });
+    expect(names(await c.roundTrip(frame(1, "channel.open"), frame(2, "channel.open"), frame(3, "channel.open")))).toEqual([
+      "1:channel.open-ok",
+      "2:channel.open-ok",
+      "3:channel.open-ok",
+    ]);
+    expect(only(await c.roundTrip(frame(4, "channel.open")), "connection.close")).toMatchObject({ replyCode: 530 });
   });
 
   it("a channel method before connection.open → connection.close 503 COMMAND_INVALID", async () => {
@@ -291,12 +319,32 @@ describe("handshake", () => {
     expect(only(sent, "connection.close")).toMatchObject({ replyCode: 503, classId: 10, methodId: 11 });
   });
 
-  it("the negotiated channel_max is enforced: a higher channel → 504", async () => {
+  // RabbitMQ 3.10.8, observed: channel_max bounds the number of open channels, not their
+  // numbers (channel 1000 opens under channel_max 5); one channel too many is 530, ids 0/0.
+  it("channel_max bounds how many channels are open, not their numbers (RabbitMQ's create_channel)", async () => {
     const c = new Client();
-    await c.roundTrip(protocolHeader(), startOk(), tuneOk(131072, 5), open());
-    expect(names(await c.roundTrip(frame(5, "channel.open")))).toEqual(["5:channel.open-ok"]);
-    const sent = await c.roundTrip(frame(6, "channel.open"));
-    expect(only(sent, "connection.close")).toMatchObject({ replyCode: ReplyCode.CHANNEL_ERROR, classId: 20, methodId: 10 });
+    await c.roundTrip(protocolHeader(), startOk(), tuneOk(131072, 2), open());
+    expect(names(await c.roundTrip(frame(1000, "channel.open"), frame(65535, "channel.open")))).toEqual([
+      "1000:channel.open-ok",
+      "65535:channel.open-ok",
+    ]);
+    const sent = await c.roundTrip(frame(1, "channel.open"));
+    expect(only(sent, "connection.close")).toEqual({
+      replyCode: ReplyCode.NOT_ALLOWED,
+      replyText: "NOT_ALLOWED - number of channels opened (2) has reached the negotiated channel_max (2)",
+      classId: 0,
+      methodId: 0,
+    });
+  });
+
+  it("a closed channel frees its place under channel_max", async () => {
+    const c = new Client();
+    await c.roundTrip(protocolHeader(), startOk(), tuneOk(131072, 1), open());
+    expect(names(await c.roundTrip(frame(7, "channel.open")))).toEqual(["7:channel.open-ok"]);
+    expect(names(await c.roundTrip(frame(7, "channel.close", { replyCode: 200, replyText: "", classId: 0, methodId: 0 })))).toEqual([
+      "7:channel.close-ok",
+    ]);
+    expect(names(await c.roundTrip(frame(8, "channel.open")))).toEqual(["8:channel.open-ok"]);
   });
 
   it("connection.blocked / unblocked from a client are accepted once open, refused (503) before", async () => {
