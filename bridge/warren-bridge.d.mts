@@ -1,8 +1,12 @@
 // Types for warren-bridge.mjs (plain JS, no build step). The .mjs takes its public types from
 // here, so `npm run typecheck` checks the implementation against these declarations.
 export interface BridgeOptions {
-  /** Address to listen on (default 127.0.0.1). */
-  host?: string;
+  /**
+   * Addresses to listen on, a list or comma-separated (default 127.0.0.1 and ::1, so clients that
+   * resolve localhost to ::1 connect). One the machine does not have is logged and skipped while
+   * another listens.
+   */
+  host?: string | string[];
   /** TCP port to listen on; 0 picks a free one (default 5672). */
   port?: number;
   /** Warren WebSocket URL (default ws://127.0.0.1:8787/amqp). */
@@ -27,10 +31,14 @@ export interface BridgeOptions {
 export interface Bridge {
   /** The port actually listened on (useful with port 0). */
   port: number;
-  /** The address listened on. */
+  /** The first address listened on. */
   host: string;
+  /** Every address listened on (all on `port`). */
+  hosts: string[];
   /** Stop listening and close every open connection. */
   close(): Promise<void>;
 }
 
 export function startBridge(options?: BridgeOptions): Promise<Bridge>;
+/** "127.0.0.1,::1" or a list: the addresses to listen on, without blanks, brackets or repeats. */
+export function hostList(host: string | string[]): string[];

@@ -11,7 +11,11 @@ import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import { WebSocket } from "ws";
 
-const DEFAULT_HOST = "127.0.0.1";
+// Both loopbacks: clients that resolve "localhost" to ::1 (Node ≥ 17, many systems) must connect.
+const DEFAULT_HOSTS = ["127.0.0.1", "::1"];
+// A listen address this machine does not have (no IPv6, ::1 not configured): logged and skipped
+// as long as another address listens.
+const UNAVAILABLE = new Set(["EADDRNOTAVAIL", "EAFNOSUPPORT", "EPROTONOSUPPORT"]);
 const DEFAULT_PORT = 5672;
 const DEFAULT_UPSTREAM = "ws://127.0.0.1:8787/amqp";
 
@@ -60,7 +64,8 @@ const ADMISSION_HOLD_MAX_MS = 2_000;
  * @returns {Promise<Bridge>}
  */
 export async function startBridge(options = {}) {
-  const { host = DEFAULT_HOST, port = DEFAULT_PORT, upstream = DEFAULT_UPSTREAM } = options;
+  const { port = DEFAULT_PORT, upstream = DEFAULT_UPSTREAM } = options;
+  const hosts = hostList(options.host ?? DEFAULT_HOSTS);
   const log = options.quiet || options.log === false ? () => {} : (options.log ?? console.log);
   if (!/^wss?:\/\//i.test(upstream)) throw new Error(`upstream must be a ws:// or wss:// URL, got ${upstream}`);
   const maxConnecting = maxConnectingFrom(options.maxConnecting);
@@ -70,33 +75,25 @@ export async function startBridge(options = {}) {
   const live = new Set();
   let nextId = 1;
   const admission = gate(maxConnecting);
-  const server = net.createServer((tcp) => {
+  const onConnection = (/** @type {net.Socket} */ tcp) => {
     const shutdown = relay(tcp, upstream, nextId++, log, admission, forwardSecret, () => live.delete(shutdown));
     live.add(shutdown);
-  });
-
-  await /** @type {Promise<void>} */ (
-    new Promise((resolve, reject) => {
-      server.once("error", reject);
-      server.listen(port, host, () => {
-        server.off("error", reject);
-        resolve(undefined);
-      });
-    })
-  );
-  server.on("error", (err) => log(`listener error: ${err.message}`));
-  const address = /** @type {net.AddressInfo} */ (server.address());
-  log(`listening on ${formatAddress(address.address, address.port)} -> ${upstream}`);
+  };
+  const servers = await listenAll(hosts, port, onConnection, log);
+  for (const server of servers) server.on("error", (err) => log(`listener error: ${err.message}`));
+  const addresses = servers.map((server) => /** @type {net.AddressInfo} */ (server.address()));
+  const first = /** @type {net.AddressInfo} */ (addresses[0]);
+  log(`listening on ${addresses.map((a) => formatAddress(a.address, a.port)).join(", ")} -> ${upstream}`);
 
   /** @type {Promise<void> | undefined} */
   let closing;
   return {
-    port: address.port,
-    host: address.address,
+    port: first.port,
+    host: first.address,
+    hosts: addresses.map((a) => a.address),
     close() {
       closing ??= (async () => {
-        /** @type {Promise<void>} */
-        const stopped = new Promise((resolve) => server.close(() => resolve(undefined)));
+        const stopped = Promise.all(servers.map((server) => new Promise((resolve) => server.close(() => resolve(undefined)))));
         await Promise.all([...live].map((shutdown) => shutdown()));
         await stopped;
         log("bridge closed");
@@ -104,6 +101,72 @@ export async function startBridge(options = {}) {
       return closing;
     },
   };
+}
+
+/**
+ * "127.0.0.1,::1" or a list: the addresses to listen on, without blanks or repeats.
+ * @param {string | string[]} host
+ * @returns {string[]}
+ */
+export function hostList(host) {
+  const list = (Array.isArray(host) ? host : [host]).flatMap((h) => h.split(",")).map((h) => h.trim().replace(/^\[(.*)\]$/, "$1"));
+  const hosts = [...new Set(list.filter((h) => h !== ""))];
+  if (hosts.length === 0) throw new Error("no address to listen on");
+  return hosts;
+}
+
+/**
+ * Listens on every address with one port (the first listener's when `port` is 0). An address the
+ * machine does not have is logged and skipped while another one listens; any other failure (the
+ * port taken) closes what was opened and throws. With port 0 a port free on the first address but
+ * taken on another is given up and another one tried.
+ * @param {string[]} hosts
+ * @param {number} port
+ * @param {(tcp: net.Socket) => void} onConnection
+ * @param {(line: string) => void} log
+ * @returns {Promise<net.Server[]>}
+ */
+async function listenAll(hosts, port, onConnection, log) {
+  for (let attempt = 0; ; attempt++) {
+    /** @type {net.Server[]} */
+    const servers = [];
+    let chosen = port;
+    /** @type {unknown} */
+    let firstError;
+    try {
+      for (const host of hosts) {
+        const server = net.createServer(onConnection);
+        try {
+          await listen(server, chosen, host);
+        } catch (err) {
+          const code = /** @type {NodeJS.ErrnoException} */ (err).code ?? "";
+          if (!UNAVAILABLE.has(code)) throw err;
+          log(`cannot listen on ${formatAddress(host, chosen)} (${code}): this machine does not have that address; continuing without it`);
+          firstError ??= err;
+          continue;
+        }
+        servers.push(server);
+        if (chosen === 0) chosen = /** @type {net.AddressInfo} */ (server.address()).port;
+      }
+      if (servers.length === 0) throw firstError;
+      return servers;
+    } catch (err) {
+      await Promise.all(servers.map((server) => new Promise((resolve) => server.close(() => resolve(undefined)))));
+      const inUse = /** @type {NodeJS.ErrnoException} */ (err).code === "EADDRINUSE";
+      if (!(port === 0 && inUse && servers.length > 0 && attempt < 10)) throw err;
+    }
+  }
+}
+
+/** @param {net.Server} server @param {number} port @param {string} host @returns {Promise<void>} */
+function listen(server, port, host) {
+  return new Promise((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(port, host, () => {
+      server.off("error", reject);
+      resolve();
+    });
+  });
 }
 
 /**
@@ -442,11 +505,13 @@ function formatAddress(host, port) {
 
 // ---- CLI ---------------------------------------------------------------------
 
-const USAGE = `Usage: warren-bridge [--host ADDR] [--port N] [--upstream URL] [--max-connecting N] [--quiet]
+const USAGE = `Usage: warren-bridge [--host ADDR[,ADDR…]] [--port N] [--upstream URL] [--max-connecting N] [--quiet]
 
 Accept plain AMQP 0-9-1 over TCP and relay each connection to Warren over WebSocket.
 
-  --host ADDR      address to listen on       (env WARREN_BRIDGE_HOST, default ${DEFAULT_HOST})
+  --host ADDRS     addresses to listen on, comma-separated or repeated; one the machine
+                   does not have (no IPv6) is skipped with a log line
+                                              (env WARREN_BRIDGE_HOST, default ${DEFAULT_HOSTS.join(",")})
   --port N         TCP port, 0 = any free one (env WARREN_BRIDGE_PORT, default ${DEFAULT_PORT})
   --upstream URL   Warren AMQP WebSocket URL  (env WARREN_BRIDGE_UPSTREAM, default ${DEFAULT_UPSTREAM})
   --max-connecting N
@@ -465,7 +530,7 @@ async function main() {
   try {
     ({ values } = parseArgs({
       options: {
-        host: { type: "string" },
+        host: { type: "string", multiple: true },
         port: { type: "string" },
         upstream: { type: "string" },
         "max-connecting": { type: "string" },
@@ -498,7 +563,7 @@ async function main() {
   try {
     /** @type {BridgeOptions} */
     const bridgeOptions = {
-      host: String(values.host ?? env.WARREN_BRIDGE_HOST ?? DEFAULT_HOST),
+      host: values.host ?? env.WARREN_BRIDGE_HOST ?? DEFAULT_HOSTS,
       port,
       upstream: String(values.upstream ?? env.WARREN_BRIDGE_UPSTREAM ?? DEFAULT_UPSTREAM),
       log,

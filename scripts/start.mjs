@@ -6,6 +6,7 @@ const server = await startWarren({
   host: env.WARREN_HOST ?? "127.0.0.1",
   httpPort: Number(env.WARREN_HTTP_PORT ?? 8787),
   amqpPort: Number(env.WARREN_AMQP_PORT ?? 5672),
+  ...(env.WARREN_AMQP_HOST ? { amqpHost: env.WARREN_AMQP_HOST } : {}),
   ...(env.WARREN_DATA_DIR ? { dataDir: env.WARREN_DATA_DIR } : {}),
   heartbeat: Number(env.WARREN_HEARTBEAT ?? 60),
   quiet: env.WARREN_QUIET === "1",

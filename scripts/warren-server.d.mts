@@ -14,6 +14,11 @@ export interface WarrenOptions {
   httpPort?: number;
   /** null: no TCP bridge (then amqpUrl and amqpPort are null). */
   amqpPort?: number | null;
+  /**
+   * Addresses the TCP bridge listens on (a list or comma-separated). Default: 127.0.0.1 and ::1
+   * when `host` is 127.0.0.1 (the default), else `host`.
+   */
+  amqpHost?: string | string[];
   dataDir?: string;
   heartbeat?: number;
   build?: boolean;

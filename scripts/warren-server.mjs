@@ -140,7 +140,9 @@ export async function startWarren(options = {}) {
   let bridge = null;
   if (options.amqpPort !== null) {
     bridge = await startBridge({
-      host,
+      // Bound to loopback: both loopbacks (127.0.0.1 and ::1, the bridge's default), so clients
+      // that resolve localhost to ::1 connect too.
+      ...(options.amqpHost !== undefined ? { host: options.amqpHost } : host === "127.0.0.1" ? {} : { host }),
       port: options.amqpPort ?? 5672,
       upstream: wsUrl,
       quiet,

@@ -2,8 +2,23 @@ import net from "node:net";
 import http from "node:http";
 import { afterEach, describe, expect, it } from "vitest";
 import type { WebSocket } from "ws";
-import { startBridge, type Bridge } from "../../bridge/warren-bridge.mjs";
-import { collectUntilClose, connect, randomBytes, readBytes, sleep, startUpstream, steady, until, type UpstreamOptions } from "./helpers";
+import { hostList, startBridge, type Bridge } from "../../bridge/warren-bridge.mjs";
+import {
+  collectUntilClose,
+  connect,
+  hasIpv6Loopback,
+  randomBytes,
+  readBytes,
+  sleep,
+  startUpstream,
+  steady,
+  until,
+  type UpstreamOptions,
+} from "./helpers";
+
+// The dual-stack tests need ::1; without it they are skipped, and say so.
+const ipv6 = await hasIpv6Loopback();
+if (!ipv6) console.log("[bridge] this machine has no IPv6 loopback (::1): the dual-stack tests are skipped");
 
 // Everything started in a test is torn down afterwards, pass or fail.
 const cleanups: (() => unknown)[] = [];
@@ -35,7 +50,48 @@ describe("warren-bridge", () => {
   it("listens on the actual port when given port 0 and logs it", async () => {
     const { bridge, logs, upstream } = await setup();
     expect(bridge.port).toBeGreaterThan(0);
-    expect(logs[0]).toBe(`listening on 127.0.0.1:${bridge.port} -> ${upstream.url}`);
+    const where = ipv6 ? `127.0.0.1:${bridge.port}, [::1]:${bridge.port}` : `127.0.0.1:${bridge.port}`;
+    expect(logs.at(-1)).toBe(`listening on ${where} -> ${upstream.url}`);
+  });
+
+  it.skipIf(!ipv6)("listens on both 127.0.0.1 and ::1 by default, one port: a client of either is relayed", async () => {
+    const { bridge, upstream } = await setup();
+    expect(bridge.hosts).toEqual(["127.0.0.1", "::1"]);
+    for (const host of ["127.0.0.1", "::1"]) {
+      const sock = await connect(bridge.port, host);
+      cleanups.push(() => sock.destroy());
+      const payload = Buffer.from(`AMQP\x00\x00\x09\x01 from ${host}`, "latin1");
+      sock.write(payload);
+      expect((await readBytes(sock, payload.length)).equals(payload)).toBe(true);
+    }
+    expect(upstream.sockets).toHaveLength(2);
+  });
+
+  it("host chooses the addresses (a list or comma-separated); only those listen", async () => {
+    const upstream = await startUpstream();
+    cleanups.push(() => upstream.close());
+    const bridge = await startBridge({ host: "127.0.0.1", port: 0, upstream: upstream.url, quiet: true });
+    cleanups.push(() => bridge.close());
+    expect(bridge.hosts).toEqual(["127.0.0.1"]);
+    if (ipv6) await expect(connect(bridge.port, "::1")).rejects.toThrow(/ECONNREFUSED/);
+    expect(hostList("127.0.0.1, [::1],127.0.0.1")).toEqual(["127.0.0.1", "::1"]);
+    expect(hostList(["127.0.0.1,::1", "0.0.0.0"])).toEqual(["127.0.0.1", "::1", "0.0.0.0"]);
+  });
+
+  it("an address this machine does not have is logged and skipped; the bridge starts on the others", async () => {
+    const upstream = await startUpstream();
+    cleanups.push(() => upstream.close());
+    const logs: string[] = [];
+    // 192.0.2.1 (TEST-NET-1) is on no interface here, as ::1 is on a machine without IPv6.
+    const bridge = await startBridge({ host: ["192.0.2.1", "127.0.0.1"], port: 0, upstream: upstream.url, log: (l) => logs.push(l) });
+    cleanups.push(() => bridge.close());
+    expect(bridge.hosts).toEqual(["127.0.0.1"]);
+    expect(logs[0]).toBe("cannot listen on 192.0.2.1:0 (EADDRNOTAVAIL): this machine does not have that address; continuing without it");
+    const sock = await client(bridge);
+    sock.write("AMQP");
+    expect((await readBytes(sock, 4)).toString()).toBe("AMQP");
+    // No address at all is an error.
+    await expect(startBridge({ host: "192.0.2.1", port: 0, upstream: upstream.url, quiet: true })).rejects.toThrow(/EADDRNOTAVAIL/);
   });
 
   it("round-trips bytes unchanged over a binary WS with the amqp subprotocol", async () => {

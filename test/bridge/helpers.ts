@@ -78,11 +78,27 @@ export async function startUpstream(opts: UpstreamOptions = {}): Promise<FakeUps
   };
 }
 
-export function connect(port: number): Promise<net.Socket> {
+export function connect(port: number, host = "127.0.0.1"): Promise<net.Socket> {
   return new Promise((resolve, reject) => {
-    const sock = net.connect(port, "127.0.0.1", () => resolve(sock));
+    const sock = net.connect(port, host, () => resolve(sock));
     sock.once("error", reject);
   });
+}
+
+/** Whether this machine has the IPv6 loopback (::1) to listen on. */
+export async function hasIpv6Loopback(): Promise<boolean> {
+  const server = net.createServer();
+  try {
+    await new Promise<void>((resolve, reject) => {
+      server.once("error", reject);
+      server.listen(0, "::1", () => resolve());
+    });
+    return true;
+  } catch {
+    return false;
+  } finally {
+    server.close();
+  }
 }
 
 /** Collect everything a socket sends until it ends; resolves on 'close'. */

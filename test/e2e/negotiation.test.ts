@@ -2,6 +2,7 @@ import amqp from "amqplib";
 import { describe, expect, it } from "vitest";
 import { type AnyMethod, type Command, FrameType, PROTOCOL_HEADER, ReplyCode, encodeFrame, table } from "../../src/amqp";
 import { againstRabbitmq, useWarren } from "./harness";
+import { hasIpv6Loopback } from "../bridge/helpers";
 import { RawClient } from "./raw-client";
 
 // Connection negotiation and connection-level extensions, as RabbitMQ answers them. The file
@@ -156,6 +157,21 @@ describe("connection negotiation", () => {
       raw.write(new Uint8Array(header));
       await raw.waitClosed();
       expect([...raw.raw]).toEqual([...PROTOCOL_HEADER]);
+    }
+  });
+});
+
+// The bridge listens on 127.0.0.1 and ::1 (clients that resolve localhost to ::1 must connect).
+const ipv6 = await hasIpv6Loopback();
+if (!ipv6) console.log("[negotiation] this machine has no IPv6 loopback (::1): the ::1 client test is skipped");
+
+describe("dual-stack bridge", () => {
+  it.skipIf(againstRabbitmq || !ipv6)("amqplib connects over ::1 as well as 127.0.0.1, and guest counts as local", async () => {
+    for (const host of ["127.0.0.1", "[::1]"]) {
+      const conn = await amqp.connect(`amqp://guest:guest@${host}:${port()}`);
+      const ch = await conn.createChannel();
+      await ch.assertQueue("", { exclusive: true });
+      await conn.close();
     }
   });
 });
