@@ -3,7 +3,8 @@ import { describe, expect, it } from "vitest";
 import { useWarren } from "./harness";
 import { channelErrorCode, queueExists, replyCode, uniqueName, waitFor, waitQueueExists, amqpConnections } from "./messaging-helpers";
 
-const warren = useWarren();
+// Runs side by side against RabbitMQ too (WARREN_TEST_AGAINST=rabbitmq, README "Test").
+const warren = useWarren({ sideBySide: true });
 const connect = amqpConnections(() => warren.server.amqpUrl!);
 
 describe("queue.declare", () => {
@@ -23,10 +24,12 @@ describe("queue.declare", () => {
 
   it("declare-ok carries the ready message count and the consumer count", async () => {
     const conn = await connect();
-    const ch = await conn.createChannel();
+    // Confirmed first: RabbitMQ's queue may not have counted unconfirmed publishes yet.
+    const ch = await conn.createConfirmChannel();
     const q = uniqueName("counts");
     await ch.assertQueue(q, { durable: false });
     for (let i = 0; i < 5; i++) ch.sendToQueue(q, Buffer.from(`m${i}`));
+    await ch.waitForConfirms();
     expect(await ch.assertQueue(q, { durable: false })).toEqual({ queue: q, messageCount: 5, consumerCount: 0 });
     // Unacked messages are not counted as ready.
     const m = await ch.get(q);

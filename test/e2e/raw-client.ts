@@ -62,7 +62,9 @@ export class RawClient {
     });
     const tune = await c.expect("connection.tune");
     if (tune.method.name !== "connection.tune") throw new Error("no tune");
-    c.send(0, { name: "connection.tune-ok", args: { channelMax: 0, frameMax: tune.method.args.frameMax, heartbeat: opts.heartbeat ?? 0 } });
+    // The server's own values: RabbitMQ refuses 0 ("no limit") when it has a limit.
+    const { channelMax, frameMax } = tune.method.args;
+    c.send(0, { name: "connection.tune-ok", args: { channelMax, frameMax, heartbeat: opts.heartbeat ?? 0 } });
     c.send(0, { name: "connection.open", args: { virtualHost: opts.vhost ?? "/", capabilities: "", insist: false } });
     await c.expect("connection.open-ok");
     return c;
