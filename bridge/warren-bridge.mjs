@@ -79,7 +79,7 @@ export async function startBridge(options = {}) {
     const shutdown = relay(tcp, upstream, nextId++, log, admission, forwardSecret, () => live.delete(shutdown));
     live.add(shutdown);
   };
-  const servers = await listenAll(hosts, port, onConnection, log);
+  const servers = await listenAll(hosts, port, onConnection, log, options.host === undefined);
   for (const server of servers) server.on("error", (err) => log(`listener error: ${err.message}`));
   const addresses = servers.map((server) => /** @type {net.AddressInfo} */ (server.address()));
   const first = /** @type {net.AddressInfo} */ (addresses[0]);
@@ -118,15 +118,17 @@ export function hostList(host) {
 /**
  * Listens on every address with one port (the first listener's when `port` is 0). An address the
  * machine does not have is logged and skipped while another one listens; any other failure (the
- * port taken) closes what was opened and throws. With port 0 a port free on the first address but
- * taken on another is given up and another one tried.
+ * port taken) closes what was opened and throws, except on the default's ::1 (`lenient`), which
+ * is then logged and skipped too. With port 0 a port free on the first address but taken on
+ * another is given up and another one tried.
  * @param {string[]} hosts
  * @param {number} port
  * @param {(tcp: net.Socket) => void} onConnection
  * @param {(line: string) => void} log
+ * @param {boolean} lenient
  * @returns {Promise<net.Server[]>}
  */
-async function listenAll(hosts, port, onConnection, log) {
+async function listenAll(hosts, port, onConnection, log, lenient) {
   for (let attempt = 0; ; attempt++) {
     /** @type {net.Server[]} */
     const servers = [];
@@ -140,8 +142,13 @@ async function listenAll(hosts, port, onConnection, log) {
           await listen(server, chosen, host);
         } catch (err) {
           const code = /** @type {NodeJS.ErrnoException} */ (err).code ?? "";
-          if (!UNAVAILABLE.has(code)) throw err;
-          log(`cannot listen on ${formatAddress(host, chosen)} (${code}): this machine does not have that address; continuing without it`);
+          const unavailable = UNAVAILABLE.has(code);
+          if (!unavailable && !(lenient && servers.length > 0 && port !== 0)) throw err;
+          log(
+            unavailable
+              ? `cannot listen on ${formatAddress(host, chosen)} (${code}): this machine does not have that address; continuing without it`
+              : `cannot listen on ${formatAddress(host, chosen)} (${code}); continuing without it`,
+          );
           firstError ??= err;
           continue;
         }
@@ -563,11 +570,13 @@ async function main() {
   try {
     /** @type {BridgeOptions} */
     const bridgeOptions = {
-      host: values.host ?? env.WARREN_BRIDGE_HOST ?? DEFAULT_HOSTS,
       port,
       upstream: String(values.upstream ?? env.WARREN_BRIDGE_UPSTREAM ?? DEFAULT_UPSTREAM),
       log,
     };
+    // Unset: the default addresses, where a ::1 that cannot be had is skipped, whatever the reason.
+    const host = values.host ?? env.WARREN_BRIDGE_HOST;
+    if (host !== undefined) bridgeOptions.host = host;
     if (values["max-connecting"] !== undefined) bridgeOptions.maxConnecting = Number(values["max-connecting"]);
     bridge = await startBridge(bridgeOptions);
   } catch (err) {

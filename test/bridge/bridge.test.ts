@@ -67,6 +67,24 @@ describe("warren-bridge", () => {
     expect(upstream.sockets).toHaveLength(2);
   });
 
+  it.skipIf(!ipv6)(
+    "by default a port taken on ::1 only is logged and the bridge listens on 127.0.0.1; chosen addresses must all listen",
+    async () => {
+      const upstream = await startUpstream();
+      cleanups.push(() => upstream.close());
+      const other = net.createServer();
+      await new Promise<void>((resolve) => other.listen(0, "::1", () => resolve()));
+      cleanups.push(() => new Promise((resolve) => other.close(resolve)));
+      const port = (other.address() as net.AddressInfo).port;
+      const logs: string[] = [];
+      const bridge = await startBridge({ port, upstream: upstream.url, log: (l) => logs.push(l) });
+      cleanups.push(() => bridge.close());
+      expect(bridge.hosts).toEqual(["127.0.0.1"]);
+      expect(logs[0]).toBe(`cannot listen on [::1]:${port} (EADDRINUSE); continuing without it`);
+      await expect(startBridge({ host: "::1", port, upstream: upstream.url, quiet: true })).rejects.toThrow(/EADDRINUSE/);
+    },
+  );
+
   it("host chooses the addresses (a list or comma-separated); only those listen", async () => {
     const upstream = await startUpstream();
     cleanups.push(() => upstream.close());
