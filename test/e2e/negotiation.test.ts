@@ -1,4 +1,5 @@
 import amqp from "amqplib";
+import { AMQPWebSocketClient } from "@cloudamqp/amqp-client";
 import { describe, expect, it } from "vitest";
 import { type AnyMethod, type Command, FrameType, PROTOCOL_HEADER, ReplyCode, encodeFrame, table } from "../../src/amqp";
 import { againstRabbitmq, useWarren } from "./harness";
@@ -52,6 +53,23 @@ describe("connection.update-secret (RabbitMQ's extension)", () => {
     expect(queue).toMatch(/^amq\.gen-/);
     await conn.close();
   });
+
+  it.skipIf(againstRabbitmq)(
+    "@cloudamqp/amqp-client's updateSecret over WebSocket resolves; a wrong one closes the connection",
+    async () => {
+      const client = new AMQPWebSocketClient(warren.server.wsUrl, "/", "guest", "guest");
+      const conn = await client.connect();
+      await conn.updateSecret("guest", "token refresh");
+      const ch = await conn.channel();
+      await ch.queueDeclare("", { exclusive: true });
+      const closed = new Promise<unknown>((resolve) => {
+        conn.onerror = resolve;
+      });
+      void conn.updateSecret("wrong", "token refresh").catch(() => undefined);
+      expect(String(await closed)).toMatch(/New secret was refused by one of the backends/);
+      expect(conn.closed).toBe(true);
+    },
+  );
 
   // RabbitMQ's internal users accept any new secret (rabbit_auth_backend_internal:update_state);
   // Warren checks it as the password, and refuses as rabbit_reader does when a backend refuses.
