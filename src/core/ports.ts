@@ -15,6 +15,7 @@ import type {
   UserWrite,
   VhostRecord,
 } from "./control";
+import type { DirectReply } from "./direct-reply";
 import type { Permissions } from "./permissions";
 import type { RpcResult } from "./rpc-result";
 
@@ -106,6 +107,11 @@ export interface HeldOf {
 export interface ConnectionPort extends RouteSubscriberPort {
   /** A packed batch of deliveries (queue/wire.ts). */
   deliver(batch: Uint8Array): Promise<DeliverResult>;
+  /**
+   * Direct replies (core/direct-reply.ts) for this connection's channels, in publish order; per
+   * reply whether a channel whose secret matched took it. One call per publishing batch.
+   */
+  replyTo(replies: DirectReply[]): Promise<boolean[]>;
   /** The queue went away under this consumer. */
   consumerCancelled(channel: number, tag: string, queue: string): Promise<void>;
   /** Live state for the management API; null when the connection is closed. */

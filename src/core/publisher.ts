@@ -3,6 +3,7 @@ import { MAX_EXPIRY_MS } from "../queue/arguments";
 import { encodePublishBatch } from "../queue/wire";
 import type { IncomingMessage } from "../storage/message-record";
 import type { Broker } from "./broker";
+import { type DirectReply, isReplyKey, parseReplyAddress } from "./direct-reply";
 import { atom, byteString, type ErlTerm, int, pretty, str, text, tuple } from "./erlang-terms";
 import { preconditionFailed } from "./errors";
 import { describeExchange } from "./names";
@@ -94,6 +95,8 @@ export class Publisher {
 
   /** The queues a message reaches; synchronous when the exchanges on the way are cached. */
   route(exchange: string, routingKey: string, headers: FieldTable | undefined): string[] | Promise<string[]> {
+    // A direct reply-to address reaches no queue: store() hands it to the requester's connection.
+    if (isReplyKey(exchange, routingKey)) return [];
     return this.routes.route(exchange, routingKey, headers);
   }
 
@@ -113,6 +116,7 @@ export class Publisher {
     const rejected = new Uint8Array(batch.length);
     const vhost = this.vhost();
     const holding = this.hold(vhost, batch, failed);
+    const replying = this.reply(batch, routed);
     const all = [...groups];
     for (let start = 0; start < all.length; start += RPC_WAVE) {
       // workerd reads no socket while this object has calls to make: a batch fanning out to
@@ -121,6 +125,7 @@ export class Publisher {
       await this.storeGroups(vhost, all.slice(start, start + RPC_WAVE), { routed, failed, rejected });
     }
     await holding;
+    await replying;
     return { routed, failed, rejected };
   }
 
@@ -178,6 +183,37 @@ export class Publisher {
             this.broker.log(`holding messages in delayed ${describeExchange(vhost, exchange)} failed: ${String(err)}`);
             for (const i of g.owners.slice(start, end)) failed[i] = 1;
           }
+        }
+      }),
+    );
+  }
+
+  /**
+   * Replies to direct reply-to addresses (core/direct-reply.ts): one ConnectionPort.replyTo RPC
+   * per requesting connection, in publish order. A reply the requester took counts as routed;
+   * one to a gone requester or a forged address is not (a mandatory one comes back, as RabbitMQ).
+   */
+  private async reply(batch: readonly RoutedPublish[], routed: Uint32Array): Promise<void> {
+    const groups = new Map<string, { replies: DirectReply[]; owners: number[] }>();
+    batch.forEach((p, i) => {
+      if (!isReplyKey(p.message.exchange, p.message.routingKey)) return;
+      const address = parseReplyAddress(p.message.routingKey);
+      if (!address) return;
+      let g = groups.get(address.connection);
+      if (!g) groups.set(address.connection, (g = { replies: [], owners: [] }));
+      g.replies.push({ channel: address.channel, secret: address.secret, message: p.message });
+      g.owners.push(i);
+    });
+    await Promise.all(
+      [...groups].map(async ([connection, g]) => {
+        try {
+          const taken = await this.broker.connection(connection).replyTo(g.replies);
+          taken.forEach((ok, k) => {
+            if (ok) routed[g.owners[k]!]!++;
+          });
+        } catch (err) {
+          // A gone or never-existing requester: the reply is dropped, as RabbitMQ drops it.
+          this.broker.log(`direct reply to connection ${connection} not delivered: ${String(err)}`);
         }
       }),
     );

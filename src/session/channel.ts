@@ -5,6 +5,7 @@ import { RateSampler } from "../core/rates";
 import { VhostOps } from "../core/vhost-ops";
 import type { Delivery, IncomingMessage } from "../queue/types";
 import type { Connection } from "./connection";
+import { recordOf } from "../storage/message-record";
 
 type ChannelState = "open" | "closing";
 
@@ -61,6 +62,8 @@ export class Channel {
   transactional = false;
   lastQueue: string | undefined;
   readonly consumers = new Map<string, ChannelConsumer>();
+  /** The channel's consumer of amq.rabbitmq.reply-to (core/direct-reply.ts): its tag and secret. */
+  directReply: { tag: string; secret: string } | null = null;
   /** Queues whose consumers or unacked messages involve this channel. */
   readonly touched = new Set<string>();
   /** Message counts for the management API: plain increments, never written anywhere. */
@@ -336,6 +339,16 @@ export class Channel {
     return tag;
   }
 
+  /** A direct reply (core/direct-reply.ts): delivered at once, no-ack, if the secret is this channel's. */
+  acceptReply(secret: string, message: IncomingMessage): boolean {
+    const consumer = this.directReply;
+    if (this.state !== "open" || consumer === null || consumer.secret !== secret) return false;
+    this.stats.deliver_no_ack++;
+    const deliveryTag = ++this.deliveryTag;
+    this.connection.sendDelivery(this.id, consumer.tag, deliveryTag, false, recordOf(message));
+    return true;
+  }
+
   /** Takes one delivery pushed by a queue: "ok", or why it must go back. */
   accept(d: Delivery): "ok" | "refused" | "paused" {
     const consumer = this.consumers.get(d.consumerTag);
@@ -396,6 +409,7 @@ export class Channel {
     const queues = [...this.touched];
     this.touched.clear();
     this.consumers.clear();
+    this.directReply = null;
     this.outstanding.clear();
     this.paused.clear();
     this.txPublishes = [];

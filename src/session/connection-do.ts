@@ -1,4 +1,5 @@
 import { DurableObject } from "cloudflare:workers";
+import type { DirectReply } from "../core/direct-reply";
 import { limitsFrom } from "../core/limits";
 import type { ConnectionInfo } from "../core/control";
 import type { Permissions } from "../core/permissions";
@@ -101,6 +102,12 @@ export class ConnectionDO extends DurableObject<Env> implements ConnectionPort {
     if (!this.connection) return { gone: true, refused: [], paused: [] };
     this.connection.cost.rpcCalls++;
     return this.connection.deliver(decodeDeliveries(batch));
+  }
+
+  async replyTo(replies: DirectReply[]): Promise<boolean[]> {
+    if (!this.connection) return replies.map(() => false);
+    this.connection.cost.rpcCalls++;
+    return this.connection.replyTo(replies);
   }
 
   async consumerCancelled(channel: number, tag: string, _queue: string): Promise<void> {

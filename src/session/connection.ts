@@ -28,6 +28,7 @@ import { emptyCost } from "../storage/counting-sql";
 import { jsonValue } from "../core/json-table";
 import { AccessControl, type Permissions } from "../core/permissions";
 import type { HeldOf } from "../core/ports";
+import type { DirectReply } from "../core/direct-reply";
 import { DEFAULT_LIMITS, type Limits } from "../core/limits";
 import { BrokerError, channelErrorCode, commandInvalid, notAllowed, notImplemented } from "../core/errors";
 import { subscriberKey } from "../core/names";
@@ -234,6 +235,12 @@ export class Connection {
     const result: DeliverResult = { gone: false, refused, paused: [...paused] };
     if (this.flow.acknowledged) result.room = this.flow.room;
     return result;
+  }
+
+  /** Direct replies for this connection's channels (ConnectionPort.replyTo): which were taken. */
+  replyTo(replies: DirectReply[]): boolean[] {
+    if (this.state !== "running") return replies.map(() => false);
+    return replies.map((r) => this.channels.get(r.channel)?.acceptReply(r.secret, r.message) ?? false);
   }
 
   /** The queue went away under a consumer: tell the client (consumer_cancel_notify). */

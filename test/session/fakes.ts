@@ -3,6 +3,7 @@
 // signature change there breaks these fakes at compile time.
 import { ReplyCode } from "../../src/amqp";
 import type { Broker } from "../../src/core/broker";
+import type { DirectReply } from "../../src/core/direct-reply";
 import { describeExchange, describeQueue, entityKey, type SubscriberAddress } from "../../src/core/names";
 import type {
   AppliedPolicy,
@@ -346,6 +347,12 @@ export class FakeConnectionPort extends FakePort implements ConnectionPort {
     this.record("deliver", [batch]);
     if (this.script.deliver) return this.script.deliver(batch);
     return { gone: true, refused: [], paused: [] };
+  }
+
+  async replyTo(replies: DirectReply[]): Promise<boolean[]> {
+    this.record("replyTo", [replies]);
+    if (this.script.replyTo) return this.script.replyTo(replies);
+    return replies.map(() => false);
   }
 
   async consumerCancelled(channel: number, tag: string, queue: string): Promise<void> {

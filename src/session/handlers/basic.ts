@@ -1,7 +1,9 @@
 import type { Command, Method } from "../../amqp";
-import { notAllowed, notImplemented } from "../../core/errors";
+import { notAllowed, notImplemented, preconditionFailed } from "../../core/errors";
 import { generatedName } from "../../core/names";
 import { checkPublishable } from "../../core/publisher";
+import { REPLY_TO_QUEUE, replyAddress, replySecret } from "../../core/direct-reply";
+import { encodeContentHeader, decodeContentHeader } from "../../amqp/properties";
 import { unwrap } from "../../core/rpc-result";
 import { decodeRecord } from "../../storage/message-record";
 import type { Channel } from "../channel";
@@ -22,10 +24,19 @@ export function basicPublish(ch: Channel, m: Method<"basic.publish">, command: C
     c.impersonator,
     props.expiration,
   );
+  let header = command.header ?? EMPTY;
+  if (props.replyTo === REPLY_TO_QUEUE) {
+    // Direct reply-to: the request carries the address of this channel's reply consumer instead.
+    const consumer = ch.directReply;
+    if (consumer === null) throw preconditionFailed("fast reply consumer does not exist");
+    const replyTo = replyAddress({ connection: c.id, channel: ch.id, secret: consumer.secret });
+    const { classId, bodySize, properties } = decodeContentHeader(header);
+    header = encodeContentHeader(classId, bodySize, { ...properties, replyTo });
+  }
   const message = {
     exchange,
     routingKey,
-    header: command.header ?? EMPTY,
+    header,
     body: command.body ?? EMPTY,
     persistent: props.deliveryMode === 2,
   };
@@ -38,8 +49,16 @@ export async function basicConsume(ch: Channel, m: Method<"basic.consume">): Pro
   const a = m.args;
   const queue = a.queue;
   const tag = a.consumerTag === "" ? generatedName("amq.ctag-") : a.consumerTag;
+  if (ch.consumers.has(tag) || ch.directReply?.tag === tag) throw notAllowed(`attempt to reuse consumer tag '${tag}'`);
+  if (queue === REPLY_TO_QUEUE) {
+    // RabbitMQ checks no permission here: the pseudo-queue is no queue.
+    if (!a.noAck) throw preconditionFailed("reply consumer cannot acknowledge");
+    if (ch.directReply !== null) throw preconditionFailed("reply consumer already set");
+    ch.directReply = { tag, secret: replySecret() };
+    if (!a.noWait) ch.connection.send(ch.id, { name: "basic.consume-ok", args: { consumerTag: tag } });
+    return;
+  }
   ch.connection.access.check("read", "queue", queue);
-  if (ch.consumers.has(tag)) throw notAllowed(`attempt to reuse consumer tag '${tag}'`);
   const checking = ch.ops().checkConsumerArguments(queue, a.arguments);
   if (checking) await checking;
   ch.consumers.set(tag, { queue, noAck: a.noAck, globalLimit: ch.consumerPrefetch === 0, ready: false, early: [] });
@@ -67,6 +86,7 @@ export async function basicConsume(ch: Channel, m: Method<"basic.consume">): Pro
 
 export async function basicCancel(ch: Channel, m: Method<"basic.cancel">): Promise<void> {
   const tag = m.args.consumerTag;
+  if (ch.directReply?.tag === tag) ch.directReply = null;
   const consumer = ch.consumers.get(tag);
   if (consumer) {
     ch.consumers.delete(tag);

@@ -1,10 +1,16 @@
 import type { Method } from "../../amqp";
+import { REPLY_TO_QUEUE } from "../../core/direct-reply";
 import type { Channel } from "../channel";
 
 // Empty queue names and binding keys were expanded before these run (shortcuts.ts).
 
 export async function queueDeclare(ch: Channel, m: Method<"queue.declare">): Promise<void> {
   const a = m.args;
+  if (a.queue === REPLY_TO_QUEUE) {
+    // As RabbitMQ 3.10.8: declaring the direct reply-to pseudo-queue (passive or not) answers 0/1.
+    if (!a.noWait) ch.connection.send(ch.id, { name: "queue.declare-ok", args: { queue: a.queue, messageCount: 0, consumerCount: 1 } });
+    return;
+  }
   const { name, ...counts } = await ch
     .ops()
     .declareQueue(

@@ -1,0 +1,151 @@
+import type { Channel, ChannelModel, ConsumeMessage } from "amqplib";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { useWarren } from "./harness";
+import { connect, uid } from "./topology-helpers";
+
+// Direct reply-to (amq.rabbitmq.reply-to), as RabbitMQ 3.10.8 answers it. Runs side by side
+// against RabbitMQ too (WARREN_TEST_AGAINST=rabbitmq, README "Test").
+const warren = useWarren({ sideBySide: true });
+const url = () => warren.server.amqpUrl!;
+const REPLY_TO = "amq.rabbitmq.reply-to";
+
+const conns: ChannelModel[] = [];
+async function open(): Promise<ChannelModel> {
+  const c = await connect(url());
+  c.on("error", () => undefined);
+  conns.push(c);
+  return c;
+}
+afterAll(async () => {
+  await Promise.allSettled(conns.map((c) => c.close()));
+});
+
+/** The channel's close (code and text) caused by `action`. */
+async function channelError(conn: ChannelModel, action: (ch: Channel) => unknown): Promise<string> {
+  const ch = await conn.createChannel();
+  const closed = new Promise<string>((resolve) => ch.on("error", (e: Error) => resolve(e.message)));
+  try {
+    await action(ch);
+  } catch (err) {
+    return (err as Error).message;
+  }
+  return closed;
+}
+
+function nextMessage(ch: Channel, queue: string, noAck: boolean): Promise<ConsumeMessage> {
+  return new Promise((resolve, reject) => {
+    ch.consume(queue, (m) => (m ? resolve(m) : reject(new Error("cancelled"))), { noAck }).catch(reject);
+  });
+}
+
+/** A responder on its own connection: answers every request on `queue` with "re:<body>". */
+async function responder(queue: string): Promise<Channel> {
+  const ch = await (await open()).createChannel();
+  await ch.assertQueue(queue, { exclusive: true });
+  await ch.consume(queue, (m) => {
+    if (!m) return;
+    ch.publish("", m.properties.replyTo as string, Buffer.from(`re:${m.content.toString()}`), {
+      correlationId: m.properties.correlationId,
+    });
+    ch.ack(m);
+  });
+  return ch;
+}
+
+describe("direct reply-to", () => {
+  let service: string;
+  beforeAll(async () => {
+    if (warren.skipped) return;
+    service = uid("rpc");
+    await responder(service);
+  });
+
+  it("routes a reply straight back to the requesting channel", async () => {
+    const ch = await (await open()).createChannel();
+    const got = new Promise<ConsumeMessage>((resolve) => {
+      void ch.consume(REPLY_TO, (m) => m && resolve(m), { noAck: true, consumerTag: "mine" });
+    });
+    await ch.checkQueue(REPLY_TO);
+    ch.publish("", service, Buffer.from("ping"), { replyTo: REPLY_TO, correlationId: "c1" });
+    const reply = await got;
+    expect(reply.content.toString()).toBe("re:ping");
+    expect(reply.properties.correlationId).toBe("c1");
+    expect(reply.fields.consumerTag).toBe("mine");
+    expect(reply.fields.redelivered).toBe(false);
+    expect(reply.fields.exchange).toBe("");
+    // The routing key is the generated address the request carried.
+    expect(reply.fields.routingKey.startsWith(`${REPLY_TO}.`)).toBe(true);
+  });
+
+  it("gives two requesters on different connections only their own replies", async () => {
+    const replies: string[][] = [[], []];
+    const chans = await Promise.all([open(), open()].map(async (c) => (await c).createChannel()));
+    await Promise.all(chans.map((ch, i) => ch.consume(REPLY_TO, (m) => m && replies[i]!.push(m.content.toString()), { noAck: true })));
+    for (let n = 0; n < 5; n++) {
+      for (const [i, ch] of chans.entries()) ch.publish("", service, Buffer.from(`${i}-${n}`), { replyTo: REPLY_TO });
+    }
+    await expect.poll(() => replies[0]!.length + replies[1]!.length, { timeout: 5000 }).toBe(10);
+    expect(replies[0]).toEqual([0, 1, 2, 3, 4].map((n) => `re:0-${n}`));
+    expect(replies[1]).toEqual([0, 1, 2, 3, 4].map((n) => `re:1-${n}`));
+  });
+
+  it("answers a declare of the pseudo-queue with 0 messages and 1 consumer, passive or not", async () => {
+    const ch = await (await open()).createChannel();
+    expect(await ch.checkQueue(REPLY_TO)).toMatchObject({ queue: REPLY_TO, messageCount: 0, consumerCount: 1 });
+    expect(await ch.assertQueue(REPLY_TO)).toMatchObject({ queue: REPLY_TO, messageCount: 0, consumerCount: 1 });
+  });
+
+  it("refuses a publish with reply_to amq.rabbitmq.reply-to before the channel consumes", async () => {
+    const text = await channelError(await open(), async (ch) => {
+      ch.publish("", service, Buffer.from("x"), { replyTo: REPLY_TO });
+      await ch.checkQueue(service);
+    });
+    expect(text).toContain('406 (PRECONDITION-FAILED) with message "PRECONDITION_FAILED - fast reply consumer does not exist"');
+  });
+
+  it("refuses a consumer in ack mode and a second consumer on the channel", async () => {
+    const c = await open();
+    expect(await channelError(c, (ch) => ch.consume(REPLY_TO, () => undefined, { noAck: false }))).toContain(
+      '406 (PRECONDITION-FAILED) with message "PRECONDITION_FAILED - reply consumer cannot acknowledge"',
+    );
+    const twice = await channelError(c, async (ch) => {
+      await ch.consume(REPLY_TO, () => undefined, { noAck: true });
+      await ch.consume(REPLY_TO, () => undefined, { noAck: true });
+    });
+    expect(twice).toContain('406 (PRECONDITION-FAILED) with message "PRECONDITION_FAILED - reply consumer already set"');
+  });
+
+  it("answers basic.get on the pseudo-queue with 404 as RabbitMQ", async () => {
+    const text = await channelError(await open(), (ch) => ch.get(REPLY_TO, { noAck: true }));
+    // RabbitMQ: "NOT_FOUND - no queue 'amq.rabbitmq.reply-to' in vhost '/'" (the full text is issue 18 part 7's).
+    expect(text).toContain('404 (NOT-FOUND) with message "NOT_FOUND - no queue');
+  });
+
+  it("returns a mandatory reply to a gone requester, a forged address or the bare name (312 NO_ROUTE)", async () => {
+    const requester = await open();
+    const ch = await requester.createChannel();
+    const got = nextMessage(ch, REPLY_TO, true);
+    const probe = await (await open()).createChannel();
+    const q = uid("echo");
+    await probe.assertQueue(q, { exclusive: true });
+    ch.publish("", q, Buffer.from("req"), { replyTo: REPLY_TO });
+    const request = await nextMessage(probe, q, true);
+    const address = request.properties.replyTo as string;
+    expect(address.startsWith(`${REPLY_TO}.`)).toBe(true);
+    // The address works while the requester is there.
+    probe.publish("", address, Buffer.from("r"));
+    expect((await got).content.toString()).toBe("r");
+    await requester.close();
+    const replier = await (await open()).createConfirmChannel();
+    const returned: string[] = [];
+    replier.on("return", (m: { fields: { replyCode: number; routingKey: string } }) =>
+      returned.push(`${m.fields.replyCode}:${m.fields.routingKey}`),
+    );
+    const forged = `${address.slice(0, -4)}0000`;
+    for (const key of [address, forged, `${REPLY_TO}.garbage`, REPLY_TO]) {
+      replier.publish("", key, Buffer.from("late"), { mandatory: true });
+    }
+    await replier.waitForConfirms();
+    expect(returned).toEqual([address, forged, `${REPLY_TO}.garbage`, REPLY_TO].map((k) => `312:${k}`));
+  });
+});
