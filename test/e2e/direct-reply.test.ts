@@ -52,6 +52,25 @@ async function responder(queue: string): Promise<Channel> {
   return ch;
 }
 
+describe("capabilities", () => {
+  it("advertises what works, as RabbitMQ 3.10.8 does", async () => {
+    const c = await open();
+    const props = (c as unknown as { connection: { serverProperties: { capabilities: Record<string, unknown> } } }).connection
+      .serverProperties;
+    expect(props.capabilities).toMatchObject({
+      publisher_confirms: true,
+      exchange_exchange_bindings: true,
+      "basic.nack": true,
+      consumer_cancel_notify: true,
+      "connection.blocked": true,
+      consumer_priorities: true,
+      authentication_failure_close: true,
+      per_consumer_qos: true,
+      direct_reply_to: true,
+    });
+  });
+});
+
 describe("direct reply-to", () => {
   let service: string;
   beforeAll(async () => {
