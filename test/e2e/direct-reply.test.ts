@@ -1,6 +1,7 @@
 import type { Channel, ChannelModel, ConsumeMessage } from "amqplib";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { useWarren } from "./harness";
+import { managementClient } from "./api-helpers";
+import { againstRabbitmq, useWarren } from "./harness";
 import { connect, uid } from "./topology-helpers";
 
 // Direct reply-to (amq.rabbitmq.reply-to), as RabbitMQ 3.10.8 answers it. Runs side by side
@@ -166,5 +167,40 @@ describe("direct reply-to", () => {
     }
     await replier.waitForConfirms();
     expect(returned).toEqual([address, forged, `${REPLY_TO}.garbage`, REPLY_TO].map((k) => `312:${k}`));
+  });
+
+  // RabbitMQ 3.10.8 (observed): a user without any permission may consume from the pseudo-queue,
+  // but replying is a publish to the default exchange and needs write on it. Warren-only (users
+  // are made with the management API).
+  it.skipIf(againstRabbitmq)("needs no permission to consume, and write on the default exchange to reply", async () => {
+    const api = managementClient(() => warren.server);
+    const user = uid("drt");
+    expect((await api("PUT", `/users/${user}`, { password: "pw", tags: "" })).status).toBe(201);
+    expect((await api("PUT", `/permissions/%2F/${user}`, { configure: "^none$", write: "^none$", read: "^none$" })).status).toBeLessThan(
+      300,
+    );
+    const nobody = await connect(url().replace("guest:guest@", `${user}:pw@`));
+    nobody.on("error", () => undefined);
+    conns.push(nobody);
+    const consumer = await nobody.createChannel();
+    expect((await consumer.consume(REPLY_TO, () => undefined, { noAck: true })).consumerTag).toMatch(/^amq\.ctag-/);
+
+    const requester = await (await open()).createChannel();
+    const replies: string[] = [];
+    await requester.consume(REPLY_TO, (m) => m && replies.push(m.content.toString()), { noAck: true });
+    const probe = await (await open()).createChannel();
+    const q = uid("echo");
+    await probe.assertQueue(q, { exclusive: true });
+    requester.publish("", q, Buffer.from("req"), { replyTo: REPLY_TO });
+    const address = (await nextMessage(probe, q, true)).properties.replyTo as string;
+    const text = await channelError(nobody, async (ch) => {
+      ch.publish("", address, Buffer.from("reply"));
+      await ch.checkExchange("amq.direct");
+    });
+    // RabbitMQ 3.10.8's text: "ACCESS_REFUSED - access to exchange 'amq.default' in vhost '/' refused
+    // for user 'u'" (Warren's 403 texts are the error-text work's, issue 18 part 7).
+    expect(text).toMatch(/403 \(ACCESS-REFUSED\) with message "ACCESS_REFUSED - (write )?access to exchange/);
+    probe.publish("", address, Buffer.from("allowed"));
+    await expect.poll(() => replies, { timeout: 5000 }).toEqual(["allowed"]);
   });
 });
