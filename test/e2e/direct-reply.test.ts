@@ -1,3 +1,4 @@
+import { AMQPClient, type AMQPMessage } from "@cloudamqp/amqp-client";
 import type { Channel, ChannelModel, ConsumeMessage } from "amqplib";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { managementClient } from "./api-helpers";
@@ -95,6 +96,26 @@ describe("direct reply-to", () => {
     expect(reply.fields.exchange).toBe("");
     // The routing key is the generated address the request carried.
     expect(reply.fields.routingKey.startsWith(`${REPLY_TO}.`)).toBe(true);
+  });
+
+  it("works for @cloudamqp/amqp-client too", async () => {
+    const client = new AMQPClient(url());
+    const conn = await client.connect();
+    try {
+      const ch = await conn.channel();
+      let resolve!: (m: AMQPMessage) => void;
+      const got = new Promise<AMQPMessage>((r) => {
+        resolve = r;
+      });
+      await ch.basicConsume(REPLY_TO, { noAck: true }, (m) => resolve(m));
+      await ch.basicPublish("", service, "ping2", { replyTo: REPLY_TO, correlationId: "c2" });
+      const reply = await got;
+      expect(reply.bodyToString()).toBe("re:ping2");
+      expect(reply.properties.correlationId).toBe("c2");
+      expect(reply.routingKey.startsWith(`${REPLY_TO}.`)).toBe(true);
+    } finally {
+      await conn.close();
+    }
   });
 
   it("gives two requesters on different connections only their own replies", async () => {
