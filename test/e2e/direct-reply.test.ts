@@ -156,6 +156,17 @@ describe("direct reply-to", () => {
     expect(twice).toContain('406 (PRECONDITION-FAILED) with message "PRECONDITION_FAILED - reply consumer already set"');
   });
 
+  it("cancels the reply consumer: it can be made again, and without one a request is 406", async () => {
+    const text = await channelError(await open(), async (ch) => {
+      const { consumerTag } = await ch.consume(REPLY_TO, () => undefined, { noAck: true });
+      await ch.cancel(consumerTag);
+      await ch.cancel((await ch.consume(REPLY_TO, () => undefined, { noAck: true })).consumerTag);
+      ch.publish("", service, Buffer.from("x"), { replyTo: REPLY_TO });
+      await ch.checkExchange("amq.direct");
+    });
+    expect(text).toContain('406 (PRECONDITION-FAILED) with message "PRECONDITION_FAILED - fast reply consumer does not exist"');
+  });
+
   it("answers basic.get on the pseudo-queue with 404 as RabbitMQ", async () => {
     const text = await channelError(await open(), (ch) => ch.get(REPLY_TO, { noAck: true }));
     // RabbitMQ: "NOT_FOUND - no queue 'amq.rabbitmq.reply-to' in vhost '/'" (the full text is issue 18 part 7's).
