@@ -91,9 +91,12 @@ export class VhostOps {
   async unbindExchange(destination: string, source: string, routingKey: string, args: FieldTable): Promise<void> {
     this.checkNotDefault(destination, source);
     this.checkBind("exchange", destination, source);
-    unwrap(await this.broker.exchange(this.vhost, destination).declare(this.vhost, destination, null));
+    // As RabbitMQ 3.10.8: a missing destination or source, or a binding that never existed, is unbind-ok.
+    const exists = await this.broker.exchange(this.vhost, destination).declare(this.vhost, destination, null);
+    if (!exists.ok && exists.code !== ReplyCode.NOT_FOUND) unwrap(exists);
     const b: StoredBinding = { destination: destinationKey("exchange", destination), routingKey, arguments: args };
     await this.unbindFrom(source, b);
+    if (!exists.ok) return;
     const back: StoredBinding = { destination: source, routingKey, arguments: args };
     await this.broker.exchange(this.vhost, destination).inbound(this.vhost, destination, back, false);
   }
@@ -194,13 +197,18 @@ export class VhostOps {
     if (exchange === "") throw accessRefused(DEFAULT_EXCHANGE_DENIED);
     this.checkBind("queue", queue, exchange);
     const q = this.broker.queue(this.vhost, queue);
-    unwrap(await q.access(this.vhost, queue, this.connId));
+    // As RabbitMQ 3.10.8: a missing queue or exchange, or a binding that never existed, is unbind-ok.
+    const access = await q.access(this.vhost, queue, this.connId);
+    if (!access.ok && access.code !== ReplyCode.NOT_FOUND) unwrap(access);
     await this.unbindFrom(exchange, { destination: destinationKey("queue", queue), routingKey, arguments: args });
-    await q.recordBinding({ exchange, routingKey, arguments: args }, false);
+    if (access.ok) await q.recordBinding({ exchange, routingKey, arguments: args }, false);
   }
 
+  /** Removes a binding; a missing source exchange has none to remove (unbind-ok, as RabbitMQ). */
   private async unbindFrom(source: string, b: StoredBinding): Promise<void> {
-    unwrap(await this.broker.exchange(this.vhost, source).unbind(this.vhost, source, b));
+    const result = await this.broker.exchange(this.vhost, source).unbind(this.vhost, source, b);
+    if (!result.ok && result.code === ReplyCode.NOT_FOUND) return;
+    unwrap(result);
   }
 
   /** A binding writes to its destination and reads from its source exchange. */

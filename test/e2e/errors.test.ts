@@ -168,12 +168,6 @@ const SOFT_ERRORS: SoftCase[] = [
     action: (ch, n) => ch.bindQueue(n.q, n.x, "k"),
   },
   {
-    name: "queue.unbind from a missing exchange",
-    code: ReplyCode.NOT_FOUND,
-    prepare: (ch, n) => ch.assertQueue(n.q, { exclusive: true }),
-    action: (ch, n) => ch.unbindQueue(n.q, n.x, "k"),
-  },
-  {
     name: "headers binding with an unknown x-match",
     code: ReplyCode.PRECONDITION_FAILED,
     prepare: async (ch, n) => {
@@ -280,6 +274,19 @@ describe("declarations RabbitMQ accepts", () => {
     await setup.unbindQueue(queue, x, "no-such-key");
     await setup.unbindExchange("amq.fanout", x, "no-such-key");
     await setup.deleteExchange(x);
+  });
+
+  it("unbinding from or of a missing queue or exchange is unbind-ok (RabbitMQ 3.10.8)", async () => {
+    const [x, q] = [uid("gone-x"), uid("gone-q")];
+    const { queue } = await setup.assertQueue("", { exclusive: true });
+    await setup.unbindQueue(queue, x, "k");
+    await setup.unbindQueue(q, "amq.direct", "k");
+    await setup.unbindQueue(q, x, "k");
+    await setup.unbindExchange("amq.fanout", x, "k");
+    await setup.unbindExchange(x, "amq.direct", "k");
+    await setup.unbindExchange(x, uid("gone-src"), "k");
+    // The channel is still open.
+    await setup.checkQueue(queue);
   });
 
   it("exchange.delete if-unused succeeds when the exchange is only a destination", async () => {
