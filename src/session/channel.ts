@@ -211,8 +211,9 @@ export class Channel {
     if (!this.confirm) return;
     const last = batch[batch.length - 1]!;
     if (!failed.includes(1) && !rejected.includes(1)) {
-      // Batches are confirmed in order, so one multiple-ack covers the whole batch.
-      this.connection.send(this.id, { name: "basic.ack", args: { deliveryTag: last.seq, multiple: true } });
+      // Batches are confirmed in order, so one multiple-ack covers the whole batch; one message is
+      // acked with multiple=false, as RabbitMQ does.
+      this.connection.send(this.id, { name: "basic.ack", args: { deliveryTag: last.seq, multiple: batch.length > 1 } });
       return;
     }
     batch.forEach((p, i) => {

@@ -21,7 +21,7 @@ describe("publisher confirms", () => {
     const c = await confirming("q");
     await c.roundTrip(publish(1, { routingKey: "q" }, "a"), publish(1, { routingKey: "q" }, "b"));
     const sent = await c.roundTrip(publish(1, { routingKey: "q" }, "c"));
-    expect(only(sent, "basic.ack")).toEqual({ deliveryTag: 3, multiple: true });
+    expect(only(sent, "basic.ack")).toEqual({ deliveryTag: 3, multiple: false });
   });
 
   it("the ack waits for the queue to store the batch", async () => {
@@ -31,7 +31,7 @@ describe("publisher confirms", () => {
     expect(await c.roundTrip(publish(1, { routingKey: "q" }, "a"))).toEqual([]);
     stored.resolve(true);
     await c.settle();
-    expect(only(c.take(), "basic.ack")).toEqual({ deliveryTag: 1, multiple: true });
+    expect(only(c.take(), "basic.ack")).toEqual({ deliveryTag: 1, multiple: false });
   });
 
   it("a queue whose publish RPC throws → basic.nack for its messages, basic.ack for the others (multiple=false)", async () => {

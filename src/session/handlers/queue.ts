@@ -42,6 +42,19 @@ export async function queuePurge(ch: Channel, m: Method<"queue.purge">): Promise
 
 export async function queueDelete(ch: Channel, m: Method<"queue.delete">): Promise<void> {
   const a = m.args;
-  const messageCount = await ch.ops().deleteQueue(a.queue, a.ifUnused, a.ifEmpty);
+  // As RabbitMQ: queue.delete-ok comes before the basic.cancel of this channel's own consumers of
+  // the queue. They are taken off the channel first, so the queue's cancel notification finds
+  // nothing to tell, and the cancels are sent here after the delete-ok.
+  const own = [...ch.consumers].filter(([, c]) => c.queue === a.queue);
+  for (const [tag] of own) ch.consumers.delete(tag);
+  let messageCount: number;
+  try {
+    messageCount = await ch.ops().deleteQueue(a.queue, a.ifUnused, a.ifEmpty);
+  } catch (e) {
+    for (const [tag, c] of own) ch.consumers.set(tag, c);
+    throw e;
+  }
   if (!a.noWait) ch.connection.send(ch.id, { name: "queue.delete-ok", args: { messageCount } });
+  if (!ch.isOpen || !ch.connection.handshake.wantsCancelNotify) return;
+  for (const [consumerTag] of own) ch.connection.send(ch.id, { name: "basic.cancel", args: { consumerTag, noWait: true } });
 }
