@@ -231,6 +231,17 @@ describe("soft errors close the channel, the connection lives on", () => {
   });
 });
 
+describe("RabbitMQ's error texts", () => {
+  it("basic.consume and basic.get of a missing queue: NOT_FOUND - no queue 'q' in vhost '/'", async () => {
+    const q = uid("missing");
+    for (const action of [(ch: Channel) => ch.consume(q, () => undefined), (ch: Channel) => ch.get(q)]) {
+      const ch = await openChannel(conn);
+      ch.on("error", () => undefined);
+      await expect(action(ch)).rejects.toThrow(`NOT_FOUND - no queue '${q}' in vhost '/'`);
+    }
+  });
+});
+
 describe("exclusive queues of other connections", () => {
   it("binding one is 405 RESOURCE_LOCKED", async () => {
     const owner = await connect(url());

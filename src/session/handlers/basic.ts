@@ -4,7 +4,7 @@ import { generatedName } from "../../core/names";
 import { checkPublishable } from "../../core/publisher";
 import { REPLY_TO_QUEUE, replyAddress, replySecret } from "../../core/direct-reply";
 import { encodeContentHeader, decodeContentHeader } from "../../amqp/properties";
-import { unwrap } from "../../core/rpc-result";
+import { unwrap, unwrapQueue } from "../../core/rpc-result";
 import { decodeRecord } from "../../storage/message-record";
 import type { Channel } from "../channel";
 
@@ -68,13 +68,15 @@ export async function basicConsume(ch: Channel, m: Method<"basic.consume">): Pro
   // With only a channel-wide limit, no single consumer may exceed it either.
   const prefetch = ch.consumerPrefetch || ch.globalPrefetch;
   try {
-    unwrap(
+    unwrapQueue(
       await c.broker.queue(c.vhost, queue).consume(c.id, ch.id, tag, {
         noAck: a.noAck,
         exclusive: a.exclusive,
         prefetch,
         arguments: a.arguments,
       }),
+      c.vhost,
+      queue,
     );
   } catch (err) {
     ch.consumers.delete(tag);
@@ -102,7 +104,7 @@ export async function basicGet(ch: Channel, m: Method<"basic.get">): Promise<voi
   c.access.check("read", "queue", queue);
   ch.touched.add(queue);
   c.touchQueue(queue);
-  const { delivery, messageCount } = unwrap(await c.broker.queue(c.vhost, queue).get(c.id, ch.id, m.args.noAck));
+  const { delivery, messageCount } = unwrapQueue(await c.broker.queue(c.vhost, queue).get(c.id, ch.id, m.args.noAck), c.vhost, queue);
   if (!delivery) {
     ch.stats.get_empty++;
     c.send(ch.id, { name: "basic.get-empty", args: { clusterId: "" } });
