@@ -4,7 +4,7 @@ import { generatedName } from "../../core/names";
 import { checkPublishable } from "../../core/publisher";
 import { REPLY_TO_QUEUE, replyAddress, replySecret } from "../../core/direct-reply";
 import { encodeContentHeader, decodeContentHeader } from "../../amqp/properties";
-import { unwrap, unwrapQueue } from "../../core/rpc-result";
+import { unwrapQueue } from "../../core/rpc-result";
 import { decodeRecord } from "../../storage/message-record";
 import type { Channel } from "../channel";
 
