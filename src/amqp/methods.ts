@@ -1,7 +1,7 @@
 // Method payload codec and its types, both derived from METHOD_TABLE.
 import { ReplyCode } from "./constants";
 import { Reader, Writer } from "./buffer";
-import { AmqpError, connectionError, encodeError } from "./errors";
+import { AmqpError, TruncatedError, connectionError, encodeError } from "./errors";
 import { decodeFieldTable, writeFieldTable, type FieldTable } from "./field-table";
 import { METHOD_TABLE, type ArgType, type MethodSpec } from "./method-table";
 import { decodeHotMethod } from "./hot-decoders";
@@ -169,7 +169,9 @@ export function encodeMethod(m: AnyMethod): Uint8Array {
  *  - fewer than 4 bytes: FRAME_ERROR 501 (RabbitMQ cannot even classify it);
  *  - unknown class/method id: NOT_IMPLEMENTED 540 (RabbitMQ just crashes the
  *    connection there; 540 is what the spec offers for "not implemented");
- *  - truncated/invalid arguments or trailing bytes: SYNTAX_ERROR 502.
+ *  - truncated arguments or trailing bytes: FRAME_ERROR 501 "cannot decode <<…>>" with the
+ *    method's ids, as RabbitMQ 3.10.8 answers them;
+ *  - invalid values (an unknown field-table type, …): SYNTAX_ERROR 502 (RabbitMQ drops the socket).
  */
 export function decodeMethod(payload: Uint8Array): AnyMethod {
   return decodeHotMethod(payload) ?? decodeMethodGeneric(payload);
@@ -193,15 +195,20 @@ export function decodeMethodGeneric(payload: Uint8Array): AnyMethod {
   } catch (err) {
     // Re-tag with the method so the close names the culprit.
     // Frame errors (malformed UTF-8 in a short string) stay as they are: RabbitMQ gives them 0/0.
+    if (err instanceof TruncatedError) throw cannotDecode(payload, classId, methodId);
     if (err instanceof AmqpError && err.code !== ReplyCode.FRAME_ERROR) {
       throw connectionError(err.code, `${name}: ${err.message}`, classId, methodId);
     }
     throw err;
   }
-  if (!r.atEnd()) {
-    throw connectionError(ReplyCode.SYNTAX_ERROR, `${name}: ${r.remaining} unexpected trailing bytes`, classId, methodId);
-  }
+  if (!r.atEnd()) throw cannotDecode(payload, classId, methodId);
   return { name, args } as AnyMethod;
+}
+
+/** RabbitMQ's answer to arguments that end early or run on: the argument bytes, as Erlang prints a binary. */
+function cannotDecode(payload: Uint8Array, classId: number, methodId: number): AmqpError {
+  const bytes = Array.from(payload.subarray(4, 4 + 64)).join(",") + (payload.length > 68 ? ",..." : "");
+  return connectionError(ReplyCode.FRAME_ERROR, `cannot decode <<${bytes}>>`, classId, methodId);
 }
 
 /** Reads one argument (or one octet of packed bits) into the args object. */

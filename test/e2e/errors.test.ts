@@ -456,6 +456,21 @@ describe("exact close replies (raw client)", () => {
     raw.close();
   });
 
+  it("a method frame whose arguments end early or run on: 501 'cannot decode <<…>>' with its ids, as RabbitMQ 3.10.8", async () => {
+    const cases: [number[], string][] = [
+      [[0, 50, 0, 10, 0, 0, 5, 0x61], "FRAME_ERROR - cannot decode <<0,0,5,97>>"],
+      [[0, 50, 0, 10, 0, 0, 1, 0x61, 0, 0, 0, 0, 0, 9, 9], "FRAME_ERROR - cannot decode <<0,0,1,97,0,0,0,0,0,9,9>>"],
+      [[0, 50, 0, 10, 0, 0, 1, 0x61, 0, 0, 0, 0, 50], "FRAME_ERROR - cannot decode <<0,0,1,97,0,0,0,0,50>>"],
+    ];
+    for (const [payload, replyText] of cases) {
+      raw = await rawWithChannel(port());
+      raw.write(encodeFrame(FrameType.Method, 1, new Uint8Array(payload)));
+      const close = await raw.expect("connection.close");
+      expect(close.method.args).toEqual({ replyCode: 501, replyText, classId: 50, methodId: 10 });
+      raw.close();
+    }
+  });
+
   it("publish to a missing exchange: channel.close 404 naming basic.publish", async () => {
     expect(await channelClose(publish(uid("missing")))).toEqual({ method: "channel.close", replyCode: 404, classId: 60, methodId: 40 });
   });
