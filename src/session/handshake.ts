@@ -121,7 +121,7 @@ export class Handshake {
     if (this.phase !== "open") throw commandInvalid("unexpected connection.open");
     const vhost = m.args.virtualHost;
     const access = await this.host.broker.control().access(this.username, vhost);
-    if (!access.vhostExists) throw notAllowed(`vhost '${vhost}' not found`);
+    if (!access.vhostExists) throw notAllowed(`vhost ${vhost} not found`);
     if (!access.permissions) throw notAllowed(`access to vhost '${vhost}' refused for user '${this.username}'`);
     const max = access.userLimits["max-connections"];
     // Counted over every vhost's catalog (rows of connections that are gone do not count), only

@@ -1,9 +1,9 @@
 import type { Channel, ChannelModel } from "amqplib";
 import { AMQPWebSocketClient } from "@cloudamqp/amqp-client";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import { FrameType, FrameWriter, ReplyCode, encodeFrame, table } from "../../src/amqp";
+import { FrameType, FrameWriter, PROTOCOL_HEADER, ReplyCode, encodeFrame, table } from "../../src/amqp";
 import { againstRabbitmq, useWarren } from "./harness";
-import type { RawClient } from "./raw-client";
+import { RawClient } from "./raw-client";
 import {
   channelCloseCode,
   closeReply,
@@ -469,6 +469,26 @@ describe("exact close replies (raw client)", () => {
       expect(close.method.args).toEqual({ replyCode: 501, replyText, classId: 50, methodId: 10 });
       raw.close();
     }
+  });
+
+  it("connection.open of a missing vhost: 530 'vhost v not found', unquoted as RabbitMQ 3.10.8", async () => {
+    raw = await RawClient.connect(port());
+    raw.write(PROTOCOL_HEADER);
+    await raw.expect("connection.start");
+    const response = "\0guest\0guest";
+    raw.send(0, { name: "connection.start-ok", args: { clientProperties: {}, mechanism: "PLAIN", response, locale: "en_US" } });
+    const tune = await raw.expect("connection.tune");
+    if (tune.method.name !== "connection.tune") throw new Error("no tune");
+    raw.send(0, { name: "connection.tune-ok", args: { ...tune.method.args, heartbeat: 0 } });
+    raw.send(0, { name: "connection.open", args: { virtualHost: "no-such-vhost", capabilities: "", insist: false } });
+    const close = await raw.expect("connection.close");
+    expect(close.method.args).toEqual({
+      replyCode: 530,
+      replyText: "NOT_ALLOWED - vhost no-such-vhost not found",
+      classId: 10,
+      methodId: 40,
+    });
+    raw.close();
   });
 
   it("publish to a missing exchange: channel.close 404 naming basic.publish", async () => {

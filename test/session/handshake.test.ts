@@ -242,7 +242,7 @@ describe("handshake", () => {
     const sent = await c.roundTrip(protocolHeader(), startOk(), tuneOk(), open("/nope"));
     const close = only(sent, "connection.close");
     expect(close).toMatchObject({ replyCode: ReplyCode.NOT_ALLOWED, classId: 10, methodId: 40 });
-    expect(close.replyText).toBe("NOT_ALLOWED - vhost '/nope' not found");
+    expect(close.replyText).toBe("NOT_ALLOWED - vhost /nope not found");
   });
 
   it("a vhost the broker knows is accepted", async () => {
