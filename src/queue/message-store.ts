@@ -551,10 +551,13 @@ export class MessageStore {
    */
   remove(messages: readonly QueuedMessage[]): void {
     for (const m of messages) {
-      if (m.pending) m.pending = false;
-      else this.settle(m.seq);
+      if (!m.pending) this.settle(m.seq);
+      else {
+        // Never written: nothing to settle on disk.
+        m.pending = false;
+        this.outside.delete(m.seq);
+      }
     }
-    for (const m of messages) this.outside.delete(m.seq);
   }
 
   private settle(seq: number): void {

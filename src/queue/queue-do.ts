@@ -633,7 +633,7 @@ export class QueueDO extends DurableObject<Env> implements QueuePort {
   private async lookUpPolicy(decl: QueueDecl): Promise<void> {
     try {
       const p = effectivePolicy(await this.broker.control().policies(decl.vhost), decl.name);
-      if (p && this.decl === decl) await this.applyPolicy({ name: p.name, definition: p.definition });
+      if (p && this.decl === decl) this.setPolicy({ name: p.name, definition: p.definition });
     } catch (err) {
       this.broker.log(`${describeQueue(decl.vhost, decl.name)}: policies not read, none applied: ${String(err)}`);
     }
@@ -642,6 +642,11 @@ export class QueueDO extends DurableObject<Env> implements QueuePort {
   /** The policy that applies now (null: none): kept, and its settings take effect at once. */
   async applyPolicy(policy: AppliedPolicy | null): Promise<void> {
     this.cost.rpcCalls++;
+    this.setPolicy(policy);
+  }
+
+  /** Keeps the policy and applies its settings (from the RPC above, or the queue's own look-up). */
+  private setPolicy(policy: AppliedPolicy | null): void {
     const decl = this.decl;
     if (!decl || JSON.stringify(policy) === JSON.stringify(this.policy)) return;
     this.policy = policy;
