@@ -1,3 +1,4 @@
+import { release } from "../amqp/buffer";
 import { recordOf } from "../storage/message-record";
 import type { ConsumerList } from "./consumers";
 import type { QueueStore } from "./priority-store";
@@ -144,11 +145,14 @@ export class Dispatcher {
     let result: DeliverResult;
     const sentAt = this.resumes;
     const incarnation = this.incarnation;
+    const batch = encodeDeliveries(queue, deliveries);
     try {
-      result = await this.host.send(connId, encodeDeliveries(queue, deliveries));
+      result = await this.host.send(connId, batch);
     } catch {
       result = { gone: true, refused: [], paused: [] };
     }
+    // Copied by the RPC: a batch of large messages would otherwise stay until the next full GC.
+    release(batch);
     // Deleted meanwhile: refused messages must not come back into a queue that is gone.
     if (incarnation !== this.incarnation) return;
     this.roomFor(connId, result.gone ? undefined : result.room);

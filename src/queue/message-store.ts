@@ -1,4 +1,4 @@
-import { concatBytes, Reader } from "../amqp/buffer";
+import { concatBytes, Reader, release } from "../amqp/buffer";
 import { readRecord, recordOf } from "../storage/message-record";
 import {
   bitCount,
@@ -49,6 +49,8 @@ interface Segment extends SegmentIndex {
   acksStored: boolean;
   /** Its rows are deleted. */
   gone: boolean;
+  /** Its records as last read from disk (loadPage): freed once every message in it is settled. */
+  data?: Uint8Array;
 }
 
 /** A message's bytes in memory, near enough for the window's accounting. */
@@ -441,7 +443,8 @@ export class MessageStore {
       wanted.map((s) => s.id),
     );
     for (const seg of wanted) {
-      const r = new Reader(data.get(seg.id)!);
+      seg.data = data.get(seg.id)!;
+      const r = new Reader(seg.data);
       for (let k = 0; k < seg.count; k++) {
         const m = readRecord(r);
         const seq = seg.id + k;
@@ -605,6 +608,10 @@ export class MessageStore {
     const gone = this.toDelete;
     for (const seg of gone) {
       seg.gone = true;
+      // Every message in it is settled, so nothing reads these bytes again; freed now, a page of
+      // large messages is not garbage waiting for a full GC (which comes after ~64 MB of it).
+      if (seg.data) release(seg.data);
+      delete seg.data;
       const i = this.segIndexFrom(seg.id);
       lo = Math.min(lo, i);
       hi = Math.max(hi, i);

@@ -361,7 +361,8 @@ export class Channel {
       tags.add(d.consumerTag);
       return "paused";
     }
-    if (!consumer.ready) consumer.early.push(d);
+    // Held back: a copy, as the batch it came in is released once delivered (ConnectionDO.deliver).
+    if (!consumer.ready) consumer.early.push({ ...d, record: d.record.slice() });
     else this.emit(d);
     return "ok";
   }

@@ -1,4 +1,5 @@
 import { DurableObject } from "cloudflare:workers";
+import { release } from "../amqp/buffer";
 import type { DirectReply } from "../core/direct-reply";
 import { limitsFrom } from "../core/limits";
 import type { ConnectionInfo } from "../core/control";
@@ -60,7 +61,11 @@ export class ConnectionDO extends DurableObject<Env> implements ConnectionPort {
     const connection = new Connection(
       this.ctx.id.toString(),
       {
-        send: (bytes) => server.send(bytes),
+        send: (bytes) => {
+          // send() copies (workerd takes a kj::Array): the write buffer is garbage at once.
+          server.send(bytes);
+          release(bytes);
+        },
         control: (text) => server.send(text),
         close: () => server.close(1000, "connection closed"),
       },
@@ -101,7 +106,12 @@ export class ConnectionDO extends DurableObject<Env> implements ConnectionPort {
   async deliver(batch: Uint8Array): Promise<DeliverResult> {
     if (!this.connection) return { gone: true, refused: [], paused: [] };
     this.connection.cost.rpcCalls++;
-    return this.connection.deliver(decodeDeliveries(batch));
+    const result = this.connection.deliver(decodeDeliveries(batch));
+    // What was delivered is in the transport's write now (flush copies body slices out of the
+    // batch; deliveries held back copy theirs), so the batch can go before the next GC.
+    this.connection.flush();
+    release(batch);
+    return result;
   }
 
   async replyTo(replies: DirectReply[]): Promise<boolean[]> {

@@ -338,6 +338,29 @@ describe("MessageStore keeps only a window of a backlog in memory", () => {
     expect(rest).toEqual(Array.from({ length: 4999 }, (_, i) => i + 1));
   });
 
+  it("a page read from disk is freed once every message in its segment is settled, not before", () => {
+    const db = new DatabaseSync(":memory:");
+    const store = openStore(db);
+    store.append(Array.from({ length: 10 }, (_, k) => message(numbered(k, 4096))));
+    store.append(Array.from({ length: 10 }, (_, k) => message(numbered(10 + k, 4096))));
+    const restarted = openStore(db);
+    restarted.load();
+    const all = drain(restarted);
+    const first = all.slice(0, 10);
+    const second = all.slice(10);
+    // One settle short of the whole segment: its bytes stay readable.
+    restarted.remove(first.slice(0, 9));
+    restarted.flushRemovals();
+    expect(first[9]!.body.length).toBe(4096);
+    expect(numberOf(first[9])).toBe(9);
+    restarted.remove([first[9]!]);
+    restarted.flushRemovals();
+    // Freed (the view reads empty), while the other segment's unsettled messages are intact.
+    expect(first[9]!.body.buffer.byteLength).toBe(0);
+    expect(second.map(numberOf)).toEqual(Array.from({ length: 10 }, (_, i) => 10 + i));
+    expect(second.every((m) => m.body.length === 4096)).toBe(true);
+  });
+
   it("large messages: the window is bounded by bytes (WINDOW_BYTES), and they come back intact", () => {
     const db = new DatabaseSync(":memory:");
     const store = openStore(db);
