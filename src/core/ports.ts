@@ -70,7 +70,8 @@ export interface QueuePort extends RouteSubscriberPort {
   access(vhost: string, name: string, connId: string): Promise<RpcResult<void>>;
   /**
    * Stores a packed publish batch (queue/wire.ts); false when the queue does not exist, and the
-   * indexes of the messages it refused when it is full (x-overflow reject-publish).
+   * indexes of the messages it refused when it is full (x-overflow reject-publish). The caller
+   * frees `batch` once this returns: the queue keeps its own copy (an RPC argument is one).
    */
   publish(batch: Uint8Array): Promise<boolean | { rejected: number[] }>;
   recordBinding(b: QueueBinding, add: boolean): Promise<void>;

@@ -1,6 +1,7 @@
 import type { FieldTable } from "../amqp";
 import { MAX_EXPIRY_MS } from "../queue/arguments";
 import { encodePublishBatch } from "../queue/wire";
+import { release } from "../amqp/buffer";
 import type { IncomingMessage } from "../storage/message-record";
 import type { Broker } from "./broker";
 import { type DirectReply, isReplyKey, parseReplyAddress } from "./direct-reply";
@@ -141,14 +142,18 @@ export class Publisher {
         for (const [start, end] of rpcSlices(g.messages)) {
           const whole = start === 0 && end === g.messages.length;
           const owners = whole ? g.owners : g.owners.slice(start, end);
+          const batch = encodePublishBatch(whole ? g.messages : g.messages.slice(start, end));
           try {
-            const answer = await stub.publish(encodePublishBatch(whole ? g.messages : g.messages.slice(start, end)));
+            const answer = await stub.publish(batch);
             if (answer === false) continue;
             for (const i of owners) routed[i]!++;
             if (answer !== true) for (const k of answer.rejected) rejected[owners[k]!] = 1;
           } catch (err) {
             this.broker.log(`publish to queue '${queue}' failed: ${String(err)}`);
             for (const i of owners) failed[i] = 1;
+          } finally {
+            // The port took a copy (an RPC argument): large bodies are not left for the next full GC.
+            release(batch);
           }
         }
       }),

@@ -149,9 +149,11 @@ export class FakeQueue extends FakePort implements QueuePort {
   }
 
   async publish(batch: Uint8Array): Promise<boolean | { rejected: number[] }> {
-    const messages = decodePublishBatch(batch);
+    // A copy, as the RPC to a real queue makes: the caller frees the batch once this returns.
+    const copy = batch.slice();
+    const messages = decodePublishBatch(copy);
     this.record("publish", [messages]);
-    if (this.script.publish) return this.script.publish(batch);
+    if (this.script.publish) return this.script.publish(copy);
     if (!this.exists) return false;
     this.batches.push(messages);
     this.messages.push(...messages);
