@@ -41,7 +41,7 @@ export class AdminOps {
 
   async deleteUser(name: string): Promise<void> {
     if (!(await this.control.deleteUser(name))) throw notFound(`no user '${name}'`);
-    await this.closeConnectionsOf(name, `user '${name}' deleted`);
+    await this.closeConnectionsOf(name, `user '${name}' is deleted`);
   }
 
   async putVhost(v: Partial<VhostRecord> & { name: string }): Promise<{ created: boolean }> {

@@ -12,9 +12,13 @@ export interface Permissions {
 
 export const FULL_PERMISSIONS: Permissions = { configure: ".*", write: ".*", read: ".*" };
 
+/** The name permissions see for the default exchange (""), as in RabbitMQ. */
+const DEFAULT_EXCHANGE = "amq.default";
+
 /**
  * Compiles a permission as RabbitMQ does: unanchored (re:run finds a match anywhere), and the
- * empty string means "^$" (only the empty name, i.e. the default exchange). Throws on a bad regex.
+ * empty string means "^$", which matches no resource (the default exchange is checked as
+ * amq.default, see AccessControl.check). Throws on a bad regex.
  */
 export function compilePermission(pattern: string): RegExp {
   return new RegExp(pattern === "" ? "^$" : pattern);
@@ -81,10 +85,15 @@ export class AccessControl {
     return answer;
   }
 
-  /** Throws RabbitMQ's 403 when the user may not do `kind` on the resource. */
+  /**
+   * Throws RabbitMQ's 403 when the user may not do `kind` on the resource, with its text, which
+   * names no permission kind. As rabbit_access_control does, the default exchange ("") is
+   * matched and named as amq.default: publishing to it needs write permission on "amq.default".
+   */
   check(kind: PermissionKind, resource: ResourceKind, name: string): void {
-    if (!this.allowed(kind, name)) {
-      throw accessRefused(`${kind} access to ${resource} '${name}' in vhost '${this.vhost}' refused for user '${this.user}'`);
+    const subject = resource === "exchange" && name === "" ? DEFAULT_EXCHANGE : name;
+    if (!this.allowed(kind, subject)) {
+      throw accessRefused(`access to ${resource} '${subject}' in vhost '${this.vhost}' refused for user '${this.user}'`);
     }
   }
 }

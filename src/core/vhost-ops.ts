@@ -79,7 +79,6 @@ export class VhostOps {
 
   /** exchange.bind: `destination` receives what `source` routes. */
   async bindExchange(destination: string, source: string, routingKey: string, args: FieldTable): Promise<void> {
-    this.checkNotDefault(destination, source);
     this.checkBind("exchange", destination, source);
     unwrap(await this.broker.exchange(this.vhost, destination).declare(this.vhost, destination, null));
     const b: StoredBinding = { destination: destinationKey("exchange", destination), routingKey, arguments: args };
@@ -89,7 +88,6 @@ export class VhostOps {
   }
 
   async unbindExchange(destination: string, source: string, routingKey: string, args: FieldTable): Promise<void> {
-    this.checkNotDefault(destination, source);
     this.checkBind("exchange", destination, source);
     // As RabbitMQ 3.10.8: a missing destination or source, or a binding that never existed, is unbind-ok.
     const exists = await this.broker.exchange(this.vhost, destination).declare(this.vhost, destination, null);
@@ -184,7 +182,6 @@ export class VhostOps {
   }
 
   async bindQueue(queue: string, exchange: string, routingKey: string, args: FieldTable): Promise<void> {
-    if (exchange === "") throw accessRefused(DEFAULT_EXCHANGE_DENIED);
     this.checkBind("queue", queue, exchange);
     const q = this.broker.queue(this.vhost, queue);
     unwrap(await q.access(this.vhost, queue, this.connId));
@@ -194,7 +191,6 @@ export class VhostOps {
   }
 
   async unbindQueue(queue: string, exchange: string, routingKey: string, args: FieldTable): Promise<void> {
-    if (exchange === "") throw accessRefused(DEFAULT_EXCHANGE_DENIED);
     this.checkBind("queue", queue, exchange);
     const q = this.broker.queue(this.vhost, queue);
     // As RabbitMQ 3.10.8: a missing queue or exchange, or a binding that never existed, is unbind-ok.
@@ -211,13 +207,14 @@ export class VhostOps {
     unwrap(result);
   }
 
-  /** A binding writes to its destination and reads from its source exchange. */
+  /**
+   * A binding writes to its destination and reads from its source exchange. Checked in
+   * RabbitMQ's order (rabbit_channel:binding_action): write on the destination, then neither
+   * end may be the default exchange, then read on the source.
+   */
   private checkBind(kind: "queue" | "exchange", destination: string, source: string): void {
     this.access.check("write", kind, destination);
+    if (source === "" || (kind === "exchange" && destination === "")) throw accessRefused(DEFAULT_EXCHANGE_DENIED);
     this.access.check("read", "exchange", source);
-  }
-
-  private checkNotDefault(...names: string[]): void {
-    if (names.includes("")) throw accessRefused(DEFAULT_EXCHANGE_DENIED);
   }
 }

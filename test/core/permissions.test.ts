@@ -7,7 +7,8 @@ describe("permissions as RabbitMQ reads them", () => {
     // pattern, name, allowed
     [".*", "anything", true],
     [".*", "", true],
-    ["", "", true], // "" is "^$": only the empty name (the default exchange)
+    ["", "", true], // "" is "^$": no resource has the empty name (the default exchange is checked as amq.default)
+    ["", "amq.default", false],
     ["", "amq.topic", false],
     ["^$", "x", false],
     ["orders", "my.orders.queue", true], // unanchored: a match anywhere counts, as re:run
@@ -18,7 +19,7 @@ describe("permissions as RabbitMQ reads them", () => {
     expect(compilePermission(pattern).test(name)).toBe(allowed);
   });
 
-  it("refuses with RabbitMQ's 403 text naming the permission, resource, vhost and user", () => {
+  it("refuses with RabbitMQ 3.10.8's 403 text: resource, vhost and user, no permission kind", () => {
     const a = new AccessControl("bob", "/", { configure: "^bob\\.", write: ".*", read: "" });
     expect(() => a.check("configure", "queue", "bob.q")).not.toThrow();
     let err: unknown;
@@ -28,10 +29,18 @@ describe("permissions as RabbitMQ reads them", () => {
       err = e;
     }
     expect(err).toBeInstanceOf(BrokerError);
-    expect(err).toMatchObject({ code: 403, text: "configure access to queue 'alice.q' in vhost '/' refused for user 'bob'" });
-    expect(() => a.check("read", "exchange", "amq.direct")).toThrow(
-      "read access to exchange 'amq.direct' in vhost '/' refused for user 'bob'",
-    );
+    expect(err).toMatchObject({ code: 403, text: "access to queue 'alice.q' in vhost '/' refused for user 'bob'" });
+    expect(() => a.check("read", "exchange", "amq.direct")).toThrow("access to exchange 'amq.direct' in vhost '/' refused for user 'bob'");
+  });
+
+  it("the default exchange is matched and named as amq.default, as RabbitMQ checks it", () => {
+    // "" (^$) does not let a user publish to the default exchange; "^amq\.default$" does.
+    const empty = new AccessControl("bob", "v", { configure: "", write: "", read: "" });
+    expect(() => empty.check("write", "exchange", "")).toThrow("access to exchange 'amq.default' in vhost 'v' refused for user 'bob'");
+    const named = new AccessControl("bob", "v", { configure: "", write: "^amq\\.default$", read: "" });
+    expect(() => named.check("write", "exchange", "")).not.toThrow();
+    // Only exchanges: a queue is never the default exchange.
+    expect(() => named.check("write", "queue", "")).toThrow("access to queue '' in vhost 'v' refused for user 'bob'");
   });
 
   it("answers come from a per-kind cache, bounded, and an update replaces them", () => {

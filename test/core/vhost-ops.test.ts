@@ -2,7 +2,7 @@ import { describe, expect, it } from "vitest";
 import { ReplyCode, table } from "../../src/amqp";
 import { BrokerError } from "../../src/core/errors";
 import { VhostOps } from "../../src/core/vhost-ops";
-import { fullAccess } from "../../src/core/permissions";
+import { AccessControl, fullAccess, type Permissions } from "../../src/core/permissions";
 import { FakeBroker } from "../session/fakes";
 
 const actor = { user: "alice", connection: "conn-42", access: fullAccess("alice", "/") };
@@ -46,6 +46,24 @@ describe("VhostOps: exchanges", () => {
     expect(await refused(ops.unbindExchange("amq.direct", "", "k", {}))).toEqual(denied);
     expect(await refused(ops.bindQueue("q", "", "k", {}))).toEqual(denied);
     expect(await refused(ops.unbindQueue("q", "", "k", {}))).toEqual(denied);
+    expect(broker.calls).toEqual([]);
+  });
+
+  it("bindings with the default exchange: write on the destination first, then 'default exchange', then read (RabbitMQ 3.10.8)", async () => {
+    const broker = new FakeBroker();
+    const as = (p: Permissions) => new VhostOps(broker, "/", { user: "u", connection: "conn-1", access: new AccessControl("u", "/", p) });
+    const nothing = as({ configure: "^$", write: "^$", read: "^$" });
+    const writeOnly = as({ configure: "^$", write: ".*", read: "^$" });
+    const refusedTo = (what: string) => ({ code: ReplyCode.ACCESS_REFUSED, text: `access to ${what} in vhost '/' refused for user 'u'` });
+    const denied = { code: ReplyCode.ACCESS_REFUSED, text: "operation not permitted on the default exchange" };
+    expect(await refused(nothing.bindQueue("q", "", "k", {}))).toEqual(refusedTo("queue 'q'"));
+    expect(await refused(nothing.unbindQueue("q", "", "k", {}))).toEqual(refusedTo("queue 'q'"));
+    expect(await refused(writeOnly.bindQueue("q", "", "k", {}))).toEqual(denied);
+    // The default exchange as destination is checked for write as amq.default.
+    expect(await refused(nothing.bindExchange("", "x", "k", {}))).toEqual(refusedTo("exchange 'amq.default'"));
+    expect(await refused(writeOnly.bindExchange("", "x", "k", {}))).toEqual(denied);
+    expect(await refused(writeOnly.bindExchange("x", "", "k", {}))).toEqual(denied);
+    expect(await refused(writeOnly.bindQueue("q", "x", "k", {}))).toEqual(refusedTo("exchange 'x'"));
     expect(broker.calls).toEqual([]);
   });
 

@@ -1,15 +1,15 @@
 // Users, vhosts and permissions end to end: real clients through the bridge (and raw WebSockets
 // for a forwarded address), the management API to arrange things.
 import type { Channel } from "amqplib";
-import { beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import WebSocket from "ws";
-import { useWarren } from "./harness";
+import { againstRabbitmq, useWarren } from "./harness";
 import { connectionClosed, managementClient, userConnections } from "./api-helpers";
 import { amqpConnections, replyCode, serverClose, uniqueName } from "./messaging-helpers";
 
 // The secret the local server shares with its bridge: with it a test can forward an address as the bridge does.
 const FORWARD_SECRET = "access-control-test";
-const warren = useWarren({ vars: { WARREN_FORWARD_SECRET: FORWARD_SECRET } });
+const warren = useWarren({ vars: { WARREN_FORWARD_SECRET: FORWARD_SECRET }, sideBySide: "api" });
 const api = managementClient(() => warren.server);
 const connectAs = userConnections(() => warren.server);
 const connect = amqpConnections(() => warren.server.amqpUrl!);
@@ -23,10 +23,14 @@ interface Names {
   extra: string;
 }
 
-/** One AMQP operation: what the admin arranges first, which permissions it needs, and the operation. */
+type Resource = "exchange" | "queue";
+
+/** One AMQP operation: what the admin arranges first, which permissions it needs (in RabbitMQ's order), and the operation. */
 interface Row {
   op: string;
-  needs: (n: Names) => [Kind, string][];
+  /** The AMQP class and method ids a refusal names. */
+  ids: [number, number];
+  needs: (n: Names) => [Kind, Resource, string][];
   setup?: (admin: Channel, n: Names) => Promise<unknown>;
   run: (ch: Channel, n: Names) => Promise<unknown>;
 }
@@ -40,63 +44,81 @@ const publishThenCheck = async (ch: Channel, exchange: string, key: string) => {
 // RabbitMQ's table (docs: access-control): declare/delete → configure; bind → write on the
 // destination, read on the source; publish → write on the exchange; consume/get/purge → read.
 const ROWS: Row[] = [
-  { op: "exchange.declare", needs: (n) => [["configure", n.x]], run: (ch, n) => ch.assertExchange(n.x, "direct") },
+  {
+    op: "exchange.declare",
+    ids: [40, 10],
+    needs: (n) => [["configure", "exchange", n.x]],
+    run: (ch, n) => ch.assertExchange(n.x, "direct"),
+  },
   {
     op: "exchange.declare (passive)",
+    ids: [40, 10],
     needs: () => [],
     setup: (a, n) => a.assertExchange(n.x, "direct"),
     run: (ch, n) => ch.checkExchange(n.x),
   },
   {
     op: "exchange.declare with alternate-exchange",
+    ids: [40, 10],
     needs: (n) => [
-      ["configure", n.x],
-      ["write", n.extra],
-      ["read", n.x],
+      ["configure", "exchange", n.x],
+      ["write", "exchange", n.extra],
+      ["read", "exchange", n.x],
     ],
     setup: (a, n) => a.assertExchange(n.extra, "fanout"),
     run: (ch, n) => ch.assertExchange(n.x, "direct", { alternateExchange: n.extra }),
   },
   {
     op: "exchange.delete",
-    needs: (n) => [["configure", n.x]],
+    ids: [40, 20],
+    needs: (n) => [["configure", "exchange", n.x]],
     setup: (a, n) => a.assertExchange(n.x, "direct"),
     run: (ch, n) => ch.deleteExchange(n.x),
   },
-  { op: "queue.declare", needs: (n) => [["configure", n.q]], run: (ch, n) => ch.assertQueue(n.q, { durable: false }) },
+  {
+    op: "queue.declare",
+    ids: [50, 10],
+    needs: (n) => [["configure", "queue", n.q]],
+    run: (ch, n) => ch.assertQueue(n.q, { durable: false }),
+  },
   {
     op: "queue.declare (passive)",
+    ids: [50, 10],
     needs: () => [],
     setup: (a, n) => a.assertQueue(n.q, { durable: false }),
     run: (ch, n) => ch.checkQueue(n.q),
   },
   {
     op: "queue.declare with dead-letter-exchange",
+    ids: [50, 10],
     needs: (n) => [
-      ["configure", n.q],
-      ["write", n.extra],
-      ["read", n.q],
+      ["configure", "queue", n.q],
+      ["write", "exchange", n.extra],
+      ["read", "queue", n.q],
     ],
     setup: (a, n) => a.assertExchange(n.extra, "fanout"),
     run: (ch, n) => ch.assertQueue(n.q, { durable: false, deadLetterExchange: n.extra }),
   },
   {
     op: "queue.delete",
-    needs: (n) => [["configure", n.q]],
+    ids: [50, 40],
+    needs: (n) => [["configure", "queue", n.q]],
     setup: (a, n) => a.assertQueue(n.q, { durable: false }),
     run: (ch, n) => ch.deleteQueue(n.q),
   },
   {
     op: "queue.purge",
-    needs: (n) => [["read", n.q]],
+    ids: [50, 30],
+    needs: (n) => [["read", "queue", n.q]],
     setup: (a, n) => a.assertQueue(n.q, { durable: false }),
     run: (ch, n) => ch.purgeQueue(n.q),
   },
   {
     op: "queue.bind",
+    ids: [50, 20],
     needs: (n) => [
-      ["write", n.q],
-      ["read", n.x],
+      ["write", "queue", n.q],
+      ["read", "exchange", n.x],
     ],
     setup: async (a, n) => {
       await a.assertQueue(n.q, { durable: false });
@@ -106,9 +128,10 @@ const ROWS: Row[] = [
   },
   {
     op: "queue.unbind",
+    ids: [50, 50],
     needs: (n) => [
-      ["write", n.q],
-      ["read", n.x],
+      ["write", "queue", n.q],
+      ["read", "exchange", n.x],
     ],
     setup: async (a, n) => {
       await a.assertQueue(n.q, { durable: false });
@@ -119,9 +142,10 @@ const ROWS: Row[] = [
   },
   {
     op: "exchange.bind",
+    ids: [40, 30],
     needs: (n) => [
-      ["write", n.x],
-      ["read", n.x2],
+      ["write", "exchange", n.x],
+      ["read", "exchange", n.x2],
     ],
     setup: async (a, n) => {
       await a.assertExchange(n.x, "fanout");
@@ -131,9 +155,10 @@ const ROWS: Row[] = [
   },
   {
     op: "exchange.unbind",
+    ids: [40, 40],
     needs: (n) => [
-      ["write", n.x],
-      ["read", n.x2],
+      ["write", "exchange", n.x],
+      ["read", "exchange", n.x2],
     ],
     setup: async (a, n) => {
       await a.assertExchange(n.x, "fanout");
@@ -144,20 +169,29 @@ const ROWS: Row[] = [
   },
   {
     op: "basic.publish",
-    needs: (n) => [["write", n.x]],
+    ids: [60, 40],
+    needs: (n) => [["write", "exchange", n.x]],
     setup: (a, n) => a.assertExchange(n.x, "direct"),
     run: (ch, n) => publishThenCheck(ch, n.x, "k"),
   },
-  { op: "basic.publish to the default exchange", needs: () => [["write", ""]], run: (ch, n) => publishThenCheck(ch, "", n.q) },
+  // RabbitMQ checks (and names) the default exchange as amq.default.
+  {
+    op: "basic.publish to the default exchange",
+    ids: [60, 40],
+    needs: () => [["write", "exchange", "amq.default"]],
+    run: (ch, n) => publishThenCheck(ch, "", n.q),
+  },
   {
     op: "basic.get",
-    needs: (n) => [["read", n.q]],
+    ids: [60, 70],
+    needs: (n) => [["read", "queue", n.q]],
     setup: (a, n) => a.assertQueue(n.q, { durable: false }),
     run: (ch, n) => ch.get(n.q),
   },
   {
     op: "basic.consume",
-    needs: (n) => [["read", n.q]],
+    ids: [60, 20],
+    needs: (n) => [["read", "queue", n.q]],
     setup: (a, n) => a.assertQueue(n.q, { durable: false }),
     run: (ch, n) => ch.consume(n.q, () => undefined),
   },
@@ -167,31 +201,47 @@ const ROWS: Row[] = [
 const allBut = (name: string) => `^(?!${name.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}$).*`;
 
 describe("permissions: each AMQP operation × allowed / denied, as RabbitMQ maps them", () => {
-  const user = "matrix";
+  const user = uniqueName("matrix");
 
   beforeAll(async () => {
+    if (warren.skipped) return;
     expect((await api("PUT", `/users/${user}`, { password: "pw", tags: "" })).status).toBe(201);
   });
+  afterAll(async () => {
+    if (!warren.skipped) await api("DELETE", `/users/${user}`);
+  });
+
+  interface Refusal {
+    code: number | undefined;
+    text: string;
+    ids: [number | undefined, number | undefined];
+  }
 
   /** Arranges the row's entities as guest, sets the user's permissions (made from the names), runs the operation as the user. */
-  async function runCase(row: Row, perms: (n: Names) => Record<Kind, string>): Promise<{ code: number | undefined; text: string } | "ok"> {
+  async function runCase(row: Row, perms: (n: Names) => Record<Kind, string>): Promise<Refusal | "ok"> {
     const n: Names = { x: uniqueName("pm.x"), x2: uniqueName("pm.x2"), q: uniqueName("pm.q"), extra: uniqueName("pm.extra") };
     const admin = await (await connect()).createChannel();
     await row.setup?.(admin, n);
-    expect((await api("PUT", `/permissions/%2F/${user}`, perms(n))).status).toBeLessThan(300);
-    const ch = await (await connectAs(user, "pw")).createChannel();
-    let error: unknown = null;
-    const closed = serverClose(ch).catch(() => undefined);
-    ch.on("error", (err: unknown) => {
-      error = err;
-    });
     try {
-      await row.run(ch, n);
-      return "ok";
-    } catch (err) {
-      await closed;
-      const e = (error ?? err) as { message?: string };
-      return { code: replyCode(error ?? err), text: e.message ?? "" };
+      expect((await api("PUT", `/permissions/%2F/${user}`, perms(n))).status).toBeLessThan(300);
+      const ch = await (await connectAs(user, "pw")).createChannel();
+      let error: unknown = null;
+      const closed = serverClose(ch).catch(() => undefined);
+      ch.on("error", (err: unknown) => {
+        error = err;
+      });
+      try {
+        await row.run(ch, n);
+        return "ok";
+      } catch (err) {
+        await closed;
+        const e = (error ?? err) as { message?: string; classId?: number; methodId?: number };
+        return { code: replyCode(error ?? err), text: e.message ?? "", ids: [e.classId, e.methodId] };
+      }
+    } finally {
+      // Nothing left behind (a RabbitMQ tested side by side keeps what it is given).
+      const tidy = await (await connect()).createChannel();
+      await Promise.all([tidy.deleteExchange(n.x), tidy.deleteExchange(n.x2), tidy.deleteExchange(n.extra), tidy.deleteQueue(n.q)]);
     }
   }
 
@@ -200,27 +250,69 @@ describe("permissions: each AMQP operation × allowed / denied, as RabbitMQ maps
   for (const row of ROWS) {
     const needs = row.needs({ x: "X", x2: "X2", q: "Q", extra: "E" });
     it(`${row.op}: allowed with ${needs.length === 0 ? "no permission at all" : "the permissions it needs"}`, async () => {
-      // "^$" matches no name (but the default exchange's): an operation that needs nothing still succeeds.
+      // "^$" matches no name: an operation that needs nothing still succeeds.
       expect(await runCase(row, () => (needs.length === 0 ? NONE : ALL))).toBe("ok");
     });
     needs.forEach(([kind], i) => {
       it(`${row.op}: 403 without ${kind} on ${i === 0 ? "its target" : "the other resource"}`, async () => {
         // Everything allowed but exactly this permission on exactly this resource.
-        const outcome = await runCase(row, (n) => ({ ...ALL, [kind]: allBut(row.needs(n)[i]![1]) }));
+        let refused: [Kind, Resource, string] | undefined;
+        const outcome = await runCase(row, (n) => {
+          refused = row.needs(n)[i]!;
+          return { ...ALL, [kind]: allBut(refused[2]) };
+        });
         expect(outcome).not.toBe("ok");
-        if (outcome === "ok") return;
-        expect(outcome.code).toBe(403);
-        expect(outcome.text).toContain(`${kind} access to`);
+        if (outcome === "ok" || !refused) return;
+        // RabbitMQ 3.10.8's text names the resource, not the permission kind.
+        const [, resource, name] = refused;
+        expect(outcome).toEqual({
+          code: 403,
+          text: expect.stringContaining(`"ACCESS_REFUSED - access to ${resource} '${name}' in vhost '/' refused for user '${user}'"`),
+          ids: row.ids,
+        });
       });
     });
   }
+
+  it("the default exchange is matched as amq.default: '' (^$) does not allow publishing to it", async () => {
+    const row = ROWS.find((r) => r.op === "basic.publish to the default exchange")!;
+    for (const write of ["", "^$"]) {
+      const outcome = await runCase(row, () => ({ ...ALL, write }));
+      expect(outcome).toEqual({
+        code: 403,
+        text: expect.stringContaining(`"ACCESS_REFUSED - access to exchange 'amq.default' in vhost '/' refused for user '${user}'"`),
+        ids: [60, 40],
+      });
+    }
+    expect(await runCase(row, () => ({ ...ALL, write: "^amq\\.default$" }))).toBe("ok");
+  });
+
+  it("a binding with the default exchange: write on the destination is checked before the default exchange is refused", async () => {
+    const bind: Row = {
+      op: "queue.bind to the default exchange",
+      ids: [50, 20],
+      needs: () => [],
+      setup: (a, n) => a.assertQueue(n.q, { durable: false }),
+      run: (ch, n) => ch.bindQueue(n.q, "", "k"),
+    };
+    const withoutWrite = await runCase(bind, () => NONE);
+    expect(withoutWrite).toMatchObject({ code: 403, ids: [50, 20] });
+    expect(withoutWrite !== "ok" && withoutWrite.text).toMatch(
+      /"ACCESS_REFUSED - access to queue 'pm\.q-[0-9a-f]{8}' in vhost '\/' refused for user/,
+    );
+    expect(await runCase(bind, () => ({ ...NONE, write: ".*" }))).toEqual({
+      code: 403,
+      text: expect.stringContaining('"ACCESS_REFUSED - operation not permitted on the default exchange"'),
+      ids: [50, 20],
+    });
+  });
 
   it("a permission change reaches an open connection at once", async () => {
     expect((await api("PUT", `/permissions/%2F/${user}`, ALL)).status).toBeLessThan(300);
     const conn = await connectAs(user, "pw");
     const ch = await conn.createChannel();
     const q = uniqueName("pm.live");
-    await ch.assertQueue(q, { durable: false });
+    await ch.assertQueue(q, { durable: false, exclusive: true });
     expect((await api("PUT", `/permissions/%2F/${user}`, { ...ALL, read: "^$" })).status).toBe(204);
     const closed = serverClose(ch);
     await expect(ch.get(q)).rejects.toThrow();
@@ -229,7 +321,19 @@ describe("permissions: each AMQP operation × allowed / denied, as RabbitMQ maps
 });
 
 describe("users", () => {
-  it("add, log in, change password (old refused, open connections closed), clear password, delete", async () => {
+  it("deleting a user closes their connections: 320 with RabbitMQ's text", async () => {
+    const user = uniqueName("gone");
+    expect((await api("PUT", `/users/${user}`, { password: "pw", tags: "" })).status).toBe(201);
+    expect((await api("PUT", `/permissions/%2F/${user}`, { configure: ".*", write: ".*", read: ".*" })).status).toBe(201);
+    const conn = await connectAs(user, "pw");
+    const closed = connectionClosed(conn);
+    expect((await api("DELETE", `/users/${user}`)).status).toBe(204);
+    expect(await closed).toEqual({ code: 320, text: expect.stringContaining(`"CONNECTION_FORCED - user '${user}' is deleted"`) });
+  });
+
+  // Warren-only: Warren also closes a user's connections when the password is changed or cleared;
+  // RabbitMQ 3.10.8 (observed) closes them only when the user is deleted.
+  it.skipIf(againstRabbitmq)("add, log in, change password (old refused, open connections closed), clear password, delete", async () => {
     const user = uniqueName("life");
     expect((await api("PUT", `/users/${user}`, { password: "one", tags: "management" })).status).toBe(201);
     expect((await api("PUT", `/permissions/%2F/${user}`, { configure: ".*", write: ".*", read: ".*" })).status).toBe(201);
@@ -253,32 +357,37 @@ describe("users", () => {
     expect((await api("GET", `/users/${user}`)).status).toBe(404);
   });
 
-  it("user limit max-connections counts the user's connections in every vhost (530 beyond); max-channels is refused", async () => {
-    const user = uniqueName("ulim");
-    const vhost = uniqueName("ulimv");
-    expect((await api("PUT", `/users/${user}`, { password: "pw", tags: "" })).status).toBe(201);
-    expect((await api("PUT", `/vhosts/${vhost}`, {})).status).toBe(201);
-    for (const v of ["%2F", vhost]) {
-      expect((await api("PUT", `/permissions/${v}/${user}`, { configure: ".*", write: ".*", read: ".*" })).status).toBe(201);
-    }
-    expect((await api("PUT", `/user-limits/${user}/max-connections`, { value: 2 })).status).toBe(204);
-    expect((await api("GET", `/user-limits/${user}`)).body).toEqual([{ user, value: { "max-connections": 2 } }]);
-    expect((await api("PUT", `/user-limits/${user}/max-channels`, { value: 2 })).status).toBe(400);
-    await connectAs(user, "pw");
-    await connectAs(user, "pw", vhost);
-    await expect(connectAs(user, "pw")).rejects.toThrow(/ConnectionClose/);
-    // Other users are not counted against it.
-    await connectAs("guest", "guest");
-    expect((await api("DELETE", `/user-limits/${user}/max-connections`)).status).toBe(204);
-    await connectAs(user, "pw");
-    expect((await api("DELETE", `/vhosts/${vhost}`)).status).toBe(204);
-  });
+  // Warren-only: RabbitMQ takes max-channels (a documented difference).
+  it.skipIf(againstRabbitmq)(
+    "user limit max-connections counts the user's connections in every vhost (530 beyond); max-channels is refused",
+    async () => {
+      const user = uniqueName("ulim");
+      const vhost = uniqueName("ulimv");
+      expect((await api("PUT", `/users/${user}`, { password: "pw", tags: "" })).status).toBe(201);
+      expect((await api("PUT", `/vhosts/${vhost}`, {})).status).toBe(201);
+      for (const v of ["%2F", vhost]) {
+        expect((await api("PUT", `/permissions/${v}/${user}`, { configure: ".*", write: ".*", read: ".*" })).status).toBe(201);
+      }
+      expect((await api("PUT", `/user-limits/${user}/max-connections`, { value: 2 })).status).toBe(204);
+      expect((await api("GET", `/user-limits/${user}`)).body).toEqual([{ user, value: { "max-connections": 2 } }]);
+      expect((await api("PUT", `/user-limits/${user}/max-channels`, { value: 2 })).status).toBe(400);
+      await connectAs(user, "pw");
+      await connectAs(user, "pw", vhost);
+      await expect(connectAs(user, "pw")).rejects.toThrow(/ConnectionClose/);
+      // Other users are not counted against it.
+      await connectAs("guest", "guest");
+      expect((await api("DELETE", `/user-limits/${user}/max-connections`)).status).toBe(204);
+      await connectAs(user, "pw");
+      expect((await api("DELETE", `/vhosts/${vhost}`)).status).toBe(204);
+    },
+  );
 
   it("a user without permissions on the vhost is refused at connection.open (530)", async () => {
     const user = uniqueName("noperm");
     expect((await api("PUT", `/users/${user}`, { password: "pw", tags: "" })).status).toBe(201);
     // amqplib does not show the close text (the session unit tests check it): the open is refused.
     await expect(connectAs(user, "pw")).rejects.toThrow(/ConnectionClose/);
+    expect((await api("DELETE", `/users/${user}`)).status).toBe(204);
   });
 
   it("passwords are stored as RabbitMQ's salted SHA-256 hashes; an imported hash logs in", async () => {
@@ -301,6 +410,7 @@ describe("users", () => {
     ).toBe(201);
     expect((await api("PUT", `/permissions/%2F/${user}`, { configure: ".*", write: ".*", read: ".*" })).status).toBe(201);
     await connectAs(user, "imported");
+    expect((await api("DELETE", `/users/${user}`)).status).toBe(204);
   });
 });
 
@@ -308,7 +418,8 @@ describe("vhosts", () => {
   it("the same queue name in two vhosts holds different messages; deleting a vhost closes its connections and drops its queues", async () => {
     const vhost = uniqueName("v");
     expect((await api("PUT", `/vhosts/${vhost}`, {})).status).toBe(201);
-    expect((await api("PUT", `/permissions/${vhost}/guest`, { configure: ".*", write: ".*", read: ".*" })).status).toBe(201);
+    // 201, or 204 where creating the vhost already gave its creator full permissions (RabbitMQ's API does).
+    expect((await api("PUT", `/permissions/${vhost}/guest`, { configure: ".*", write: ".*", read: ".*" })).status).toBeLessThan(300);
     const inRoot = await (await connectAs("guest", "guest")).createChannel();
     const otherConn = await connectAs("guest", "guest", vhost);
     const inOther = await otherConn.createChannel();
@@ -337,7 +448,8 @@ describe("vhosts", () => {
   it("vhost limits: max-connections refuses the next connection (530), max-queues the next queue (406)", async () => {
     const vhost = uniqueName("lim");
     expect((await api("PUT", `/vhosts/${vhost}`, {})).status).toBe(201);
-    expect((await api("PUT", `/permissions/${vhost}/guest`, { configure: ".*", write: ".*", read: ".*" })).status).toBe(201);
+    // 201, or 204 where creating the vhost already gave its creator full permissions (RabbitMQ's API does).
+    expect((await api("PUT", `/permissions/${vhost}/guest`, { configure: ".*", write: ".*", read: ".*" })).status).toBeLessThan(300);
     expect((await api("PUT", `/vhost-limits/${vhost}/max-connections`, { value: 1 })).status).toBe(204);
     expect((await api("PUT", `/vhost-limits/${vhost}/max-queues`, { value: 1 })).status).toBe(204);
     expect((await api("GET", `/vhost-limits/${vhost}`)).body).toEqual([{ vhost, value: { "max-connections": 1, "max-queues": 1 } }]);
@@ -396,7 +508,8 @@ describe("guest is loopback-only (RabbitMQ's loopback_users)", () => {
     });
   }
 
-  it("from a forwarded non-loopback address: refused with RabbitMQ's reason; from loopback: accepted", async () => {
+  // Warren-only: the address is forwarded through Warren's WebSocket, as its bridge does.
+  it.skipIf(againstRabbitmq)("from a forwarded non-loopback address: refused with RabbitMQ's reason; from loopback: accepted", async () => {
     const remote = await wsLogin("203.0.113.7");
     expect(remote).toContain("PLAIN login refused: user 'guest' can only connect via localhost");
     const forwarded = { "X-Forwarded-For": "203.0.113.7", "X-Warren-Forwarded-By": FORWARD_SECRET };

@@ -14,20 +14,35 @@ import { startWarren, type WarrenServer } from "../../scripts/warren-server.mjs"
  */
 export const againstRabbitmq = process.env.WARREN_TEST_AGAINST === "rabbitmq";
 export const RABBITMQ_URL = process.env.RABBITMQ_URL ?? "amqp://guest:guest@127.0.0.1:5672";
+/** That RabbitMQ's management API (rabbitmq_management), for files that arrange users and permissions through it. */
+export const RABBITMQ_API_URL = process.env.RABBITMQ_API_URL ?? "http://127.0.0.1:15672";
 
 /** The AMQP URL with the password replaced, for log lines. */
 function shown(url: string): string {
   return url.replace(/\/\/([^:@/]*):[^@/]*@/, "//$1:***@");
 }
 
+/** Whether the management API at `url` answers the AMQP URL's user (a reason when not). */
+async function managementAnswers(url: string, amqpUrl: URL): Promise<string | null> {
+  const auth = Buffer.from(`${decodeURIComponent(amqpUrl.username)}:${decodeURIComponent(amqpUrl.password)}`).toString("base64");
+  try {
+    const res = await fetch(`${url}/api/overview`, { headers: { Authorization: `Basic ${auth}` }, signal: AbortSignal.timeout(3000) });
+    return res.ok ? null : `HTTP ${res.status}`;
+  } catch (err) {
+    return String(err);
+  }
+}
+
 /**
  * Starts one Warren (workerd + bridge on free ports, fresh data dir) for the calling test
  * file and stops it afterwards. Read `.server` inside tests. With `sideBySide` and
  * `WARREN_TEST_AGAINST=rabbitmq`, `.server` is the RabbitMQ at `RABBITMQ_URL` (amqpUrl and
- * amqpPort only); when none answers every test of the file is skipped, with a line saying so,
- * and `.skipped` is true (for the file's own beforeAll hooks).
+ * amqpPort; httpUrl is its management API at `RABBITMQ_API_URL` when that answers, else "");
+ * when none answers (or, with `sideBySide: "api"`, its management API does not) every test of
+ * the file is skipped, with a line saying so, and `.skipped` is true (for the file's own
+ * beforeAll hooks).
  */
-export function useWarren(options: { heartbeat?: number; vars?: Record<string, string>; sideBySide?: boolean } = {}): {
+export function useWarren(options: { heartbeat?: number; vars?: Record<string, string>; sideBySide?: boolean | "api" } = {}): {
   readonly server: WarrenServer;
   dataDir: string;
   skipped: boolean;
@@ -48,9 +63,21 @@ export function useWarren(options: { heartbeat?: number; vars?: Record<string, s
         );
         return;
       }
-      console.log(`[side-by-side] ${file} runs against RabbitMQ at ${shown(RABBITMQ_URL)}`);
+      const apiProblem = await managementAnswers(RABBITMQ_API_URL, url);
+      if (apiProblem !== null && options.sideBySide === "api") {
+        box.skipped = true;
+        console.log(
+          `[side-by-side] no RabbitMQ management API answers at ${RABBITMQ_API_URL} (${apiProblem}): ${file} skipped. ` +
+            "Enable rabbitmq_management and set RABBITMQ_API_URL, or unset WARREN_TEST_AGAINST to test Warren.",
+        );
+        return;
+      }
+      console.log(
+        `[side-by-side] ${file} runs against RabbitMQ at ${shown(RABBITMQ_URL)}` +
+          (apiProblem === null ? ` (management API ${RABBITMQ_API_URL})` : ""),
+      );
       box.server = {
-        httpUrl: "",
+        httpUrl: apiProblem === null ? RABBITMQ_API_URL : "",
         wsUrl: "",
         amqpUrl: RABBITMQ_URL,
         amqpPort: Number(url.port || 5672),

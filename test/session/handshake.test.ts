@@ -88,8 +88,8 @@ describe("handshake", () => {
     expect(c.connection.actor).toMatchObject({ user: "alice", connection: "conn-1" });
     expect(c.connection.access.allowed("configure", "abc")).toBe(true);
     expect(c.connection.access.allowed("configure", "xyz")).toBe(false);
-    // "" is RabbitMQ's "^$": the default exchange only.
-    expect(c.connection.access.allowed("write", "")).toBe(true);
+    // "" is RabbitMQ's "^$", which no exchange matches: the default exchange is checked as amq.default.
+    expect(c.connection.access.allowed("write", "amq.default")).toBe(false);
     expect(c.connection.access.allowed("write", "amq.topic")).toBe(false);
     expect([...broker.catalogOf("/").connectionRecords.keys()]).toEqual(["conn-1"]);
     expect(broker.catalogOf("/").connectionRecords.get("conn-1")).toMatchObject({ user: "alice", vhost: "/" });
