@@ -61,10 +61,10 @@ export class ConnectionDO extends DurableObject<Env> implements ConnectionPort {
     const connection = new Connection(
       this.ctx.id.toString(),
       {
-        send: (bytes) => {
-          // send() copies (workerd takes a kj::Array): the write buffer is garbage at once.
+        send: (bytes, owned) => {
+          // send() copies (workerd takes a kj::Array): a write buffer of our own is garbage at once.
           server.send(bytes);
-          release(bytes);
+          if (owned) release(bytes);
         },
         control: (text) => server.send(text),
         close: () => server.close(1000, "connection closed"),

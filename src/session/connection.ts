@@ -45,7 +45,8 @@ import { Handshake } from "./handshake";
 
 /** Where the connection's bytes go; the DO implements it with a WebSocket. */
 export interface Transport {
-  send(bytes: Uint8Array): void;
+  /** `owned`: nothing else uses these bytes afterwards, so the transport may free them (never a shared constant). */
+  send(bytes: Uint8Array, owned?: boolean): void;
   /** A flow-control report to a peer that negotiated them (flow.ts); a text frame on a WebSocket. */
   control?(text: string): void;
   close(): void;
@@ -368,7 +369,7 @@ export class Connection {
       this.stats.sendOct += bytes.length;
       this.stats.sendCnt++;
       this.flow.flushed(bytes.length);
-      this.transport.send(bytes);
+      this.transport.send(bytes, true);
     }
   }
 
