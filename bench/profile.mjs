@@ -20,7 +20,11 @@ import * as scenarios from "./scenarios.mjs";
  */
 
 /** @type {Record<string, (url: string) => Promise<unknown>>} */
-const byName = { ...scenarios };
+const byName = {
+  ...scenarios,
+  // The 64 KB persistent scenario of `npm run bench`.
+  large: (url) => scenarios.persistent(url, { count: 2000, size: 65536, label: "large" }),
+};
 
 const which = process.argv[2] ?? "transient";
 // --inclusive: time under each function (its callees included) instead of self time.
