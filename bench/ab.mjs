@@ -34,6 +34,8 @@ const SCENARIOS = {
   },
 };
 /** @type {Record<string, string>} */
+/** Rates as integers; small figures (latency in ms) with two decimals. */
+const shown = (/** @type {number} */ v) => v.toFixed(v < 100 ? 2 : 0);
 const METRIC = { transient: "msgsPerSec", persistent: "msgsPerSec", batched: "msgsPerSec", fanout: "deliveriesPerSec", latency: "p50Ms" };
 
 /** A worktree of `ref` sharing this tree's node_modules. */
@@ -92,7 +94,7 @@ try {
           await scenarios.transient(server.url, { count: 10_000 }); // warm-up
           const value = (await run(server.url))[METRIC[name] ?? ""] ?? Number.NaN;
           (results[name] ??= { head: [], base: [] })[/** @type {"head" | "base"} */ (side)].push(value);
-          console.log(`round ${r + 1} ${side} ${name}: ${value.toFixed(0)}`);
+          console.log(`round ${r + 1} ${side} ${name}: ${shown(value)}`);
         }
       } finally {
         await server.close();
@@ -109,5 +111,5 @@ console.log(`\nmedian of ${rounds} rounds: HEAD ${headSha} vs base ${baseSha}`);
 for (const [name, r] of Object.entries(results)) {
   const h = median(r.head);
   const b = median(r.base);
-  console.log(`${name.padEnd(12)} head ${h.toFixed(0).padStart(8)}  base ${b.toFixed(0).padStart(8)}  head/base ${(h / b).toFixed(3)}`);
+  console.log(`${name.padEnd(12)} head ${shown(h).padStart(8)}  base ${shown(b).padStart(8)}  head/base ${(h / b).toFixed(3)}`);
 }
