@@ -33,9 +33,9 @@ const SCENARIOS = {
     return { p50Ms: r.p50Ms ?? Number.NaN };
   },
 };
-/** @type {Record<string, string>} */
 /** Rates as integers; small figures (latency in ms) with two decimals. */
 const shown = (/** @type {number} */ v) => v.toFixed(v < 100 ? 2 : 0);
+/** @type {Record<string, string>} */
 const METRIC = { transient: "msgsPerSec", persistent: "msgsPerSec", batched: "msgsPerSec", fanout: "deliveriesPerSec", latency: "p50Ms" };
 
 /** A worktree of `ref` sharing this tree's node_modules. */
