@@ -488,13 +488,23 @@ export class MessageStore {
     return s && s.id <= seq && !s.gone ? s : undefined;
   }
 
+  /**
+   * Runs `fn` with expiry judged at time `t`, not the clock's: a publish pins its own time for
+   * the dispatch round it starts, so a message with TTL 0 goes to a consumer that can take it
+   * at once and expires otherwise (RabbitMQ's rule), however long the publish itself took.
+   * (Deployed, workerd's clock stands still while code runs; locally it does not.)
+   */
+  at<T>(t: number, fn: () => T): T {
+    return pinClock(this.seq, t, fn);
+  }
+
   /** The oldest ready message (its contents in memory), left in place. */
   peek(): QueuedMessage | undefined {
     let now = 0;
     for (;;) {
       const m = this.head();
       if (m?.expiresAt === undefined) return m;
-      now ||= Date.now();
+      now ||= this.seq.pinnedNow || Date.now();
       // Expired at the head: never delivered; the queue dead-letters or drops it (takeExpired).
       if (m.expiresAt >= now) return m;
       this.take(m);
@@ -791,5 +801,16 @@ export class MessageStore {
     this.sql.exec("DELETE FROM segments");
     this.sql.exec("DELETE FROM segment_chunks");
     this.sql.exec("DELETE FROM segment_acks");
+  }
+}
+
+/** Runs `fn` with the sequence's clock pinned at `t` (restored after, also when fn throws). */
+export function pinClock<T>(seq: QueueSequence, t: number, fn: () => T): T {
+  const before = seq.pinnedNow;
+  seq.pinnedNow = t;
+  try {
+    return fn();
+  } finally {
+    seq.pinnedNow = before;
   }
 }

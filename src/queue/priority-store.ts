@@ -1,6 +1,6 @@
 import { peekPriorityAndExpiration } from "../amqp";
 import type { IncomingMessage } from "../storage/message-record";
-import { DEFAULT_WINDOW, MessageStore, type WindowLimits } from "./message-store";
+import { DEFAULT_WINDOW, MessageStore, pinClock, type WindowLimits } from "./message-store";
 import { QueueSequence } from "./sequence";
 import type { QueuedMessage } from "./types";
 
@@ -23,6 +23,7 @@ export type QueueStore = Pick<
   | "append"
   | "appendPending"
   | "writePending"
+  | "at"
   | "peek"
   | "shift"
   | "requeue"
@@ -174,6 +175,10 @@ export class PriorityStore implements QueueStore {
       if (lane.readyCount > 0 && lane.peek() !== undefined) return lane;
     }
     return undefined;
+  }
+
+  at<T>(t: number, fn: () => T): T {
+    return pinClock(this.seq, t, fn);
   }
 
   peek(): QueuedMessage | undefined {

@@ -304,37 +304,41 @@ export class QueueDO extends DurableObject<Env> implements QueuePort {
         );
       }
     }
-    if (this.store.unloadedCount > 0) {
-      // Behind a backlog on disk: written and counted, nothing in memory.
-      this.ctx.storage.transactionSync(() => {
-        this.store.flushRemovals();
-        this.deliveryCounts.flush();
-        this.store.append(messages);
-      });
-      this.dispatcher.kick();
-    } else {
-      // Straight to no-ack consumers when nothing waits: written only if they do not take them
-      // at once (the dispatch round ends with writePending). Persistent messages for a durable
-      // queue are written before the confirm, so a confirm means "on disk" or "delivered".
-      const direct =
-        this.store.readyCount === 0 &&
-        this.consumers.allNoAck() &&
-        this.consumers.hasCapacity() &&
-        !(decl.durable && messages.some((m) => m.persistent));
-      this.store.appendPending(messages);
-      // A round that hands them out in ack mode writes them itself, marked as handed out, so the
-      // delivery watermark costs no row of its own (MessageStore.markDelivered).
-      this.dispatcher.kick();
-      if (!direct) {
-        // One segment row per batch; this commit is paid for anyway, so the settles noted since
-        // the last one go along.
+    // The round this starts judges expiry at the publish's time: TTL 0 means "delivered at once or never".
+    const now = Date.now();
+    this.store.at(now, () => {
+      if (this.store.unloadedCount > 0) {
+        // Behind a backlog on disk: written and counted, nothing in memory.
         this.ctx.storage.transactionSync(() => {
           this.store.flushRemovals();
           this.deliveryCounts.flush();
-          this.store.writePending();
+          this.store.append(messages, now);
         });
+        this.dispatcher.kick();
+      } else {
+        // Straight to no-ack consumers when nothing waits: written only if they do not take them
+        // at once (the dispatch round ends with writePending). Persistent messages for a durable
+        // queue are written before the confirm, so a confirm means "on disk" or "delivered".
+        const direct =
+          this.store.readyCount === 0 &&
+          this.consumers.allNoAck() &&
+          this.consumers.hasCapacity() &&
+          !(decl.durable && messages.some((m) => m.persistent));
+        this.store.appendPending(messages, now);
+        // A round that hands them out in ack mode writes them itself, marked as handed out, so the
+        // delivery watermark costs no row of its own (MessageStore.markDelivered).
+        this.dispatcher.kick();
+        if (!direct) {
+          // One segment row per batch; this commit is paid for anyway, so the settles noted since
+          // the last one go along.
+          this.ctx.storage.transactionSync(() => {
+            this.store.flushRemovals();
+            this.deliveryCounts.flush();
+            this.store.writePending();
+          });
+        }
       }
-    }
+    });
     this.dropHead();
     this.reap();
     return rejected.length > 0 ? { rejected } : true;

@@ -24,6 +24,8 @@ export class QueueSequence {
   /** The watermark found at load: stored messages up to it may have been seen before. */
   seenBefore = 0;
   private highestStored = 0;
+  /** When set (not 0), the time expiry is judged at: see MessageStore.at. */
+  pinnedNow = 0;
 
   constructor(private readonly sql: SqlStorage) {}
 

@@ -1,6 +1,7 @@
 import { randomBytes } from "node:crypto";
 import { DatabaseSync } from "node:sqlite";
 import { describe, expect, it } from "vitest";
+import { PriorityStore } from "../../src/queue/priority-store";
 import { MessageStore, PAGE_COUNT, WATERMARK_AHEAD, WINDOW_BYTES, WINDOW_COUNT, type WindowLimits } from "../../src/queue/message-store";
 import type { IncomingMessage } from "../../src/queue/types";
 import { encodeRecord } from "../../src/storage/message-record";
@@ -509,5 +510,31 @@ describe("DeliveryCounts", () => {
     const third = new DeliveryCounts(sqlStorage(db));
     third.load();
     expect(third.of(7)).toBe(0);
+  });
+});
+
+describe("MessageStore expiry", () => {
+  it("TTL 0: live at the time its publish pinned (the round that publish starts), expired at any later time", () => {
+    const db = new DatabaseSync(":memory:");
+    const store = openStore(db);
+    store.expiryOf = (_m, publishedAt) => publishedAt;
+    // Published a few ms ago: the clock has moved on since, as it does locally while code runs.
+    const publishedAt = Date.now() - 5;
+    store.appendPending([message(numbered(1))], publishedAt);
+    expect(numberOf(store.at(publishedAt, () => store.peek()))).toBe(1);
+    // Unpinned again: judged by the clock, it has expired and is taken out for the queue.
+    expect(store.peek()).toBeUndefined();
+    expect(store.takeExpired().map(numberOf)).toEqual([1]);
+  });
+
+  it("a priority queue pins the clock for all its lanes", () => {
+    const db = new DatabaseSync(":memory:");
+    migrate(doStorage(db), QUEUE_MIGRATIONS);
+    const store = new PriorityStore(sqlStorage(db), 3);
+    store.expiryOf = (_m, publishedAt) => publishedAt;
+    const publishedAt = Date.now() - 5;
+    store.appendPending([message(numbered(7))], publishedAt);
+    expect(numberOf(store.at(publishedAt, () => store.peek()))).toBe(7);
+    expect(store.peek()).toBeUndefined();
   });
 });
