@@ -50,7 +50,7 @@ interface Segment extends SegmentIndex {
   /** Its rows are deleted. */
   gone: boolean;
   /** Its records as last read from disk (loadPage): freed once every message in it is settled. */
-  data?: Uint8Array;
+  data: Uint8Array | undefined;
 }
 
 /** A message's bytes in memory, near enough for the window's accounting. */
@@ -144,6 +144,7 @@ export class MessageStore {
     }>("SELECT id, count, bytes, transient, delivered, published_at, body_bytes FROM segments WHERE lane = ? ORDER BY id", this.lane)) {
       const bits = settled.get(r.id) ?? null;
       const seg: Segment = {
+        data: undefined,
         id: r.id,
         count: r.count,
         bytes: r.bytes,
@@ -381,6 +382,8 @@ export class MessageStore {
       ? new Uint8Array(head.buffer, head.byteOffset, tail.byteOffset + tail.length - head.byteOffset)
       : concatBytes(records);
     const seg: Segment = {
+      // Not the page for release(): these records are views of the publish batch.
+      data: undefined,
       id,
       count,
       bytes: data.length,
@@ -621,7 +624,7 @@ export class MessageStore {
       // Every message in it is settled, so nothing reads these bytes again; freed now, a page of
       // large messages is not garbage waiting for a full GC (which comes after ~64 MB of it).
       if (seg.data) release(seg.data);
-      delete seg.data;
+      seg.data = undefined;
       const i = this.segIndexFrom(seg.id);
       lo = Math.min(lo, i);
       hi = Math.max(hi, i);

@@ -8,7 +8,6 @@ import type { ConnectionPort, HeldOf } from "../core/ports";
 import { WorkerBroker } from "../core/worker-broker";
 import type { Env } from "../env";
 import type { DeliverResult } from "../queue/types";
-import { decodeDeliveries } from "../queue/wire";
 import { PEER_HEADER } from "../http/peer";
 import { Connection } from "./connection";
 
@@ -107,12 +106,7 @@ export class ConnectionDO extends DurableObject<Env> implements ConnectionPort {
   async deliver(batch: Uint8Array): Promise<DeliverResult> {
     if (!this.connection) return { gone: true, refused: [], paused: [] };
     this.connection.cost.rpcCalls++;
-    const result = this.connection.deliver(decodeDeliveries(batch));
-    // What was delivered is in the transport's write now (flush copies body slices out of the
-    // batch; deliveries held back copy theirs), so the batch can go before the next GC.
-    this.connection.flush();
-    release(batch);
-    return result;
+    return this.connection.deliverBatch(batch);
   }
 
   async replyTo(replies: DirectReply[]): Promise<boolean[]> {

@@ -30,11 +30,13 @@ import { AccessControl, type Permissions } from "../core/permissions";
 import type { HeldOf } from "../core/ports";
 import type { DirectReply } from "../core/direct-reply";
 import { DEFAULT_LIMITS, type Limits } from "../core/limits";
+import { release } from "../amqp/buffer";
 import { BrokerError, channelErrorCode, commandInvalid, notAllowed, notImplemented } from "../core/errors";
 import { subscriberKey } from "../core/names";
 import { Publisher } from "../core/publisher";
 import { RouteTable } from "../core/route-table";
 import type { DeliverResult, Delivery } from "../queue/types";
+import { decodeDeliveries } from "../queue/wire";
 import { splitRecord } from "../storage/message-record";
 import { Channel } from "./channel";
 import { isBatched, lookup } from "./dispatch";
@@ -206,6 +208,19 @@ export class Connection {
 
   touchQueue(name: string): void {
     this.queuesTouched.add(name);
+  }
+
+  /**
+   * A packed batch of deliveries as a queue's RPC brings it (queue/wire.ts), freed once handled:
+   * what was delivered is in the transport's write by then (flush copies body slices out of the
+   * batch; deliveries held back copy theirs), so the batch does not wait for the next full GC.
+   * Holds only while deliver() takes deliveries just where flush() sends (test/session/deliver-batch.test.ts).
+   */
+  deliverBatch(batch: Uint8Array): DeliverResult {
+    const result = this.deliver(decodeDeliveries(batch));
+    this.flush();
+    release(batch);
+    return result;
   }
 
   /** Deliveries pushed by a queue; what cannot be taken goes back to it. */
