@@ -104,13 +104,13 @@ export async function waitQueueExists(conn: ChannelModel, queue: string, exists:
 }
 
 /** A connect() for the calling test file; every connection it made is closed after each test. */
-export function amqpConnections(url: () => string): () => Promise<ChannelModel> {
+export function amqpConnections(url: () => string, socketOptions: { noDelay?: boolean } = {}): () => Promise<ChannelModel> {
   const open: ChannelModel[] = [];
   afterEach(async () => {
     await Promise.allSettled(open.splice(0).map((c) => c.close()));
   });
   return async () => {
-    const conn = await amqp.connect(url());
+    const conn = await amqp.connect(url(), socketOptions);
     conn.on("error", () => undefined);
     open.push(conn);
     return conn;
