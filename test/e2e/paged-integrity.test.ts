@@ -242,16 +242,21 @@ describe("backlogs read back from disk arrive intact on every path", () => {
     await publishAll(pub, q, 0, N);
     const c = collector();
     let got = 0;
+    // Not awaited one by one: deliveries may overtake each consume-ok.
+    const consumes: Promise<unknown>[] = [];
     for (let k = 0; k < 8; k++) {
       const ch = await conn.createChannel();
       await ch.prefetch(30);
-      void ch.consume(q, (m) => {
-        if (!m) return;
-        c.take(m);
-        got++;
-        ch.ack(m);
-      });
+      consumes.push(
+        ch.consume(q, (m) => {
+          if (!m) return;
+          c.take(m);
+          got++;
+          ch.ack(m);
+        }),
+      );
     }
+    await Promise.all(consumes);
     await waitFor(() => got >= N, `all ${N} (got ${got})`, 60_000);
     expect(c.bad).toEqual([]);
   });
