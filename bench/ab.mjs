@@ -32,11 +32,12 @@ const SCENARIOS = {
     const r = await scenarios.latency(url, { count: 1_000 });
     return { p50Ms: r.p50Ms ?? Number.NaN };
   },
+  manyQueues: (url) => scenarios.manyQueues(url, { count: 1000 }),
 };
 /** Rates as integers; small figures (latency in ms) with two decimals. */
 const shown = (/** @type {number} */ v) => v.toFixed(v < 100 ? 2 : 0);
 /** @type {Record<string, string>} */
-const METRIC = { transient: "msgsPerSec", persistent: "msgsPerSec", batched: "msgsPerSec", fanout: "deliveriesPerSec", latency: "p50Ms" };
+const METRIC = { transient: "msgsPerSec", persistent: "msgsPerSec", batched: "msgsPerSec", fanout: "deliveriesPerSec", latency: "p50Ms", manyQueues: "totalSeconds" };
 
 /** A worktree of `ref` sharing this tree's node_modules. */
 function worktree(/** @type {string} */ ref) {
