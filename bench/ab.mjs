@@ -37,7 +37,14 @@ const SCENARIOS = {
 /** Rates as integers; small figures (latency in ms) with two decimals. */
 const shown = (/** @type {number} */ v) => v.toFixed(v < 100 ? 2 : 0);
 /** @type {Record<string, string>} */
-const METRIC = { transient: "msgsPerSec", persistent: "msgsPerSec", batched: "msgsPerSec", fanout: "deliveriesPerSec", latency: "p50Ms", manyQueues: "totalSeconds" };
+const METRIC = {
+  transient: "msgsPerSec",
+  persistent: "msgsPerSec",
+  batched: "msgsPerSec",
+  fanout: "deliveriesPerSec",
+  latency: "p50Ms",
+  manyQueues: "totalSeconds",
+};
 
 /** A worktree of `ref` sharing this tree's node_modules. */
 function worktree(/** @type {string} */ ref) {
