@@ -1,7 +1,7 @@
 // Backlogs read back from disk, checked byte by byte through every path that takes a message out
 // of a page: a page's buffer is freed once its segment is settled (MessageStore.flushRemovals),
 // so a path that read a settled message afterwards would show here as an empty or wrong body.
-import type { Channel, ConfirmChannel, ConsumeMessage } from "amqplib";
+import type { Channel, ChannelModel, ConfirmChannel, ConsumeMessage } from "amqplib";
 import { describe, expect, it } from "vitest";
 import { useWarren } from "./harness";
 import { managementClient } from "./api-helpers";
@@ -35,6 +35,26 @@ async function publishAll(ch: ConfirmChannel, q: string, from: number, n: number
   await ch.waitForConfirms();
 }
 
+/**
+ * A connection with a confirm channel `pub`, and a durable queue `q` holding messages 0..n-1
+ * (confirmed). deadLetter "dlq": dead-letters into a queue `dlq` declared first; "self": into q.
+ */
+async function backlog(
+  prefix: string,
+  n: number,
+  opts: { deadLetter?: "dlq" | "self"; args?: Record<string, unknown>; props?: (i: number) => object } = {},
+) {
+  const conn = await connect();
+  const pub = await conn.createConfirmChannel();
+  const q = uniqueName(prefix);
+  const dlq = opts.deadLetter === "self" ? q : `${q}.dlq`;
+  if (opts.deadLetter === "dlq") await pub.assertQueue(dlq, { durable: true });
+  const deadLetter = opts.deadLetter ? { "x-dead-letter-exchange": "", "x-dead-letter-routing-key": dlq } : {};
+  await pub.assertQueue(q, { durable: true, arguments: { ...deadLetter, ...opts.args } });
+  await publishAll(pub, q, 0, n, opts.props);
+  return { conn, pub, q, dlq };
+}
+
 function collector() {
   const bad: string[] = [];
   const seen = new Map<number, number>();
@@ -53,6 +73,29 @@ function collector() {
   };
 }
 
+/**
+ * A consumer on a new channel with this prefetch that checks every body; `settle` decides each
+ * message's fate (default: ack). Returns its collector and a count of what it received.
+ */
+async function checkingConsumer(
+  conn: ChannelModel,
+  q: string,
+  prefetch: number,
+  settle: (ch: Channel, m: ConsumeMessage, got: number) => void = (ch, m) => ch.ack(m),
+) {
+  const ch = await conn.createChannel();
+  await ch.prefetch(prefetch);
+  const c = collector();
+  const state = { c, got: 0 };
+  await ch.consume(q, (m) => {
+    if (!m) return;
+    c.take(m);
+    state.got++;
+    settle(ch, m, state.got);
+  });
+  return state;
+}
+
 async function drainTo(ch: Channel, q: string, n: number, c: ReturnType<typeof collector>, timeout = 60_000) {
   let got = 0;
   const { consumerTag } = await ch.consume(q, (m) => {
@@ -67,39 +110,20 @@ async function drainTo(ch: Channel, q: string, n: number, c: ReturnType<typeof c
 
 describe("backlogs read back from disk arrive intact on every path", () => {
   it("A: backlog on disk drained with acks while more is published (publish flushes settles)", async () => {
-    const conn = await connect();
-    const pub = await conn.createConfirmChannel();
-    const q = uniqueName("rel-a");
-    await pub.assertQueue(q, { durable: true });
-    await publishAll(pub, q, 0, 1500);
-    const ch = await conn.createChannel();
-    await ch.prefetch(100);
-    const c = collector();
-    let got = 0;
-    await ch.consume(q, (m) => {
-      if (!m) return;
-      c.take(m);
-      got++;
-      ch.ack(m);
-    });
+    const { conn, pub, q } = await backlog("rel-a", 1500);
+    const consumer = await checkingConsumer(conn, q, 100);
     for (let k = 0; k < 30; k++) {
       await publishAll(pub, q, 1500 + k * 10, 10);
       await sleep(10);
     }
-    await waitFor(() => got >= 1800, `1800 consumed (got ${got})`, 60_000);
-    expect(c.bad).toEqual([]);
-    expect(c.seen.size).toBe(1800);
+    await waitFor(() => consumer.got >= 1800, `1800 consumed (got ${consumer.got})`, 60_000);
+    expect(consumer.c.bad).toEqual([]);
+    expect(consumer.c.seen.size).toBe(1800);
   });
 
   it("B: reject (DLX) and nack-requeue of backlog messages; dead-lettered and redelivered bodies intact", async () => {
-    const conn = await connect();
-    const pub = await conn.createConfirmChannel();
-    const q = uniqueName("rel-b");
-    const dlq = `${q}.dlq`;
-    await pub.assertQueue(dlq, { durable: true });
-    await pub.assertQueue(q, { durable: true, arguments: { "x-dead-letter-exchange": "", "x-dead-letter-routing-key": dlq } });
     const N = 1200;
-    await publishAll(pub, q, 0, N);
+    const { conn, q, dlq } = await backlog("rel-b", N, { deadLetter: "dlq" });
     const ch = await conn.createChannel();
     await ch.prefetch(50);
     const c = collector();
@@ -128,17 +152,8 @@ describe("backlogs read back from disk arrive intact on every path", () => {
   });
 
   it("C: TTL expiry of a backlog on disk, dead-lettered: bodies intact", async () => {
-    const conn = await connect();
-    const pub = await conn.createConfirmChannel();
-    const q = uniqueName("rel-c");
-    const dlq = `${q}.dlq`;
-    await pub.assertQueue(dlq, { durable: true });
-    await pub.assertQueue(q, {
-      durable: true,
-      arguments: { "x-message-ttl": 1500, "x-dead-letter-exchange": "", "x-dead-letter-routing-key": dlq },
-    });
     const N = 1200;
-    await publishAll(pub, q, 0, N);
+    const { conn, dlq } = await backlog("rel-c", N, { deadLetter: "dlq", args: { "x-message-ttl": 1500 } });
     // Nobody consumes: the queue's alarm expires them.
     const ch = await conn.createChannel();
     const d = collector();
@@ -148,12 +163,8 @@ describe("backlogs read back from disk arrive intact on every path", () => {
   });
 
   it("D: dead-lettering into the queue itself (reject once, DLX = same queue)", async () => {
-    const conn = await connect();
-    const pub = await conn.createConfirmChannel();
-    const q = uniqueName("rel-d");
-    await pub.assertQueue(q, { durable: true, arguments: { "x-dead-letter-exchange": "", "x-dead-letter-routing-key": q } });
     const N = 1000;
-    await publishAll(pub, q, 0, N);
+    const { conn, q } = await backlog("rel-d", N, { deadLetter: "self" });
     const ch = await conn.createChannel();
     await ch.prefetch(64);
     const c = collector();
@@ -171,11 +182,7 @@ describe("backlogs read back from disk arrive intact on every path", () => {
   });
 
   it("E: basic.get no-ack over a backlog, publishes in between (each publish flushes settles)", async () => {
-    const conn = await connect();
-    const pub = await conn.createConfirmChannel();
-    const q = uniqueName("rel-e");
-    await pub.assertQueue(q, { durable: true });
-    await publishAll(pub, q, 0, 900);
+    const { conn, pub, q } = await backlog("rel-e", 900);
     const ch = await conn.createChannel();
     const bad: string[] = [];
     let next = 900;
@@ -191,14 +198,8 @@ describe("backlogs read back from disk arrive intact on every path", () => {
   });
 
   it("F: drop-head by a policy on a backlog on disk, dead-lettered: bodies intact", async () => {
-    const conn = await connect();
-    const pub = await conn.createConfirmChannel();
-    const q = uniqueName("rel-f");
-    const dlq = `${q}.dlq`;
-    await pub.assertQueue(dlq, { durable: true });
-    await pub.assertQueue(q, { durable: true, arguments: { "x-dead-letter-exchange": "", "x-dead-letter-routing-key": dlq } });
     const N = 1200;
-    await publishAll(pub, q, 0, N);
+    const { conn, q, dlq } = await backlog("rel-f", N, { deadLetter: "dlq" });
     const res = await api("PUT", `/policies/%2F/${q}`, { pattern: `^${q}$`, definition: { "max-length": 100 }, "apply-to": "queues" });
     expect(res.status).toBeLessThan(300);
     const ch = await conn.createChannel();
@@ -212,34 +213,18 @@ describe("backlogs read back from disk arrive intact on every path", () => {
   });
 
   it("G: priority queue (255 lanes: tiny lane windows) with a backlog; bodies intact", async () => {
-    const conn = await connect();
-    const pub = await conn.createConfirmChannel();
-    const q = uniqueName("rel-g");
-    await pub.assertQueue(q, { durable: true, arguments: { "x-max-priority": 255 } });
     const N = 1200;
-    await publishAll(pub, q, 0, N, (i) => ({ priority: i % 3 }));
-    const ch = await conn.createChannel();
-    await ch.prefetch(20);
-    const c = collector();
-    let got = 0;
-    await ch.consume(q, (m) => {
-      if (!m) return;
-      c.take(m);
-      got++;
-      if (got % 4 === 0 && !m.fields.redelivered) return ch.nack(m, false, true);
-      ch.ack(m);
-    });
+    const { conn, q } = await backlog("rel-g", N, { args: { "x-max-priority": 255 }, props: (i) => ({ priority: i % 3 }) });
+    const { c } = await checkingConsumer(conn, q, 20, (ch, m, got) =>
+      got % 4 === 0 && !m.fields.redelivered ? ch.nack(m, false, true) : ch.ack(m),
+    );
     await waitFor(() => c.seen.size >= N, `all ${N} (seen ${c.seen.size})`, 60_000);
     expect(c.bad).toEqual([]);
   });
 
   it("H: many consumers attaching to a backlog (early deliveries held before consume-ok)", async () => {
-    const conn = await connect();
-    const pub = await conn.createConfirmChannel();
-    const q = uniqueName("rel-h");
-    await pub.assertQueue(q, { durable: true });
     const N = 1000;
-    await publishAll(pub, q, 0, N);
+    const { conn, q } = await backlog("rel-h", N);
     const c = collector();
     let got = 0;
     // Not awaited one by one: deliveries may overtake each consume-ok.
@@ -262,12 +247,7 @@ describe("backlogs read back from disk arrive intact on every path", () => {
   });
 
   it("I: no-ack consumer on a backlog, the connection closes mid-way; the rest is intact on a second connection", async () => {
-    const conn = await connect();
-    const pub = await conn.createConfirmChannel();
-    const q = uniqueName("rel-i");
-    await pub.assertQueue(q, { durable: true });
-    const N = 1500;
-    await publishAll(pub, q, 0, N);
+    const { conn, q } = await backlog("rel-i", 1500);
     const conn2 = await connect();
     const ch = await conn2.createChannel();
     const c = collector();
