@@ -130,6 +130,10 @@ export class Dispatcher {
               for (const connId of newPeers) this.host.ackModeTo?.(connId);
               store.markDelivered(highest);
             });
+          } else {
+            // Writes nothing, but notes what went out: the watermark's tightening (the alarm)
+            // must never bring it back below a message handed out.
+            store.markDelivered(highest);
           }
         }
         await Promise.all([...batches].map(([connId, b]) => this.deliverTo(queue, connId, b.deliveries, b.messages)));
