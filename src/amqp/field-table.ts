@@ -351,6 +351,27 @@ export function plainTable(t: FieldTable): Record<string, unknown> {
   return out;
 }
 
+/**
+ * The value of an AMQP integer type (RabbitMQ's ?INTEGER_ARG_TYPES: b B s u I i l L) as a
+ * bigint; null for any other type (floats, decimals and timestamps included).
+ */
+export function fieldInteger(v: FieldValue): bigint | null {
+  switch (v.type) {
+    case "b":
+    case "B":
+    case "s":
+    case "u":
+    case "I":
+    case "i":
+      return BigInt(v.value);
+    case "l":
+    case "L":
+      return v.value;
+    default:
+      return null;
+  }
+}
+
 /** Any numeric value as a number (bigint converted), else undefined. For reading x-arguments. */
 export function fieldNumber(v: FieldValue | undefined): number | undefined {
   if (!v) return undefined;

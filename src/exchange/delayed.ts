@@ -1,4 +1,12 @@
-import { decodeContentHeader, encodeContentHeader, ReplyCode, type FieldTable, type FieldValue, type ReplyCodeValue } from "../amqp";
+import {
+  decodeContentHeader,
+  encodeContentHeader,
+  fieldInteger,
+  ReplyCode,
+  type FieldTable,
+  type FieldValue,
+  type ReplyCodeValue,
+} from "../amqp";
 import type { Binding, Router } from "./routing/types";
 
 // The delayed-message exchange, as RabbitMQ's rabbitmq_delayed_message_exchange plugin has it
@@ -28,30 +36,12 @@ export const MAX_DUE = 8.64e15;
 export function delayOf(headers: FieldTable | undefined): number {
   const v = headers?.[DELAY_HEADER];
   if (v === undefined) return 0;
+  const n = fieldInteger(v);
   let delay: number;
-  switch (v.type) {
-    case "b":
-    case "B":
-    case "s":
-    case "u":
-    case "I":
-    case "i":
-      delay = v.value;
-      break;
-    case "l":
-    case "L":
-      delay = Number(v.value);
-      break;
-    case "f":
-    case "d":
-      delay = Number.isFinite(v.value) ? Math.trunc(v.value) : 0;
-      break;
-    case "S":
-      delay = /^[+-]?[0-9]+$/.test(v.value) ? Number(v.value) : 0;
-      break;
-    default:
-      return 0;
-  }
+  if (n !== null) delay = Number(n);
+  else if (v.type === "f" || v.type === "d") delay = Number.isFinite(v.value) ? Math.trunc(v.value) : 0;
+  else if (v.type === "S") delay = /^[+-]?[0-9]+$/.test(v.value) ? Number(v.value) : 0;
+  else return 0;
   return Math.max(delay, 0);
 }
 

@@ -1,4 +1,4 @@
-import type { FieldTable, FieldValue } from "../amqp";
+import { type FieldTable, type FieldValue, fieldInteger } from "../amqp";
 import { type BrokerError, preconditionFailed } from "../core/errors";
 import { atom, byteString, type ErlTerm, int, pretty, rabbitType, str, text, tuple } from "../core/erlang-terms";
 
@@ -104,35 +104,17 @@ export const MAX_PRIORITY = 255n;
 /** ?MAX_STREAM_MAX_SEGMENT_SIZE. */
 const MAX_STREAM_SEGMENT_SIZE = 3_000_000_000n;
 
-/** The value of an AMQP integer type RabbitMQ takes as an integer argument (?INTEGER_ARG_TYPES); null for any other type. */
-export function integerOf(v: FieldValue): bigint | null {
-  switch (v.type) {
-    case "b":
-    case "B":
-    case "s":
-    case "u":
-    case "I":
-    case "i":
-      return BigInt(v.value);
-    case "l":
-    case "L":
-      return v.value;
-    default:
-      return null;
-  }
-}
-
 const unacceptable = (v: FieldValue) => tuple(atom("unacceptable_type"), atom(rabbitType(v.type)));
 
 function checkInt(v: FieldValue): ErlTerm | null {
-  return integerOf(v) === null ? str(`expected integer, got ${rabbitType(v.type)}`) : null;
+  return fieldInteger(v) === null ? str(`expected integer, got ${rabbitType(v.type)}`) : null;
 }
 
 /** An integer check, then `more` on the value. */
 const integer =
   (more: (n: bigint) => ErlTerm | null = () => null) =>
   (v: FieldValue): ErlTerm | null => {
-    const n = integerOf(v);
+    const n = fieldInteger(v);
     return n === null ? checkInt(v) : more(n);
   };
 
@@ -322,12 +304,12 @@ export function validateQueueDeclaration(
   if (!d.durable) return preconditionFailed(`invalid property 'non-durable' for ${what}`);
   if (type !== "stream") return null;
   const segment = d.arguments["x-stream-max-segment-size-bytes"];
-  if (segment && (integerOf(segment) ?? 0n) > MAX_STREAM_SEGMENT_SIZE) {
+  if (segment && (fieldInteger(segment) ?? 0n) > MAX_STREAM_SEGMENT_SIZE) {
     return preconditionFailed("Exceeded max value for x-stream-max-segment-size-bytes");
   }
   const filter = d.arguments["x-stream-filter-size-bytes"];
   if (filter) {
-    const size = integerOf(filter);
+    const size = fieldInteger(filter);
     if (size === null) return preconditionFailed("Invalid type for x-stream-filter-size-bytes");
     if (size < 16n || size > 255n) return preconditionFailed("Invalid value for x-stream-filter-size-bytes");
   }
@@ -385,7 +367,7 @@ export interface QueueSettings {
 export const QUORUM_DELIVERY_LIMIT = 20;
 
 const num = (v: FieldValue | undefined): number | undefined => {
-  const n = v && integerOf(v);
+  const n = v && fieldInteger(v);
   return n === null || n === undefined ? undefined : Number(n);
 };
 const longstr = (v: FieldValue | undefined): string | undefined => (v?.type === "S" ? v.value : undefined);
