@@ -160,6 +160,20 @@ export function utf8Bound(s: string): number {
 type Detachable = ArrayBuffer & { transfer?(length?: number): ArrayBuffer };
 
 /**
+ * The bytes of `data` moved (not copied) into an ArrayBuffer of our own, `data` left empty. The
+ * runtime keeps some buffers it hands out (received WebSocket messages, SQLite values) alive
+ * until the isolate's next full GC, which locally comes seldom; a moved buffer dies with its last
+ * view. A buffer that cannot be detached is returned as it is.
+ */
+export function moveBytes(data: ArrayBuffer): ArrayBuffer {
+  try {
+    return (data as Detachable).transfer?.() ?? data;
+  } catch {
+    return data;
+  }
+}
+
+/**
  * Frees a buffer's memory now instead of at the isolate's next GC, which for an ArrayBuffer
  * whose JS object is a few bytes may be hundreds of MB of garbage away: the hot path allocates
  * large buffers (delivery batches, transport writes) that die at a known point. Only a view

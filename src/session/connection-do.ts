@@ -1,5 +1,5 @@
 import { DurableObject } from "cloudflare:workers";
-import { release } from "../amqp/buffer";
+import { moveBytes, release } from "../amqp/buffer";
 import type { DirectReply } from "../core/direct-reply";
 import { limitsFrom } from "../core/limits";
 import type { ConnectionInfo } from "../core/control";
@@ -16,24 +16,6 @@ import { Connection } from "./connection";
  * frames) and take "consumed <bytes>" reports (session/flow.ts): the TCP bridge speaks it.
  */
 export const FLOW_PROTOCOL = "x-warren-flow.v1";
-
-// Typed here: ArrayBuffer.prototype.transfer is ES2024 (workerd has it), the lib is ES2023.
-type Transferable = ArrayBuffer & { transfer?(): ArrayBuffer };
-
-/**
- * A received message's bytes, moved (not copied) into an ArrayBuffer of our own. workerd keeps the
- * event's `data` alive until the isolate's next full GC, which locally comes seldom: every byte a
- * client sent stayed in memory until then (3,000 × 64 KB published: 214 MB of ArrayBuffers in
- * this isolate, all garbage). The moved bytes die young; the event keeps an empty buffer.
- */
-function ownBytes(data: ArrayBuffer): ArrayBuffer {
-  try {
-    return (data as Transferable).transfer?.() ?? data;
-  } catch {
-    // Not detachable: read it where it is.
-    return data;
-  }
-}
 
 /**
  * One Durable Object per AMQP connection. It terminates the WebSocket, runs the
@@ -91,7 +73,9 @@ export class ConnectionDO extends DurableObject<Env> implements ConnectionPort {
         if (ack) connection.peerAcked(Number(ack[1]));
         else connection.receive(new TextEncoder().encode(data));
       } else {
-        connection.receive(new Uint8Array(ownBytes(data)));
+        // Moved: workerd keeps the event's data until a full GC (3,000 × 64 KB published held
+        // 214 MB of garbage ArrayBuffers in this isolate); the moved bytes die young.
+        connection.receive(new Uint8Array(moveBytes(data)));
       }
     });
     server.addEventListener("close", () => connection.transportClosed());

@@ -1,4 +1,4 @@
-import { concatBytes } from "../amqp/buffer";
+import { concatBytes, moveBytes } from "../amqp/buffer";
 import { RECORD_CHUNK } from "./record-rows";
 
 // A queue's messages are stored in segments: one row holds the records (message-record.ts) of
@@ -62,23 +62,16 @@ export function writeSegmentRow(sql: SqlStorage, seg: SegmentIndex, data: Uint8A
   }
 }
 
-/**
- * A row's bytes as a buffer of their own: workerd keeps the buffers it hands out alive until a
- * full GC, which a queue's isolate seldom runs; a moved (transferred) buffer dies with its last
- * view. No copy.
- */
-function owned(data: ArrayBuffer): Uint8Array {
-  return new Uint8Array((data as ArrayBuffer & { transfer?(): ArrayBuffer }).transfer?.() ?? data);
-}
-
 /** The records of these segments (ids ascending, all between `from` and `to`), by id. */
 export function readSegmentData(sql: SqlStorage, ids: readonly number[]): Map<number, Uint8Array> {
   const out = new Map<number, Uint8Array>();
   if (ids.length === 0) return out;
   // By id, never by range: a priority queue's lanes interleave their segments in one table.
+  // Rows' bytes are moved into buffers of our own (moveBytes): workerd keeps what it hands out
+  // until a full GC, which a queue's isolate seldom runs.
   for (const part of chunksOf(ids)) {
     for (const r of sql.exec<{ id: number; data: ArrayBuffer }>(`SELECT id, data FROM segments WHERE id IN (${marks(part)})`, ...part)) {
-      out.set(r.id, owned(r.data));
+      out.set(r.id, new Uint8Array(moveBytes(r.data)));
     }
   }
   const pieces = new Map<number, Uint8Array[]>();
@@ -91,7 +84,7 @@ export function readSegmentData(sql: SqlStorage, ids: readonly number[]): Map<nu
       if (!first) continue;
       let list = pieces.get(r.id);
       if (!list) pieces.set(r.id, (list = [first]));
-      list.push(owned(r.data));
+      list.push(new Uint8Array(moveBytes(r.data)));
     }
   }
   for (const [id, list] of pieces) out.set(id, concatBytes(list));

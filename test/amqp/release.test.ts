@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { release } from "../../src/amqp/buffer";
+import { moveBytes, release } from "../../src/amqp/buffer";
 
 describe("release", () => {
   it("frees a buffer a view spans whole: the view reads empty afterwards", () => {
@@ -16,5 +16,14 @@ describe("release", () => {
     expect(whole.length).toBe(100);
     expect(part.length).toBe(10);
     expect(part[0]).toBe(3);
+  });
+});
+
+describe("moveBytes", () => {
+  it("moves the bytes into a new buffer without copying; the old one is left empty", () => {
+    const data = new Uint8Array([1, 2, 3]).buffer;
+    const moved = moveBytes(data);
+    expect([...new Uint8Array(moved)]).toEqual([1, 2, 3]);
+    expect(data.byteLength).toBe(0);
   });
 });
